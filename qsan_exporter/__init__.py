@@ -1,0 +1,3 @@
+"""Prometheus exporter for QSAN storage arrays."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Talking to QSAN arrays. No Prometheus imports here."""

@@ -1,0 +1,1 @@
+"""Pure translation of one poll's raw API answers into metric families, one module per area."""

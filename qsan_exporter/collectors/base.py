@@ -1,0 +1,208 @@
+"""What every collector shares: its input, a checked family builder, and tolerant field readers.
+
+A collector is a pure function `collect(data: PollData, out: FamilyBuilder) -> None`. It reads the
+raw API answers of its area from `data.raw[area]` and adds samples to `out`. It raises on input it
+cannot make sense of (the poller counts that collector as failed); it never does I/O.
+
+The device manual is inconsistent (SPEC §5): keys are spelt several ways (`raidsets`/`raidSets`,
+`encId`/`encID`, `" cacheToFlash "`), ids come as int or string, numbers as strings. `field()`
+and the number readers below absorb all of that in one place, so collectors stay plain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from qsan_exporter.metrics import METRICS, MetricDef
+
+MIB = 1048576  # the device's "MB" is MiB (SPEC §4)
+
+
+@dataclass(frozen=True)
+class PollData:
+    """The input of every collector: one array's raw answers from one poll."""
+
+    array: str
+    product: str  # san | fas | nas
+    polled_at: float  # unix time the poll started; "now" for schedule computations
+    raw: Mapping[str, Any]  # area name -> that area's raw answers (see api/sources.py)
+
+
+# --- health ----------------------------------------------------------------------------------
+
+OK, WARNING, CRITICAL = 0, 1, 2
+_OK_WORDS = frozenset({"good", "online", "optimal", "normal", "ok", "healthy"})
+_CRITICAL_WORDS = frozenset(
+    {"failed", "fail", "failure", "offline", "critical", "error", "abnormal", "faulted"}
+)
+_ABSENT_WORDS = frozenset({"absent", "not installed", "not present", "none installed"})
+
+
+def health(raw: object) -> int | None:
+    """Map a device status string to 0 ok / 1 warning / 2 critical (SPEC §4 'Health values').
+
+    None means "export no health series": the component is absent (an unfitted option must not
+    alert) or the device gave no status at all. Anything unrecognised is a warning, so a new
+    firmware's wording is noticed rather than hidden.
+    """
+    if raw is None:
+        return None
+    word = str(raw).strip().lower()
+    if not word or word in _ABSENT_WORDS:
+        return None
+    if word in _OK_WORDS:
+        return OK
+    if word in _CRITICAL_WORDS:
+        return CRITICAL
+    return WARNING
+
+
+def is_absent(raw: object) -> bool:
+    return raw is not None and str(raw).strip().lower() in _ABSENT_WORDS
+
+
+# --- tolerant readers ---------------------------------------------------------------------------
+
+def _norm_key(key: str) -> str:
+    return key.strip().replace("_", "").lower()
+
+
+def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> Any:
+    """Read the first of `names` present in `obj`, ignoring case, stray spaces and underscores.
+
+    `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike.
+    """
+    if not isinstance(obj, Mapping):
+        return default
+    for name in names:
+        if name in obj:
+            return obj[name]
+    wanted = [_norm_key(n) for n in names]
+    normalised = {_norm_key(k): v for k, v in obj.items() if isinstance(k, str)}
+    for w in wanted:
+        if w in normalised:
+            return normalised[w]
+    return default
+
+
+def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
+    """A list field that may be missing or null: always a list. A non-list is a format error."""
+    value = field(obj, *names)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list for {names[0]!r}, got {type(value).__name__}")
+    return value
+
+
+def number(raw: object) -> float | None:
+    """A number the device may send as int, float or numeric string ("1225"); None if it isn't one."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def reported(raw: object) -> float | None:
+    """A number for which the device's 0 means "no data" (SPEC §4): None for 0 or missing."""
+    value = number(raw)
+    return None if value is None or value == 0 else value
+
+
+def mib(raw: object) -> float | None:
+    value = number(raw)
+    return None if value is None else value * MIB
+
+
+def text(raw: object) -> str:
+    """A label value from anything the device sends: ids may be int or string, null is empty."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw).strip()
+
+
+def flag(raw: object) -> str:
+    """A boolean label value ("true"/"false"); the device may send bools, 0/1 or strings."""
+    if isinstance(raw, str):
+        return "true" if raw.strip().lower() in {"true", "1", "yes", "enabled", "on"} else "false"
+    return "true" if raw else "false"
+
+
+# --- the family builder ---------------------------------------------------------------------------
+
+@dataclass
+class FamilyBuilder:
+    """Collects samples into fresh metric families, checked against the catalogue.
+
+    `const_labels` (array and the config's extra labels) go first on every sample. A second
+    sample with the same label set is dropped and counted in `duplicates`: a device listing the
+    same sensor twice must not produce an exposition Prometheus rejects.
+    """
+
+    const_labels: Mapping[str, str]
+    catalogue: Mapping[str, MetricDef] = dc_field(default_factory=lambda: METRICS)
+    duplicates: int = 0
+    _families: dict[str, Metric] = dc_field(default_factory=dict)
+    _seen: set[tuple[str, tuple[str, ...]]] = dc_field(default_factory=set)
+
+    def add(self, name: str, labels: Mapping[str, str], value: object) -> None:
+        """Add one sample; a value that is not a finite number is skipped (no data, no series)."""
+        number_value = number(value) if not isinstance(value, bool) else float(value)
+        if number_value is None:
+            return
+        definition = self.catalogue[name]
+        if set(labels) != set(definition.labels):
+            raise KeyError(
+                f"{name}: labels {sorted(labels)} != catalogue {sorted(definition.labels)}"
+            )
+        values = (*self.const_labels.values(), *(text(labels[k]) for k in definition.labels))
+        key = (name, values)
+        if key in self._seen:
+            self.duplicates += 1
+            return
+        self._seen.add(key)
+        family = self._families.get(name)
+        if family is None:
+            label_names = [*self.const_labels, *definition.labels]
+            family_type = (
+                CounterMetricFamily if definition.type == "counter" else GaugeMetricFamily
+            )
+            family = family_type(name, definition.help, labels=label_names)
+            self._families[name] = family
+        family.add_metric(list(values), number_value)
+
+    def info(self, name: str, labels: Mapping[str, str]) -> None:
+        self.add(name, labels, 1)
+
+    def families(self) -> list[Metric]:
+        return list(self._families.values())
+
+
+def collect_all(
+    collect: Iterable[tuple[str, Any]], data: PollData, const_labels: Mapping[str, str]
+) -> list[Metric]:
+    """Run collectors into one builder (used by tests and tools that want every family)."""
+    out = FamilyBuilder(const_labels)
+    for _, fn in collect:
+        fn(data, out)
+    return out.families()
