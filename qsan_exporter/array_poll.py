@@ -1,0 +1,231 @@
+"""One array: fetch every due area, translate each with its collector, build the snapshot.
+
+Failure isolation lives here: an API error fails only its area's collector; an unreachable or
+unauthenticated array stops the poll at the first such error (asking a dead array six more times
+only delays the answer) and sets `qsan_up` 0; a collector that cannot translate its answer fails
+alone. Data of a failed collector is carried from its last success until it is older than three
+of its intervals (SPEC §3), so a single timeout does not punch holes in every graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.collectors import COLLECTORS
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, items
+from qsan_exporter.collectors.logs import LogTally, fold
+from qsan_exporter.config import ArrayConfig
+from qsan_exporter.snapshot import CollectorState, Identity, Snapshot
+
+log = logging.getLogger(__name__)
+
+_COLLECT = dict(COLLECTORS)
+# The system area goes first: it tells the product (NAS reports "always 0" fields) and identity.
+_FETCH_ORDER = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
+STALE_INTERVALS = 3
+_PRODUCT_BY_PREFIX = {"XS": "san", "XF": "fas", "XN": "nas"}
+
+
+class Source(Protocol):
+    def fetch(self, area: str) -> Any: ...
+
+
+def product_from_model(model: str) -> str | None:
+    """SPEC §2: XS… san, XF… fas, XN… nas."""
+    return _PRODUCT_BY_PREFIX.get(model.strip()[:2].upper())
+
+
+def identify(system_raw: Any) -> tuple[str, str]:
+    """Model and serial of the array: those of its local enclosure (the first listed)."""
+    enclosures = field(system_raw, "enclosures")
+    if isinstance(enclosures, Mapping):
+        enclosures = [enclosures] if "info" in enclosures else items(
+            enclosures, "enclosures", "data", "list"
+        )
+    for enclosure in enclosures if isinstance(enclosures, list) else []:
+        info = field(enclosure, "info")
+        model = field(info, "modelName")
+        if model:
+            return str(model).strip(), str(field(info, "serialNumber", default="")).strip()
+    return "", ""
+
+
+class ArrayPoll:
+    """The poll state of one array, kept across polls: client, log tally, last good data."""
+
+    def __init__(
+        self,
+        config: ArrayConfig,
+        source: Source,
+        stats: ApiStats,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.stats = stats
+        self._clock = clock
+        self._states: dict[str, CollectorState] = {}
+        self._tally: LogTally | None = None
+        self._pools_raw: Any = None
+        self._identity: Identity | None = None
+        self._last_success: float | None = None
+        self._generation = 0
+        self.closing = False
+        self.const_labels: dict[str, str] = {"array": config.name, **config.labels}
+
+    def _due(self, collector: str, now: float) -> bool:
+        previous = self._states.get(collector)
+        if previous is None:
+            return True
+        # Half a second of slack: a job fired by the scheduler a hair early is still due.
+        return now - previous.ran_at >= self.config.interval_for(collector) - 0.5
+
+    def poll(self) -> Snapshot:
+        started = self._clock()
+        t0 = time.perf_counter()
+        due = [c for c in self.config.collectors if self._due(c, started)]
+        fetched: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        durations: dict[str, float] = {}
+        fatal: ApiError | None = None
+        for area in (a for a in _FETCH_ORDER if a in due):
+            if fatal is not None or self.closing:
+                errors[area] = f"skipped: {fatal}" if fatal else "skipped: shutting down"
+                durations[area] = 0.0
+                continue
+            t = time.perf_counter()
+            try:
+                fetched[area] = self.source.fetch(area)
+            except (ApiUnreachable, ApiAuthError) as exc:
+                fatal = exc
+                errors[area] = str(exc)
+            except ApiError as exc:
+                errors[area] = str(exc)
+            except Exception as exc:  # a bug in the source must not kill the poll
+                log.exception("array=%s area=%s: unexpected error while fetching",
+                              self.config.name, area)
+                errors[area] = f"unexpected error: {type(exc).__name__}"
+            durations[area] = time.perf_counter() - t
+
+        self._update_identity(fetched.get("system"))
+        raw = dict(fetched)
+        if "pools" in fetched:
+            self._pools_raw = fetched["pools"]
+        elif self._pools_raw is not None:
+            raw["pools"] = self._pools_raw  # volumes name their pool through it
+        if "logs" in fetched:
+            try:
+                self._tally = fold(self._tally, fetched["logs"])
+            except Exception as exc:
+                errors["logs"] = f"cannot read log events: {type(exc).__name__}: {exc}"
+        if self._tally is not None:
+            raw["logs"] = self._tally
+        product = self._product()
+        data = PollData(
+            array=self.config.name, product=product, polled_at=started, raw=raw,
+            timezone=self.config.timezone,
+        )
+        for area in due:
+            state = self._run_collector(area, data, errors.get(area), durations.get(area, 0.0))
+            self._states[area] = state
+            if not state.success:
+                log.warning("array=%s collector=%s failed: %s",
+                            self.config.name, area, state.error)
+
+        up = fatal is None and not self.closing
+        duration = time.perf_counter() - t0
+        if all(s.success for s in self._states.values()) and up:
+            self._last_success = started
+        self._generation += 1
+        return Snapshot(
+            array=self.config.name,
+            generation=self._generation,
+            started_at=started,
+            duration=duration,
+            up=up,
+            error=str(fatal) if fatal else None,
+            last_success=self._last_success,
+            identity=self._identity,
+            collectors=dict(self._states),
+            exporter_families=tuple(self._exporter_families(up, duration)),
+        )
+
+    def _run_collector(
+        self, area: str, data: PollData, error: str | None, fetch_seconds: float
+    ) -> CollectorState:
+        previous = self._states.get(area)
+        stale_after = STALE_INTERVALS * self.config.interval_for(area)
+        t = time.perf_counter()
+        families: tuple = ()
+        if error is None:
+            builder = FamilyBuilder(self.const_labels)
+            try:
+                _COLLECT[area](data, builder)
+                families = tuple(builder.families())
+            except Exception as exc:
+                error = f"cannot translate the answer: {type(exc).__name__}: {exc}"
+            if builder.duplicates:
+                log.info("array=%s collector=%s: dropped %d duplicate series",
+                         self.config.name, area, builder.duplicates)
+        duration = fetch_seconds + time.perf_counter() - t
+        if error is None:
+            return CollectorState(area, True, duration, None, data.polled_at, data.polled_at,
+                                  stale_after, families)
+        carried = previous.families if previous else ()
+        if area == "logs" and self._tally is not None:
+            # Log counters never vanish with one failed fetch: they are the tally so far.
+            builder = FamilyBuilder(self.const_labels)
+            _COLLECT["logs"](data, builder)
+            carried = tuple(builder.families())
+            return CollectorState(area, False, duration, error, data.polled_at, data.polled_at,
+                                  stale_after, carried)
+        return CollectorState(area, False, duration, error, data.polled_at,
+                              previous.data_at if previous else None, stale_after, carried)
+
+    def _update_identity(self, system_raw: Any) -> None:
+        if system_raw is None:
+            return
+        model, serial = identify(system_raw)
+        if not model and self._identity is not None:
+            return
+        api = "legacy" if self.config.api == "legacy" else "unified"
+        product = self.config.product
+        if product == "auto":
+            product = product_from_model(model) or "unknown"
+        self._identity = Identity(api=api, product=product, model=model, serial=serial)
+
+    def _product(self) -> str:
+        if self.config.product != "auto":
+            return self.config.product
+        return self._identity.product if self._identity else "unknown"
+
+    def _exporter_families(self, up: bool, duration: float) -> list:
+        out = FamilyBuilder(self.const_labels)
+        out.add("qsan_up", {}, 1 if up else 0)
+        for name, state in self._states.items():
+            out.add("qsan_collector_success", {"collector": name}, 1 if state.success else 0)
+            out.add("qsan_collector_duration_seconds", {"collector": name}, state.duration)
+        out.add("qsan_poll_duration_seconds", {}, duration)
+        if self._last_success is not None:
+            out.add("qsan_last_poll_success_timestamp_seconds", {}, self._last_success)
+        stats = self.stats.snapshot()
+        for (endpoint, code), count in sorted(stats.requests.items()):
+            out.add("qsan_api_requests_total", {"endpoint": endpoint, "code": code}, count)
+        out.add("qsan_auth_logins_total", {}, stats.logins)
+        out.add("qsan_auth_refreshes_total", {}, stats.refreshes)
+        if self._identity is not None:
+            i = self._identity
+            out.info("qsan_array_info",
+                     {"api": i.api, "product": i.product, "model": i.model, "serial": i.serial})
+        return out.families()
+
+
+def python_version() -> str:
+    return ".".join(str(p) for p in sys.version_info[:3])

@@ -1,0 +1,197 @@
+"""Command line: argparse, logging, wiring and exit codes (SPEC §1). Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from qsan_exporter import __version__
+from qsan_exporter.array_poll import python_version
+from qsan_exporter.config import Config, ConfigError, load_config
+from qsan_exporter.exposition import Exposition
+from qsan_exporter.http import App, HttpServer, ReloadResult
+from qsan_exporter.logging_setup import LEVELS, setup_logging
+from qsan_exporter.metrics import GLOBAL_METRICS
+from qsan_exporter.poller import Poller
+
+log = logging.getLogger("qsan_exporter")
+
+EXIT_OK, EXIT_USAGE = 0, 1
+DEFAULT_LISTEN = ":9747"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qsan-exporter",
+        description="Prometheus exporter for QSAN storage arrays (XCubeSAN, XCubeFAS, XCubeNAS).",
+        epilog="Subcommands: 'qsan-exporter simulate --help' runs a simulated array.",
+    )
+    p.add_argument("--config.file", dest="config_file", metavar="FILE",
+                   help="YAML config (see config/qsan_exporter.example.yml)")
+    p.add_argument("--config.check", dest="config_check", action="store_true",
+                   help="validate the config, print every problem, exit 0 (ok) or 1")
+    p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
+                   metavar="[HOST]:PORT", help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
+    p.add_argument("--demo", action="store_true",
+                   help="run three simulated arrays (san, fas, nas) and poll them; no config")
+    p.add_argument("--shard", metavar="I/N",
+                   help="poll and serve only the arrays whose name hashes to shard I of N")
+    p.add_argument("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
+    p.add_argument("--log.format", dest="log_format", default="logfmt",
+                   choices=["logfmt", "json"])
+    p.add_argument("--version", action="version", version=f"qsan-exporter {__version__}")
+    return p
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit():
+        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/3")
+    i, n = int(index), int(count)
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
+    return i, n
+
+
+def shard_of(name: str, count: int) -> int:
+    """Stable across processes, Python versions and restarts (unlike hash())."""
+    return zlib.crc32(name.encode("utf-8")) % count
+
+
+def select_shard(config: Config, shard: tuple[int, int] | None) -> Config:
+    if shard is None:
+        return config
+    index, count = shard
+    return Config(arrays=tuple(a for a in config.arrays if shard_of(a.name, count) == index))
+
+
+class _GlobalMetrics:
+    """Process-wide families: build info and the config reload state."""
+
+    def __init__(self) -> None:
+        self.reload_successful = True
+
+    def collect(self) -> list[Metric]:
+        build = GLOBAL_METRICS["qsan_exporter_build_info"]
+        reload = GLOBAL_METRICS["qsan_config_last_reload_successful"]
+        info = GaugeMetricFamily(build.name, build.help, labels=list(build.labels))
+        info.add_metric([__version__, python_version()], 1)
+        return [info, GaugeMetricFamily(reload.name, reload.help,
+                                        value=1 if self.reload_successful else 0)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["simulate"]:
+        from qsan_exporter.simulator import cli as simulator_cli
+
+        sp = argparse.ArgumentParser(prog="qsan-exporter simulate",
+                                     description="Serve a simulated QSAN array.")
+        simulator_cli.add_arguments(sp)
+        args = sp.parse_args(argv[1:])
+        setup_logging("info", "logfmt")
+        return simulator_cli.run(args)
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as exc:
+        print(f"qsan-exporter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.demo:
+        if args.config_file:
+            print("qsan-exporter: --demo takes no --config.file", file=sys.stderr)
+            return EXIT_USAGE
+        from qsan_exporter.demo import start_demo_arrays
+
+        simulators, config = start_demo_arrays()
+        try:
+            return _serve(config, args, shard, None)
+        finally:
+            for sim in simulators:
+                sim.stop()
+
+    if not args.config_file:
+        parser.print_usage(sys.stderr)
+        print("qsan-exporter: --config.file is required (or --demo)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        print(f"qsan-exporter: {args.config_file}: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.config_check:
+        print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
+              + ", ".join(a.name for a in config.arrays))
+        return EXIT_OK
+    return _serve(config, args, shard, Path(args.config_file))
+
+
+def _serve(
+    config: Config, args: argparse.Namespace, shard: tuple[int, int] | None,
+    config_path: Path | None,
+) -> int:
+    global_metrics = _GlobalMetrics()
+    exposition = Exposition(extra=[global_metrics, REGISTRY])
+    poller = Poller(exposition)
+    reload_lock = threading.Lock()
+
+    def reload() -> ReloadResult:
+        assert config_path is not None
+        with reload_lock:
+            try:
+                new = select_shard(load_config(config_path), shard)
+            except ConfigError as exc:
+                global_metrics.reload_successful = False
+                log.error("reload of %s failed, keeping the running config: %s",
+                          config_path, "; ".join(exc.problems))
+                return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
+            poller.apply(new)
+            global_metrics.reload_successful = True
+            log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
+            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
+
+    try:
+        server = HttpServer(
+            App(exposition, poller, reload=reload if config_path else None), args.listen
+        )
+    except (OSError, ValueError) as exc:
+        print(f"qsan-exporter: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    selected = select_shard(config, shard)
+    poller.start(selected)
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if config_path is not None:
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
+    what = "demo: simulated arrays " if args.demo else ""
+    log.info("serving %s%s at %s/metrics", what,
+             ", ".join(a.name for a in selected.arrays), server.url)
+    print(f"qsan-exporter {__version__}: {what}{len(selected.arrays)} array(s); "
+          f"metrics at {server.url}/metrics, status at {server.url}/", flush=True)
+    while not stop.wait(1.0):
+        pass
+    log.info("shutting down: stopping polls and revoking tokens")
+    server.stop()
+    poller.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""The fleet: one apscheduler job per array, snapshots published to the exposition.
+
+Each array gets one interval job (max_instances=1 so a slow array never piles up polls against
+itself, coalesce so a backlog collapses into one poll) whose first run is spread over the first
+seconds by a stable hash of the name, so a hundred arrays do not all log in at the same instant.
+Clients are kept across polls and across reloads of an unchanged array: one token set per array.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor as FutureExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from qsan_exporter.api.sources import UnifiedSource
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.array_poll import ArrayPoll
+from qsan_exporter.config import ArrayConfig, Config
+from qsan_exporter.exposition import Exposition
+
+log = logging.getLogger(__name__)
+
+MAX_START_SPREAD_SECONDS = 5.0
+
+
+@dataclass
+class _Member:
+    poll: ArrayPoll
+    client: UnifiedClient
+    attempted: bool = False
+
+
+def start_offset(name: str, interval: float) -> float:
+    """A stable offset in [0, min(interval, 5 s)) for the first poll of an array."""
+    fraction = zlib.crc32(name.encode()) / 2**32
+    return fraction * min(interval, MAX_START_SPREAD_SECONDS)
+
+
+def build_member(config: ArrayConfig) -> _Member:
+    stats = ApiStats()
+    client = UnifiedClient(
+        config.url, config.username, config.password,
+        verify=config.verify, timeout=config.timeout_seconds,
+        password_encoding=config.password_encoding, stats=stats,
+    )
+    return _Member(poll=ArrayPoll(config, UnifiedSource(client), stats), client=client)
+
+
+class Poller:
+    def __init__(
+        self,
+        exposition: Exposition,
+        *,
+        member_factory: Callable[[ArrayConfig], _Member] = build_member,
+        max_workers: int | None = None,
+    ) -> None:
+        self._exposition = exposition
+        self._factory = member_factory
+        self._members: dict[str, _Member] = {}
+        self._lock = threading.RLock()
+        self._max_workers = max_workers
+        self._scheduler: BackgroundScheduler | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self, config: Config) -> None:
+        workers = self._max_workers or min(64, max(4, len(config.arrays)))
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=UTC,
+        )
+        self._scheduler.start()
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        """Start new arrays, stop removed ones, restart changed ones; keep the unchanged."""
+        wanted = {a.name: a for a in config.arrays}
+        with self._lock:
+            stale = [
+                name for name, m in self._members.items()
+                if name not in wanted or m.poll.config != wanted[name]
+            ]
+            removed = [self._members.pop(name) for name in stale]
+            for name in stale:
+                self._remove_job(name)
+                if name not in wanted:
+                    self._exposition.remove(name)
+            for name, array in wanted.items():
+                if name not in self._members:
+                    self._members[name] = self._factory(array)
+                    self._add_job(array)
+        _close_all(removed)
+        if stale:
+            log.info("stopped polling %s", ", ".join(sorted(stale)))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling, then revoke every array's token set (in parallel, bounded)."""
+        with self._lock:
+            members = list(self._members.values())
+            self._members.clear()
+        for member in members:
+            member.poll.closing = True
+        if self._scheduler is not None:
+            done = threading.Event()
+
+            def shutdown() -> None:
+                self._scheduler.shutdown(wait=True)  # type: ignore[union-attr]
+                done.set()
+
+            threading.Thread(target=shutdown, daemon=True).start()
+            if not done.wait(timeout):
+                log.warning("polls still running after %.0f s; revoking tokens anyway", timeout)
+        _close_all(members)
+
+    # --- state for HTTP ---------------------------------------------------------------------
+
+    def array_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._members)
+
+    def ready(self) -> bool:
+        """True once every configured array has completed its first poll attempt."""
+        with self._lock:
+            return all(m.attempted for m in self._members.values())
+
+    def configs(self) -> dict[str, ArrayConfig]:
+        with self._lock:
+            return {name: m.poll.config for name, m in self._members.items()}
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _add_job(self, array: ArrayConfig) -> None:
+        assert self._scheduler is not None
+        first = datetime.now(UTC) + timedelta(
+            seconds=start_offset(array.name, array.interval_seconds)
+        )
+        self._scheduler.add_job(
+            self._run, "interval", seconds=array.interval_seconds, id=array.name,
+            args=[array.name], next_run_time=first,
+            misfire_grace_time=max(1, int(array.interval_seconds)),
+        )
+
+    def _remove_job(self, name: str) -> None:
+        if self._scheduler is not None and self._scheduler.get_job(name) is not None:
+            self._scheduler.remove_job(name)
+
+    def _run(self, name: str) -> None:
+        with self._lock:
+            member = self._members.get(name)
+        if member is None or member.poll.closing:
+            return
+        try:
+            snapshot = member.poll.poll()
+            with self._lock:
+                if self._members.get(name) is member:
+                    self._exposition.publish(snapshot)
+        except Exception:  # never let one array's bug end its job
+            log.exception("array=%s: poll failed unexpectedly", name)
+        finally:
+            member.attempted = True
+
+    def poll_now(self, name: str) -> None:
+        """Run one poll synchronously (tests, `--once`)."""
+        self._run(name)
+
+
+def _close_all(members: list[_Member]) -> None:
+    if not members:
+        return
+    started = time.monotonic()
+    with FutureExecutor(max_workers=min(16, len(members))) as pool:
+        for member in members:
+            pool.submit(_close, member)
+    log.debug("closed %d array clients in %.2f s", len(members), time.monotonic() - started)
+
+
+def _close(member: _Member) -> None:
+    try:
+        member.client.close()
+    except Exception:
+        log.exception("array=%s: closing the API client failed", member.poll.config.name)

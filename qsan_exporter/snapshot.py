@@ -1,0 +1,56 @@
+"""The immutable result of one poll of one array.
+
+The poller builds a new `Snapshot` after every poll and swaps it in with one reference
+assignment, so a scrape always sees one whole poll, never half of two. Translation and rendering
+happen when the snapshot is built (once per poll), never at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client.core import Metric
+
+
+@dataclass(frozen=True)
+class CollectorState:
+    """One collector of one array: its latest run, and the data of its latest successful run."""
+
+    name: str
+    success: bool
+    duration: float
+    error: str | None
+    ran_at: float  # unix time of the latest run
+    data_at: float | None  # unix time of the run whose families are carried (None: no data yet)
+    stale_after: float  # seconds after data_at when the families are withdrawn (3 intervals)
+    families: tuple[Metric, ...] = ()
+
+
+@dataclass(frozen=True)
+class Identity:
+    api: str
+    product: str
+    model: str
+    serial: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    array: str
+    generation: int  # increases with every publish; the exposition cache keys on it
+    started_at: float
+    duration: float
+    up: bool
+    error: str | None
+    last_success: float | None  # latest poll in which every collector succeeded
+    identity: Identity | None
+    collectors: Mapping[str, CollectorState]
+    exporter_families: tuple[Metric, ...]
+
+    def live_collectors(self, now: float) -> tuple[CollectorState, ...]:
+        """The collectors whose data is still fresh enough to serve (SPEC §3 withdrawal)."""
+        return tuple(
+            c for c in self.collectors.values()
+            if c.data_at is not None and now - c.data_at <= c.stale_after
+        )
