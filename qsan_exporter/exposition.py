@@ -53,7 +53,7 @@ class RenderedFamily:
 
 
 def _split(rendered: bytes) -> tuple[bytes, bytes]:
-    lines = rendered.splitlines(keepends=True)
+    lines = [line for line in rendered.splitlines(keepends=True) if line != _EOF]
     header = b"".join(line for line in lines if line.startswith(b"# "))
     samples = b"".join(line for line in lines if not line.startswith(b"# ") and line.strip())
     return header, samples

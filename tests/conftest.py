@@ -1,0 +1,125 @@
+"""Shared fixtures: simulated arrays over real HTTP, and the real exporter as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll `predicate` until it returns something truthy; bounded, never wall-clock asserted."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except (requests.RequestException, OSError, ValueError) as exc:
+            last_error = exc
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last_error})")
+
+
+@pytest.fixture
+def simulators() -> Iterator[Callable[..., SimulatedArray]]:
+    """Start simulated arrays on loopback: `simulators("san", token_lifetime=5)`."""
+    started: list[SimulatedArray] = []
+
+    def start(profile: str, **options: object) -> SimulatedArray:
+        options.setdefault("username", "monitor")
+        options.setdefault("password", "secret-pw")
+        sim = SimulatedArray(SimulatorConfig(profile=profile, **options),  # type: ignore[arg-type]
+                             host="127.0.0.1", port=0)
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def write_config(path: Path, arrays: dict[str, SimulatedArray], **defaults: object) -> Path:
+    document = {
+        "defaults": {"username": "monitor", "password": "secret-pw", **defaults},
+        "arrays": [{"name": name, "url": sim.url} for name, sim in arrays.items()],
+    }
+    path.write_text(yaml.safe_dump(document))
+    os.chmod(path, 0o600)
+    return path
+
+
+class Exporter:
+    """The real `qsan-exporter` CLI in a subprocess, on a free loopback port."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "qsan_exporter.cli", *args,
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=debug"],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        wait_for(self._healthy, 20, "the exporter to answer /-/healthy")
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"exporter exited early:\n{self.log_path.read_text()}")
+        return requests.get(self.url + "/-/healthy", timeout=2).status_code == 200
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_for(lambda: self.get("/-/ready").status_code == 200, timeout, "/-/ready")
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
+    running: list[Exporter] = []
+
+    def start(*args: str) -> Exporter:
+        e = Exporter(list(args), tmp_path / f"exporter-{len(running)}.log")
+        running.append(e)
+        return e
+
+    yield start
+    for e in running:
+        e.stop()
