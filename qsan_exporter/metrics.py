@@ -93,7 +93,7 @@ _DEFS: tuple[MetricDef, ...] = (
        "RAID set health: 0 ok, 1 warning (degraded, rebuilding), 2 critical."),
     _m("pools", "qsan_raidset_disks", "gauge", "pool raidset", "Member disks of the RAID set."),
     _m("pools", "qsan_raidset_spare_disks", "gauge", "pool raidset",
-       "Dedicated spare disks of the RAID set."),
+       "Spare disks of the RAID set: dedicated spares (NAS) or RAID EE spares (SAN, FAS)."),
     # --- disks: /rest/v1/storage/disk/list -----------------------------------------------------
     _m("disks", "qsan_disk_info", "gauge",
        "disk enclosure slot pool vendor model serial firmware bus media usage status health",

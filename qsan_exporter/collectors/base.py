@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -31,6 +32,7 @@ class PollData:
     product: str  # san | fas | nas
     polled_at: float  # unix time the poll started; "now" for schedule computations
     raw: Mapping[str, Any]  # area name -> that area's raw answers (see api/sources.py)
+    timezone: str = "UTC"  # the array's local IANA zone: task schedules are in its wall clock
 
 
 # --- health ----------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
 
 
 def number(raw: object) -> float | None:
-    """A number the device may send as int, float or numeric string ("1225"); None if it isn't one."""
+    """A number the device sends as int, float or numeric string ("1225"); None if not one."""
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
@@ -139,6 +141,40 @@ def text(raw: object) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw).strip()
+
+
+def enabled(raw: object) -> bool:
+    """A device boolean (bool, 0/1 or string) as a Python bool; see `flag()`."""
+    return flag(raw) == "true"
+
+
+def listing(raw: object, area: str, key: str) -> list[Any]:
+    """The item list of a `{"<key>": [...]}` answer; anything else is a format error.
+
+    A missing key is an error too: an answer without its list is not "no items" but something
+    this exporter does not understand (an error document, another endpoint), and must fail the
+    collector rather than make every series of the area silently vanish.
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"{area}: expected a JSON object, got {type(raw).__name__}")
+    missing = object()
+    if field(raw, key, default=missing) is missing:
+        raise KeyError(f"{area}: answer has no {key!r} list (keys: {sorted(map(str, raw))})")
+    return items(raw, key)
+
+
+def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any]]:
+    """The object entries of a nested list field, for per-item tolerance.
+
+    A missing, null or non-list field gives no entries and non-object entries are skipped: one
+    odd sub-list must not fail a whole area whose other items are fine.
+    """
+    value = field(obj, *names)
+    if isinstance(value, Mapping):  # a single object where the manual shows a list
+        return [value]
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, Mapping)]
 
 
 def flag(raw: object) -> str:

@@ -1,0 +1,197 @@
+"""Which Unified API endpoints each collector area needs, with the memory an array requires.
+
+`fetch(area)` returns the raw answers the collectors translate (see each collector's docstring).
+Two areas need state kept across polls, and both change it only when a fetch succeeds whole:
+- tasks: a task type the product lacks (cloud on SAN/FAS, clone on NAS) answers 404 or 400. It
+  is remembered and not asked again for six hours (a firmware upgrade may add it), so a SAN
+  does not log an error or spend a request on it every poll.
+- logs: fetched incrementally from the newest timestamp seen. Whether `startTime` is inclusive
+  is not documented, so events at exactly the cursor that were already returned are dropped by
+  a multiset of (timestamp, type, message); distinct events sharing a timestamp each pass once.
+  The first fetch is the array's history (`baseline`), which the collector does not count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
+from qsan_exporter.api.unified import UnifiedClient
+
+log = logging.getLogger(__name__)
+
+AREAS = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
+TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
+UNSUPPORTED_RECHECK_SECONDS = 6 * 3600.0
+_UNSUPPORTED_STATUSES = (400, 404)
+_LISTS = {
+    "pools": "/rest/v1/storage/pool/list",
+    "disks": "/rest/v1/storage/disk/list",
+    "volumes": "/rest/v1/storage/volume/list",
+}
+LOG_PATH = "/rest/v1/log/list"
+
+_EventKey = tuple[float, str, str]
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """Newest event timestamp returned so far, and how many of each event carried it."""
+
+    timestamp: float
+    seen: Mapping[_EventKey, int] = field(default_factory=dict)
+
+
+class UnifiedSource:
+    """Fetches one area at a time for the poll of one array (not called concurrently)."""
+
+    def __init__(self, client: UnifiedClient, *, clock: Callable[[], float] = time.time,
+                 log_page_size: int = 1000, log_max_pages: int = 50) -> None:
+        if log_page_size < 1 or log_max_pages < 1:
+            raise ValueError("log_page_size and log_max_pages must be >= 1")
+        self._client = client
+        self._clock = clock
+        self._page_size = log_page_size
+        self._max_pages = log_max_pages
+        self._unsupported: Mapping[str, float] = MappingProxyType({})  # type -> when found
+        self._cursor: LogCursor | None = None  # None until the baseline fetch succeeded
+        self._history_pending = True  # baseline until the history has been read to its end
+
+    def fetch(self, area: str) -> Any:
+        if area == "system":
+            return {
+                "info": self._client.get("/rest/v1/hardware/info"),
+                "enclosures": self._client.get("/rest/v1/hardware/all/info",
+                                               params={"moreInfo": "true"}),
+            }
+        if area in _LISTS:
+            return self._client.get(_LISTS[area])
+        if area == "iscsi":
+            return {
+                "targets": self._client.get("/rest/v1/iscsi/target/list"),
+                "sessions": self._client.get("/rest/v1/iscsi/session/list"),
+            }
+        if area == "tasks":
+            return self._tasks()
+        if area == "logs":
+            return self._logs()
+        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
+
+    # --- tasks ------------------------------------------------------------------------------------
+
+    def _tasks(self) -> dict[str, Any]:
+        now = self._clock()
+        unsupported = dict(self._unsupported)
+        answers: dict[str, Any] = {}
+        for kind in TASK_TYPES:
+            since = unsupported.get(kind)
+            if since is not None and now - since < UNSUPPORTED_RECHECK_SECONDS:
+                continue
+            try:
+                answers[kind] = self._client.get(f"/rest/v1/backup/{kind}/list")
+            except ApiHTTPError as exc:
+                if exc.status not in _UNSUPPORTED_STATUSES:
+                    raise
+                if since is None:
+                    log.info("%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
+                             self._client.base_url, kind, exc.status,
+                             UNSUPPORTED_RECHECK_SECONDS / 3600)
+                unsupported[kind] = now
+                continue
+            if unsupported.pop(kind, None) is not None:
+                log.info("%s: %s tasks are now supported", self._client.base_url, kind)
+        self._unsupported = MappingProxyType(unsupported)
+        return answers
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    def _logs(self) -> dict[str, Any]:
+        cursor = self._cursor
+        params: dict[str, Any] = {"pageSize": self._page_size}
+        if cursor is not None:
+            start = cursor.timestamp
+            params["startTime"] = int(start) if start.is_integer() else start
+        fetched: list[tuple[_EventKey, Any]] = []
+        complete = False
+        for page in range(1, self._max_pages + 1):
+            body = self._client.get(LOG_PATH, params={**params, "pageNumber": page})
+            fetched.extend(_read_page(body))
+            if not _true(body.get("haveNextPage")):
+                complete = True
+                break
+        if not complete:
+            log.warning("%s: log list cut short after %d pages of %d events; the rest follows "
+                        "from the new cursor next poll", self._client.base_url,
+                        self._max_pages, self._page_size)
+
+        events, new_cursor = _new_events(cursor, fetched)
+        baseline = self._history_pending
+        # Commit only now: a failure above leaves the cursor where it was.
+        self._cursor = new_cursor
+        self._history_pending = baseline and not complete
+        return {"events": events, "baseline": baseline}
+
+
+def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
+    """(key, event) of each event with a readable timestamp; others cannot be placed in time."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("logs", []), list):
+        raise ApiFormatError(f"GET {LOG_PATH}: expected an object with a 'logs' list")
+    out = []
+    for event in body.get("logs") or []:
+        if not isinstance(event, Mapping):
+            continue
+        timestamp = _timestamp(event.get("timestamp"))
+        if timestamp is None:
+            log.debug("skipping a log event without a readable timestamp")
+            continue
+        out.append(((timestamp, _text(event.get("type")), _text(event.get("message"))), event))
+    return out
+
+
+def _new_events(cursor: LogCursor | None,
+                fetched: list[tuple[_EventKey, Any]]) -> tuple[list[Any], LogCursor | None]:
+    """Drop what an earlier fetch returned; the cursor after this batch."""
+    already: Counter[_EventKey] = Counter(cursor.seen if cursor else {})
+    fresh: list[tuple[_EventKey, Any]] = []
+    for key, event in fetched:
+        if cursor is not None and key[0] < cursor.timestamp:
+            continue  # before the cursor: covered by an earlier fetch
+        if already[key] > 0:
+            already[key] -= 1  # the same event again, at the (inclusive) cursor timestamp
+            continue
+        fresh.append((key, event))
+    if not fresh:
+        return [], cursor
+    newest = max(key[0] for key, _ in fresh)
+    seen: Counter[_EventKey] = Counter()
+    if cursor is not None and newest == cursor.timestamp:
+        seen.update(cursor.seen)
+    seen.update(key for key, _ in fresh if key[0] == newest)
+    return [event for _, event in fresh], LogCursor(newest, MappingProxyType(dict(seen)))
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        timestamp = float(value)
+    except (TypeError, ValueError):
+        return None
+    return timestamp if timestamp == timestamp and abs(timestamp) != float("inf") else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _true(value: Any) -> bool:
+    """haveNextPage as a boolean, whether it comes as true, 1 or "true"."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)

@@ -1,0 +1,317 @@
+"""Client of the Unified REST API (`/auth/*` + `/rest/v1/*`): one session, one token set.
+
+Why it looks the way it does:
+- The array keeps at most 10 refresh tokens per user and rotates the oldest out, so a client
+  that logs in on every poll silently logs the administrator out. This client logs in once,
+  refreshes the access token before it expires, and revokes its refresh token on `close()`.
+- `expireTime` is a unix time on the ARRAY's clock, which may be minutes or hours off ours. The
+  offset is estimated from the `Date` header of the auth answer (none assumed without one), so
+  the refresh happens when the token really nears its end, not on every call or never.
+- The password and tokens only ever travel in a request body or header. Every message is built
+  here from method, endpoint, status, URL and user name; the text of a requests exception (URLs,
+  sometimes bodies) is never used, and the exception chain is cut (`from None`).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from qsan_exporter.api.errors import (
+    ApiAuthError,
+    ApiFormatError,
+    ApiHTTPError,
+    ApiUnreachable,
+)
+from qsan_exporter.api.stats import ApiStats
+
+log = logging.getLogger(__name__)
+
+AUTH_GET, AUTH_REFRESH, AUTH_REVOKE = "/auth/get", "/auth/refresh", "/auth/revoke"
+MAX_REFRESH_MARGIN_SECONDS = 300.0
+ASSUMED_LIFETIME_SECONDS = 3600.0  # the manual's 60 minutes, when expireTime cannot be used
+_ENCODINGS = ("plain", "base64")
+
+
+@dataclass(frozen=True, repr=False)
+class _Tokens:
+    """One token set; `expires_at` is on OUR clock. repr=False: never print a token."""
+
+    access: str
+    refresh: str | None
+    expires_at: float
+    lifetime: float
+
+    @property
+    def refresh_margin(self) -> float:
+        return min(MAX_REFRESH_MARGIN_SECONDS, self.lifetime / 2)
+
+
+class UnifiedClient:
+    """One array's API client. Keep it across polls: the token set lives as long as it does."""
+
+    def __init__(self, base_url: str, username: str, password: str, *, verify: bool | str = True,
+                 timeout: float = 10.0, password_encoding: str = "plain",
+                 stats: ApiStats | None = None, clock: Callable[[], float] = time.time,
+                 session: requests.Session | None = None) -> None:
+        if password_encoding not in _ENCODINGS:
+            raise ValueError(f"password_encoding must be one of {', '.join(_ENCODINGS)}")
+        parts = urlsplit(base_url.rstrip("/"))
+        # Shown in messages and logs: credentials someone put in the URL are dropped.
+        self.base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        self._root = base_url.rstrip("/")
+        self._username = username
+        self._password = password
+        self._encoding = password_encoding
+        self._verify = verify
+        self._timeout = timeout
+        self.stats = stats if stats is not None else ApiStats()
+        self._clock = clock
+        self._session = session if session is not None else requests.Session()
+        self._lock = threading.RLock()  # token state, and auth calls so two logins never race
+        self._tokens: _Tokens | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"UnifiedClient({self.base_url!r}, user={self._username!r})"
+
+    @property
+    def has_token(self) -> bool:
+        with self._lock:
+            return self._tokens is not None
+
+    # --- public calls ---------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a `/rest/v1/...` path and return its parsed JSON (an object or a list).
+
+        A 401 means the array forgot or revoked our token: renew once (refresh, else log in)
+        and retry once; a second 401 is an authentication failure, not a loop.
+        """
+        endpoint = path.split("?", 1)[0]
+        access = self._current_access()
+        response = self._send("GET", path, token=access, params=params)
+        if response.status_code == 401:
+            access = self._renew_after_401(access)
+            response = self._send("GET", path, token=access, params=params)
+            if response.status_code == 401:
+                raise ApiAuthError(f"GET {endpoint} at {self.base_url}: still HTTP 401 after "
+                                   f"re-authenticating as user {self._username!r}")
+        self._check_status(response, "GET", endpoint)
+        body = self._json(response, "GET", endpoint)
+        if not isinstance(body, dict | list):
+            raise ApiFormatError(f"GET {endpoint} at {self.base_url}: expected a JSON object or "
+                                 f"list, got {type(body).__name__}")
+        return body
+
+    def close(self) -> None:
+        """Revoke the refresh token (best effort, one request) and close the session.
+
+        Idempotent; after it, calls fail with ApiUnreachable instead of logging in again, so a
+        poll still running at shutdown cannot leave a fresh token set behind.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            tokens, self._tokens = self._tokens, None
+            if tokens is not None and tokens.refresh:
+                self._revoke(tokens)
+            self._session.close()
+
+    # --- token lifecycle (callers hold no lock; these take it) ----------------------------------
+
+    def _current_access(self) -> str:
+        """A usable access token: log in if there is none, refresh if it nears expiry."""
+        with self._lock:
+            self._check_open()
+            tokens = self._tokens
+            if tokens is None:
+                return self._login().access
+            remaining = tokens.expires_at - self._clock()
+            if remaining >= tokens.refresh_margin:
+                return tokens.access
+            try:
+                renewed = self._refresh(tokens) if tokens.refresh else None
+            except (ApiHTTPError, ApiFormatError) as exc:
+                if remaining <= 0:
+                    raise
+                # Early refresh is a courtesy: a 5xx must not fail a poll the token still covers.
+                log.warning("early token refresh failed, using the current token: %s", exc)
+                return tokens.access
+            return (renewed or self._login()).access
+
+    def _renew_after_401(self, stale: str) -> str:
+        with self._lock:
+            self._check_open()
+            tokens = self._tokens
+            if tokens is not None and tokens.access != stale:
+                return tokens.access  # renewed meanwhile by another caller
+            renewed = self._refresh(tokens) if tokens is not None and tokens.refresh else None
+            return (renewed or self._login()).access
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ApiUnreachable(f"client for {self.base_url} is closed")
+
+    def _login(self) -> _Tokens:
+        old = self._tokens
+        if old is not None and old.refresh:
+            self._revoke(old)  # never hold two sets: the array only keeps ten per user
+        self._tokens = None
+        password = self._password
+        if self._encoding == "base64":
+            password = base64.b64encode(password.encode("utf-8")).decode("ascii")
+        body = {"user": self._username, "password": password, "offlineAccess": True}
+        response = self._send("POST", AUTH_GET, body=body)
+        if response.status_code in (401, 403):
+            raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
+                               f"(HTTP {response.status_code})")
+        self._check_status(response, "POST", AUTH_GET)
+        answer = self._token_answer(response, AUTH_GET)
+        refresh = answer.get("refreshToken")
+        if not (isinstance(refresh, str) and refresh):
+            log.info("login at %s gave no refresh token; will log in again at expiry",
+                     self.base_url)
+            refresh = None
+        self._tokens = self._new_tokens(response, answer, refresh)
+        self.stats.count_login()
+        log.debug("logged in at %s as user %r", self.base_url, self._username)
+        return self._tokens
+
+    def _refresh(self, tokens: _Tokens) -> _Tokens | None:
+        """A renewed set, or None when the array will not refresh (the caller logs in)."""
+        response = self._send("POST", AUTH_REFRESH, body={"refreshToken": tokens.refresh})
+        status = response.status_code
+        if status in (401, 403):
+            log.info("refresh token rejected at %s (HTTP %d); logging in again",
+                     self.base_url, status)
+            self._tokens = None  # the set is dead: nothing to revoke
+            return None
+        if status == 400:
+            # Not understood, so the set may still be live: _login revokes it first.
+            log.warning("refresh not understood at %s (HTTP 400); logging in again", self.base_url)
+            return None
+        self._check_status(response, "POST", AUTH_REFRESH)
+        answer = self._token_answer(response, AUTH_REFRESH)
+        rotated = answer.get("refreshToken")
+        refresh = rotated if isinstance(rotated, str) and rotated else tokens.refresh
+        self._tokens = self._new_tokens(response, answer, refresh)
+        self.stats.count_refresh()
+        return self._tokens
+
+    def _revoke(self, tokens: _Tokens) -> None:
+        """Best effort: a failure is logged, never raised (we are dropping the set anyway)."""
+        try:
+            response = self._send("POST", AUTH_REVOKE, token=tokens.access,
+                                  body={"refreshToken": tokens.refresh})
+        except ApiUnreachable as exc:
+            log.warning("could not revoke the refresh token: %s", exc)
+            return
+        if not response.ok:
+            log.warning("revoking the refresh token at %s failed (HTTP %d)",
+                        self.base_url, response.status_code)
+
+    def _token_answer(self, response: requests.Response, endpoint: str) -> dict[str, Any]:
+        answer = self._json(response, "POST", endpoint)
+        if not isinstance(answer, dict):
+            raise ApiFormatError(f"POST {endpoint} at {self.base_url}: expected a JSON object")
+        if not isinstance(answer.get("accessToken"), str) or not answer["accessToken"]:
+            raise ApiFormatError(f"POST {endpoint} at {self.base_url}: no accessToken in answer")
+        return answer
+
+    def _new_tokens(self, response: requests.Response, answer: Mapping[str, Any],
+                    refresh: str | None) -> _Tokens:
+        """Convert expireTime (array clock) to our clock via the answer's Date header."""
+        now = self._clock()
+        array_now = _date_header(response)
+        offset = array_now - now if array_now is not None else 0.0
+        expire = _unix_time(answer.get("expireTime"))
+        lifetime = expire - (now + offset) if expire is not None else 0.0
+        if lifetime <= 0:
+            log.warning("unusable expireTime from %s; assuming a %.0f s token lifetime",
+                        self.base_url, ASSUMED_LIFETIME_SECONDS)
+            lifetime = ASSUMED_LIFETIME_SECONDS
+        return _Tokens(answer["accessToken"], refresh, now + lifetime, lifetime)
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, token: str | None = None,
+              params: Mapping[str, Any] | None = None,
+              body: Mapping[str, Any] | None = None) -> requests.Response:
+        """One request, counted; transport failures become ApiUnreachable with our own text."""
+        endpoint = path.split("?", 1)[0]
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = token  # the manual's scheme: no "Bearer"
+        where = f"{method} {endpoint} at {self.base_url}"
+        try:
+            response = self._session.request(
+                method, self._root + path, params=params, json=body, headers=headers,
+                timeout=self._timeout, verify=self._verify, allow_redirects=False,
+            )
+        except requests.Timeout:
+            reason = f"no answer within {self._timeout:g} s"
+        except requests.exceptions.SSLError:
+            reason = "TLS handshake or certificate verification failed"
+        except requests.ConnectionError as exc:
+            reason = f"connection failed ({type(exc).__name__})"
+        except requests.RequestException as exc:
+            reason = f"request failed ({type(exc).__name__})"
+        else:
+            self.stats.count_request(endpoint, str(response.status_code))
+            log.debug("%s -> HTTP %d", where, response.status_code)
+            return response
+        self.stats.count_request(endpoint, "error")
+        log.debug("%s -> %s", where, reason)
+        raise ApiUnreachable(f"{where}: {reason}") from None
+
+    def _check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
+        status = response.status_code
+        if not 200 <= status < 300:
+            # Redirects are not followed: a re-sent login body must not go to another host.
+            hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
+            raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
+                               status=status, endpoint=endpoint)
+
+    def _json(self, response: requests.Response, method: str, endpoint: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:  # requests' JSONDecodeError; its text would quote the body
+            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: HTTP "
+                                 f"{response.status_code} answer is not JSON") from None
+
+
+def _date_header(response: requests.Response) -> float | None:
+    """The array's clock at answer time, from the HTTP Date header (1 s resolution)."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # "-0000": HTTP dates are GMT anyway
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _unix_time(value: Any) -> float | None:
+    """expireTime as seconds; accepts numeric strings, and milliseconds from odd firmware."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds / 1000 if seconds > 1e11 else seconds

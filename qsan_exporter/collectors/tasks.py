@@ -1,0 +1,202 @@
+"""Backup tasks from `/rest/v1/backup/{snapshot,clone,replication,cloud}/list`.
+
+Input (`data.raw["tasks"]`: one list answer per task type the product supports), abridged::
+
+    {"snapshot": {"tasks": [{"id": "2977911538", "usedSize": 1024, "totalSize": 10240,
+                             "schedule": {"minute": [10], "hour": [0], "day": [],
+                                          "month": [], "week": [1], "weekOfMouth": []}}]},
+     "replication": {"tasks": [{"id": "7", "source": "Vol-1", "status": "Online",
+                                "destination": [{"no": 1, "sourcePort": "LAN1",
+                                                 "IP": "192.168.10.51", "targetName": "iqn...",
+                                                 "Lun": "0", "status": "Online"}],
+                                "schedule": {...}}]}}
+
+Why it looks the way it does:
+- Task status words are not component health words: "Running", "Idle", "Synchronizing" are a
+  working task, so they map to ok here; the component critical words (Failed, Error, ...) stay
+  critical and anything else unknown is a warning, as everywhere.
+- A replication destination is an object or list of lines (SAN/FAS: targetName/IP/status per
+  line; NAS: name/IP); it is summarised into one label. A task without its own status takes
+  its worst line status, so a broken link is not hidden by a missing task-level field.
+- The next run is computed from the crontab fields in the array's own time zone
+  (`data.timezone`) with apscheduler's CronTrigger. Crontab weekday 0 is Sunday, apscheduler's
+  0 is Monday, hence weekday names. SAN's `weekOfMouth` (sic, 0-4) is the nth week of the
+  month: 0-3 are "1st".."4th" and 4 is read as "last" (a 5th weekday does not exist in most
+  months). As in crontab, a restricted day-of-month and a restricted weekday are OR-ed.
+  NAS gives its time window in `startTime`/`stopTime`: with minute and hour empty the task
+  runs at startTime; with only hour empty it runs in the hours of the window; with only minute
+  empty at startTime's minute. A schedule with every field empty, or one that cannot be read,
+  gives no next-run series (the task is manual) and does not fail the area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from qsan_exporter.collectors.base import (
+    OK,
+    FamilyBuilder,
+    PollData,
+    field,
+    health,
+    listing,
+    mib,
+    number,
+    text,
+)
+
+NAME = "tasks"
+_TASK_OK_WORDS = frozenset({
+    "idle", "running", "completed", "complete", "finished", "success", "successful", "synced",
+    "synchronized", "synchronizing", "replicating", "ready", "waiting", "scheduled",
+})
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab order: 0 = Sunday
+_NTH = ("1st", "2nd", "3rd", "4th", "last")  # weekOfMouth 0..4
+
+
+def task_health(raw: object) -> int | None:
+    """Task status -> 0 ok / 1 warning / 2 critical; None when there is no status."""
+    word = text(raw).lower()
+    if not word:
+        return None
+    return OK if word in _TASK_OK_WORDS else health(word)
+
+
+def collect(data: PollData, out: FamilyBuilder) -> None:
+    """Per task: identity, health, next run; per snapshot task also its reserved space."""
+    raw = data.raw[NAME]
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"tasks: expected a JSON object, got {type(raw).__name__}")
+    zone = _zone(data.timezone)
+    for task_type, answer in raw.items():
+        if answer is None:
+            continue  # a type the product does not support
+        for index, task in enumerate(listing(answer, f"tasks {task_type}", "tasks")):
+            if not isinstance(task, Mapping):
+                continue
+            _collect_task(task, str(task_type), text(field(task, "id")) or str(index),
+                          data.polled_at, zone, out)
+
+
+def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_at: float,
+                  zone: ZoneInfo | None, out: FamilyBuilder) -> None:
+    labels = {"task_type": task_type, "task": task_id}
+    destination, line_statuses = _destination(field(task, "destination"))
+    status = text(field(task, "status"))
+    if not status and line_statuses:
+        status = max(line_statuses, key=lambda s: task_health(s) or OK)
+    out.info("qsan_task_info", {
+        **labels,
+        "source": text(field(task, "source")),
+        "destination": destination,
+        "status": status,
+    })
+    out.add("qsan_task_health", labels, task_health(status))
+    if task_type == "snapshot":
+        out.add("qsan_snapshot_space_size_bytes", {"task": task_id}, mib(field(task, "totalSize")))
+        out.add("qsan_snapshot_space_used_bytes", {"task": task_id}, mib(field(task, "usedSize")))
+    if zone is not None:
+        out.add("qsan_task_next_run_timestamp_seconds", labels,
+                next_run(field(task, "schedule"), polled_at, zone))
+
+
+def _destination(raw: object) -> tuple[str, list[str]]:
+    """A one-label summary of a destination, and the statuses of its lines."""
+    if raw is None or isinstance(raw, str | int | float):
+        return text(raw), []
+    lines = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    lines = [line for line in lines if isinstance(line, Mapping)]
+    names = [text(field(line, "targetName", "name")) or text(field(line, "IP", "ip"))
+             for line in lines]
+    statuses = [text(field(line, "status")) for line in lines]
+    return ",".join(n for n in names if n), [s for s in statuses if s]
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+def _ints(schedule: Mapping[str, Any], name: str, low: int, high: int) -> list[int]:
+    raw = field(schedule, name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ValueError(f"{name} is not a list")
+    values = set()
+    for item in raw:
+        value = number(item)
+        if value is None or not value.is_integer() or not low <= value <= high:
+            raise ValueError(f"{name}: {item!r} out of range {low}-{high}")
+        values.add(int(value))
+    return sorted(values)
+
+
+def _time(raw: object) -> tuple[int, int] | None:
+    hour, minute = number(field(raw, "hour")), number(field(raw, "minute"))
+    if hour is None or minute is None or not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return int(hour), int(minute)
+
+
+def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """CronTrigger keyword sets whose earliest fire time is the next run; None = no schedule."""
+    minute = _ints(schedule, "minute", 0, 59)
+    hour = _ints(schedule, "hour", 0, 23)
+    day = _ints(schedule, "day", 1, 31)
+    month = _ints(schedule, "month", 1, 12)
+    week = sorted({w % 7 for w in _ints(schedule, "week", 0, 7)})  # 7 is Sunday too
+    nth = _ints(schedule, "weekOfMouth", 0, 4)
+    start, stop = _time(field(schedule, "startTime")), _time(field(schedule, "stopTime"))
+    if not any((minute, hour, day, month, week, nth)) and start is None:
+        return None
+    if start is not None:
+        if not minute and not hour:
+            hour, minute = [start[0]], [start[1]]
+        elif not minute:
+            minute = [start[1]]
+        elif not hour and stop is not None:
+            span = (stop[0] - start[0]) % 24
+            hour = sorted({(start[0] + h) % 24 for h in range(span + 1)})
+
+    def joined(values: list[int]) -> str:
+        return ",".join(map(str, values)) or "*"
+
+    common = {"minute": joined(minute), "hour": joined(hour), "month": joined(month)}
+    days = [_WEEKDAYS[w] for w in week]
+    if nth:
+        weekday = {"day": ",".join(f"{_NTH[n]} {d}" for n in nth for d in days or _WEEKDAYS)}
+    elif days:
+        weekday = {"day_of_week": ",".join(days)}
+    else:
+        return [{**common, "day": joined(day)}]
+    if not day:
+        return [{**common, **weekday}]
+    return [{**common, "day": joined(day)}, {**common, **weekday}]  # crontab: either matches
+
+
+def next_run(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None:
+    """Unix time of the first run strictly after `polled_at`, or None without a usable schedule."""
+    if not isinstance(schedule, Mapping):
+        return None
+    try:
+        variants = _cron_fields(schedule)
+        if variants is None:
+            return None
+        now = datetime.fromtimestamp(polled_at, zone) + timedelta(microseconds=1)
+        times = [CronTrigger(timezone=zone, **fields).get_next_fire_time(None, now)
+                 for fields in variants]
+    except (ValueError, TypeError):
+        return None
+    found = [t.timestamp() for t in times if t is not None]
+    return min(found) if found else None
+

@@ -1,0 +1,54 @@
+"""A simulated QSAN array speaking the Unified REST API over real HTTP.
+
+Used by `--demo`, the integration tests, benchmarks (hundreds of arrays in one process) and,
+later, fault injection (`SimulatedArray.respond` is the seam)::
+
+    sim = SimulatedArray(SimulatorConfig(profile="fas"), host="127.0.0.1", port=0)
+    sim.start(); ...; sim.stop()
+
+Modules: `config` (options), `profiles` (product facts and spellings), `scenario` (layout and
+what is broken), `hardware`/`storage`/`services`/`logs` (response bodies), `device` (routing of
+`/rest/v1/*`), `auth` (tokens), `server` (HTTP), `cli` (`qsan-exporter simulate`).
+
+Spelling variants: the manual is inconsistent, so each profile speaks a different mix and every
+run exercises the exporter's tolerance.
+
+================================  ==================  ===================  ==================
+variant                           san (XS5226D)       fas (XF3126D)        nas (XN8008R)
+================================  ==================  ===================  ==================
+RAID sets key in pool list        ``raidsets``        ``raidSets``         ``raidsets``
+enclosure key, hardware/*/info    ``encID`` (int)     ``encId`` ("0")      ``encId`` (int)
+enclosure key, disk list          ``encID`` (int)     ``encId`` ("0")      ``encID`` ("0")
+cacheToFlash key                  ``cacheToFlash``    ``" cacheToFlash "`` (none: NAS)
+cacheToFlash entry field          ``value``           ``status``           —
+cacheToFlash entry names          "Power Module       "Power Module
+                                  Status"             Status " (trailing
+                                                      space)
+ids (pool, volume, raidset,       int                 string               int; pool ``id``
+target, controller)                                                        string
+disk ids                          int (0, 1, ...)     "e0d1"               "e0d1"
+fan speed values                  string ("4950")     int                  int
+temperature values                int                 string ("41")        int
+cpuUsage                          float               float                string ("18.0")
+sensor entries carry ``status``   yes                 no                   yes
+PSU names                         "PSU1", "PSU2"      "1", "2"             "PSU1", "PSU2"
+schedule extras                   ``weekOfMouth``     —                    ``startTime`` /
+                                                                           ``stopTime``
+================================  ==================  ===================  ==================
+
+Units as on the device: sizes in MB (MiB), cache capacities in MB, QoS maxThroughput in KBps,
+disk throughput in MB/s and latency in ms.
+
+The fixed scenario (same for the same config; see `scenario` and `SimulatedArray.facts`): the
+disk at position 1 of the first RAID set (disk index 1, enclosure 0 slot 1) has failed, so RAID
+set 0 and Pool-1 are degraded; PSU 2 and FAN2 of enclosure 0 have failed/stopped; the
+replication task of Vol-2 is in error; the first target of each controller has sessions, the
+second none; Vol-1 has a QoS maximum (5000 IOPS, 102400 KBps; not on NAS, where QoS is always
+off); the last volume is unmapped; Pool-2 (Pool-1 if there is one pool) has an SSD read cache.
+"""
+
+from qsan_exporter.simulator.config import SimulatorConfig
+from qsan_exporter.simulator.scenario import Facts
+from qsan_exporter.simulator.server import SimulatedArray
+
+__all__ = ["Facts", "SimulatedArray", "SimulatorConfig"]

@@ -1,0 +1,138 @@
+"""Token state of `/auth/get`, `/auth/refresh` and `/auth/revoke`, as the manual describes it.
+
+The limit that matters to the exporter is "at most 10 refresh tokens per user, the oldest
+rotated out": an exporter that logs in on every poll silently logs the administrator out. So the
+store counts logins, refreshes and revokes and keeps the high-water mark of live token sets,
+which is what the exporter's tests assert on. All state sits behind one lock because the HTTP
+server answers on many threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_REFRESH_TOKENS = 10
+
+
+@dataclass
+class Stats:
+    """What happened to one simulated array; mutated only under the array's lock."""
+
+    logins: int = 0
+    failed_logins: int = 0
+    refreshes: int = 0
+    revokes: int = 0
+    requests: int = 0
+    requests_by_path: dict[str, int] = field(default_factory=dict)
+    max_live_token_sets: int = 0
+
+
+def new_token() -> str:
+    """UUID-style and upper case, like the manual's examples."""
+    return str(uuid.uuid4()).upper()
+
+
+class TokenStore:
+    """Access and refresh tokens of one array's single configured user."""
+
+    def __init__(self, username: str, password: str, lifetime: float, password_encoding: str,
+                 stats: Stats, lock: threading.Lock,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._username = username
+        self._passwords = _accepted(password, password_encoding)
+        self._lifetime = lifetime
+        self._stats = stats
+        self._lock = lock
+        self._clock = clock
+        # refresh token -> access tokens issued from it; insertion order = age.
+        self._sets: OrderedDict[str, set[str]] = OrderedDict()
+        # access token -> (expiry, refresh token it came from or None).
+        self._access: dict[str, tuple[float, str | None]] = {}
+
+    def login(self, user: Any, password: Any, offline: bool) -> dict[str, Any] | None:
+        """`/auth/get`: a new token set, or None (401) on wrong credentials."""
+        with self._lock:
+            if user != self._username or not isinstance(password, str) or (
+                    password not in self._passwords):
+                self._stats.failed_logins += 1
+                return None
+            self._stats.logins += 1
+            now = self._clock()
+            self._forget_expired(now)
+            refresh = None
+            if offline:
+                refresh = new_token()
+                self._sets[refresh] = set()
+                while len(self._sets) > MAX_REFRESH_TOKENS:
+                    self._drop(next(iter(self._sets)))
+                self._stats.max_live_token_sets = max(self._stats.max_live_token_sets,
+                                                      len(self._sets))
+            body = self._issue(refresh, now)
+            if refresh is not None:
+                body["refreshToken"] = refresh
+            return body
+
+    def refresh(self, refresh: Any) -> dict[str, Any] | None:
+        """`/auth/refresh`: a new access token, or None (401) for an unknown refresh token."""
+        with self._lock:
+            if not isinstance(refresh, str) or refresh not in self._sets:
+                return None
+            self._stats.refreshes += 1
+            now = self._clock()
+            self._forget_expired(now)
+            return self._issue(refresh, now)
+
+    def revoke(self, refresh: Any) -> bool:
+        """`/auth/revoke`: forget a refresh token and every access token issued from it."""
+        with self._lock:
+            if not isinstance(refresh, str) or refresh not in self._sets:
+                return False
+            self._stats.revokes += 1
+            self._drop(refresh)
+            return True
+
+    def valid(self, access: str) -> bool:
+        """True if `access` was issued, has not expired, and its set was not revoked."""
+        with self._lock:
+            entry = self._access.get(access)
+            return entry is not None and self._clock() < entry[0]
+
+    def live_token_sets(self) -> int:
+        with self._lock:
+            return len(self._sets)
+
+    # -- under the lock ----------------------------------------------------------------------
+    def _issue(self, refresh: str | None, now: float) -> dict[str, Any]:
+        access = new_token()
+        expiry = now + self._lifetime
+        self._access[access] = (expiry, refresh)
+        if refresh is not None:
+            self._sets[refresh].add(access)
+        return {"accessToken": access, "expireTime": int(expiry)}
+
+    def _drop(self, refresh: str) -> None:
+        for access in self._sets.pop(refresh, ()):
+            self._access.pop(access, None)
+
+    def _forget_expired(self, now: float) -> None:
+        """Keep memory flat under short lifetimes; only on login/refresh, which are rare."""
+        expired = [token for token, (expiry, _) in self._access.items() if expiry <= now]
+        for token in expired:
+            _, refresh = self._access.pop(token)
+            if refresh is not None and refresh in self._sets:
+                self._sets[refresh].discard(token)
+
+
+def _accepted(password: str, encoding: str) -> frozenset[str]:
+    """The password strings `/auth/get` accepts (the manual's "Password encode" is missing)."""
+    encoded = base64.b64encode(password.encode()).decode()
+    return frozenset({"plain": {password}, "base64": {encoded},
+                      "any": {password, encoded}}[encoding])
+

@@ -1,0 +1,228 @@
+"""`SimulatedArray`: a `Device` behind real HTTP, with token auth and request statistics.
+
+HTTP/1.1 keep-alive, so an exporter's `requests.Session` reuses one connection (and one server
+thread) per array instead of a thread per request: benchmarks run hundreds of arrays in one
+process. `stop()` closes the listening socket *and* every open connection, so a stopped array
+really looks dead to a client holding a keep-alive connection.
+
+Every response leaves through `SimulatedArray.respond`: the seam where fault injection (latency,
+error codes, malformed bodies per route) will go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from qsan_exporter.simulator.auth import Stats, TokenStore
+from qsan_exporter.simulator.config import SimulatorConfig
+from qsan_exporter.simulator.device import Device, error_body
+from qsan_exporter.simulator.scenario import Facts
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
+IDLE_CONNECTION_TIMEOUT = 120.0
+_REFRESH_KEYS = ("refreshToken", "refreshToken ")  # the manual's examples carry the space
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], array: SimulatedArray) -> None:
+        self.array = array
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "QSAN-Simulator/1.0"
+    timeout = IDLE_CONNECTION_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms ACK wait
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def _dispatch(self) -> None:
+        self.server.array.handle(self, self.command)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class SimulatedArray:
+    """One simulated QSAN array serving the Unified REST API on `url` after `start()`."""
+
+    def __init__(self, config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self.stats = Stats()
+        self._lock = threading.Lock()
+        self.device = Device(config)
+        self.tokens = TokenStore(config.username, config.password, config.token_lifetime,
+                                 config.password_encoding, self.stats, self._lock)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> SimulatedArray:
+        """Bind and serve in one daemon thread; `port=0` picks a free port (see `url`)."""
+        if self._server is not None:
+            return self
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(1.0,),
+                                        name=f"qsan-sim-{self.config.profile}-{self.port}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and every open connection; idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        while stopper.is_alive():  # wake the accept loop instead of waiting for its poll
+            self._poke()
+            stopper.join(0.05)
+        server.server_close()
+        server.close_connections()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _poke(self) -> None:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        with contextlib.suppress(OSError):
+            socket.create_connection((host, self.port), timeout=0.2).close()
+
+    def __enter__(self) -> SimulatedArray:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def facts(self) -> Facts:
+        """The scenario's broken and notable parts, in this profile's spelling."""
+        return self.device.facts
+
+    def live_token_sets(self) -> int:
+        """Refresh-token sets issued and neither revoked nor rotated out."""
+        return self.tokens.live_token_sets()
+
+    # -- requests ----------------------------------------------------------------------------
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        split = urlsplit(handler.path)
+        path = split.path
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.requests_by_path[path] = self.stats.requests_by_path.get(path, 0) + 1
+        try:
+            body = _read_body(handler)
+            if path.startswith("/auth/"):
+                route, status, payload = self._auth(method, path, body)
+            elif path.startswith("/rest/v1/"):
+                route, status, payload = self._rest(handler, method, path, split.query)
+            else:
+                route, status, payload = "unknown", 404, error_body(404, "no such API")
+        except Exception:  # a simulator bug must still answer, visibly
+            log.exception("simulator failed on %s %s", method, handler.path)
+            route, status, payload = "error", 500, error_body(500, "simulator error")
+        self.respond(handler, route, status, payload)
+
+    def respond(self, handler: BaseHTTPRequestHandler, route: str, status: int,
+                body: bytes) -> None:
+        """The single exit of every response: fault injection hooks in here, keyed on `route`."""
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        if status == 405:
+            handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _rest(self, handler: BaseHTTPRequestHandler, method: str, path: str,
+              query: str) -> tuple[str, int, bytes]:
+        if method != "GET":
+            return path, 405, error_body(405, "only GET is supported")
+        token = (handler.headers.get("Authorization") or "").strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        if not token or not self.tokens.valid(token):
+            return path, 401, error_body(401, "access token missing, expired or invalid")
+        return self.device.get(path, parse_qs(query), time.time())
+
+    def _auth(self, method: str, path: str, raw: bytes) -> tuple[str, int, bytes]:
+        if path not in ("/auth/get", "/auth/refresh", "/auth/revoke"):
+            return "unknown", 404, error_body(404, "no such API")
+        if method != "POST":
+            return path, 405, error_body(405, "only POST is supported")
+        try:
+            request = json.loads(raw or b"null")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            return path, 400, error_body(400, "request body must be a JSON object")
+        if path == "/auth/get":
+            offline = request.get("offlineAccess") in (True, "true", "True", 1)
+            answer = self.tokens.login(request.get("user"), request.get("password"), offline)
+            return _token_answer(path, answer, "wrong user name or password")
+        refresh = next((request[k] for k in _REFRESH_KEYS if k in request), None)
+        if refresh is None:
+            return path, 400, error_body(400, "refreshToken is required")
+        if path == "/auth/refresh":
+            return _token_answer(path, self.tokens.refresh(refresh), "refresh token invalid")
+        if self.tokens.revoke(refresh):
+            return path, 200, b"{}"
+        return path, 401, error_body(401, "refresh token invalid")
+
+
+def _token_answer(route: str, answer: dict[str, Any] | None,
+                  failure: str) -> tuple[str, int, bytes]:
+    if answer is None:
+        return route, 401, error_body(401, failure)
+    return route, 200, json.dumps(answer).encode()
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """Read the request body so a keep-alive connection stays in step; capped to stay cheap."""
+    length = int(handler.headers.get("Content-Length") or 0)
+    if length <= 0:
+        return b""
+    if length > MAX_BODY:
+        handler.close_connection = True
+        return handler.rfile.read(MAX_BODY)
+    return handler.rfile.read(length)

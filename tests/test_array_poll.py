@@ -1,0 +1,171 @@
+"""Failure isolation and data carry-over of one array's poll, with a scripted source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qsan_exporter.api.errors import ApiAuthError, ApiHTTPError, ApiUnreachable
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.array_poll import ArrayPoll, identify, product_from_model
+from qsan_exporter.config import ArrayConfig
+from qsan_exporter.metrics import COLLECTOR_NAMES
+
+RAW: dict[str, Any] = {
+    "system": {
+        "info": {"enclosureNumbers": [0]},
+        "enclosures": [{"encId": 0, "info": {"modelName": "XN8008R", "serialNumber": "S1",
+                                             "sysHealth": "Good", "controllerNum": 1}}],
+    },
+    "pools": {"pools": [{"name": "P1", "id": "7", "totalSize": 1024, "usedSize": 512,
+                         "health": "Good", "status": "Online", "raidsets": []}]},
+    "disks": {"disks": [{"id": "e0d0", "encID": "0", "slot": 0, "size": 1024,
+                         "health": "Good", "status": "Online"}]},
+    "volumes": {"volumes": [{"id": 1, "name": "v1", "poolID": "7", "health": "Optimal",
+                             "status": "Online"}]},
+    "iscsi": {"targets": {"iscsi": []}, "sessions": {"iscsi": []}},
+    "tasks": {"snapshot": {"tasks": []}},
+    "logs": {"events": [{"type": "error", "timestamp": 100, "message": "x"}], "baseline": True},
+}
+
+
+class ScriptedSource:
+    """Answers from RAW; `fail` maps an area to the exception to raise instead."""
+
+    def __init__(self) -> None:
+        self.fail: dict[str, Exception] = {}
+        self.calls: list[str] = []
+
+    def fetch(self, area: str) -> Any:
+        self.calls.append(area)
+        if area in self.fail:
+            raise self.fail[area]
+        return RAW[area]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def setup():
+    config = ArrayConfig(name="a1", url="http://127.0.0.1:1", username="u", password="p",
+                         interval_seconds=60, timeout_seconds=5,
+                         collector_intervals={"tasks": 300}, labels={"site": "dc1"})
+    source, clock = ScriptedSource(), Clock()
+    return ArrayPoll(config, source, ApiStats(), clock=clock), source, clock
+
+
+def _names(snapshot) -> set[str]:
+    return {f.name for c in snapshot.collectors.values() for f in c.families}
+
+
+def test_all_collectors_succeed_and_identity_is_known(setup) -> None:
+    poll, source, _ = setup
+    snap = poll.poll()
+    assert snap.up and snap.error is None
+    assert set(snap.collectors) == set(COLLECTOR_NAMES)
+    assert all(c.success for c in snap.collectors.values()), {
+        c.name: c.error for c in snap.collectors.values()}
+    assert snap.identity is not None and snap.identity.product == "nas"
+    assert snap.identity.model == "XN8008R" and snap.identity.serial == "S1"
+    assert snap.last_success == 10_000.0
+    assert source.calls[0] == "system"
+    exporter = {f.name: f for f in snap.exporter_families}
+    assert exporter["qsan_up"].samples[0].value == 1
+    assert exporter["qsan_up"].samples[0].labels == {"array": "a1", "site": "dc1"}
+    assert exporter["qsan_array_info"].samples[0].labels["product"] == "nas"
+
+
+def test_an_http_error_fails_only_its_collector(setup) -> None:
+    poll, source, _ = setup
+    source.fail["disks"] = ApiHTTPError("HTTP 500 from /rest/v1/storage/disk/list",
+                                        status=500, endpoint="/rest/v1/storage/disk/list")
+    snap = poll.poll()
+    assert snap.up
+    assert not snap.collectors["disks"].success
+    assert "500" in (snap.collectors["disks"].error or "")
+    assert all(c.success for n, c in snap.collectors.items() if n != "disks")
+    assert snap.last_success is None  # not a fully successful poll
+
+
+@pytest.mark.parametrize("error", [ApiUnreachable("connection refused"),
+                                   ApiAuthError("login rejected for user 'u'")])
+def test_unreachable_or_unauthenticated_stops_the_poll_at_once(setup, error) -> None:
+    poll, source, _ = setup
+    source.fail["system"] = error
+    snap = poll.poll()
+    assert not snap.up and snap.error == str(error)
+    assert source.calls == ["system"]  # the dead array is not asked six more times
+    assert not any(c.success for c in snap.collectors.values())
+    up = next(f for f in snap.exporter_families if f.name == "qsan_up")
+    assert up.samples[0].value == 0
+
+
+def test_a_collector_that_cannot_translate_fails_alone(setup) -> None:
+    poll, source, _ = setup
+    original = RAW["volumes"]
+    RAW["volumes"] = "garbage"
+    try:
+        snap = poll.poll()
+    finally:
+        RAW["volumes"] = original
+    assert not snap.collectors["volumes"].success
+    assert "cannot translate" in (snap.collectors["volumes"].error or "")
+    assert snap.collectors["disks"].success and snap.up
+
+
+def test_failed_collector_data_is_carried_then_withdrawn(setup) -> None:
+    poll, source, clock = setup
+    first = poll.poll()
+    assert "qsan_disk_health" in _names(first)
+    clock.now += 60
+    source.fail["disks"] = ApiHTTPError("HTTP 503", status=503, endpoint="x")
+    second = poll.poll()
+    disks = second.collectors["disks"]
+    assert not disks.success and disks.data_at == 10_000.0
+    assert "qsan_disk_health" in _names(second)
+    assert "disks" in {c.name for c in second.live_collectors(clock.now)}
+    assert "disks" not in {c.name for c in second.live_collectors(10_000.0 + 181)}
+    assert second.generation == first.generation + 1
+
+
+def test_collector_intervals_skip_areas_not_yet_due(setup) -> None:
+    poll, source, clock = setup
+    poll.poll()
+    source.calls.clear()
+    clock.now += 60
+    snap = poll.poll()
+    assert "tasks" not in source.calls and "disks" in source.calls
+    assert snap.collectors["tasks"].success  # its last run stands
+    clock.now += 240
+    source.calls.clear()
+    poll.poll()
+    assert "tasks" in source.calls
+
+
+def test_log_counters_survive_a_failed_log_fetch(setup) -> None:
+    poll, source, clock = setup
+    poll.poll()
+    clock.now += 60
+    source.fail["logs"] = ApiHTTPError("HTTP 500", status=500, endpoint="/rest/v1/log/list")
+    snap = poll.poll()
+    logs = snap.collectors["logs"]
+    assert not logs.success
+    names = {f.name for f in logs.families}
+    assert "qsan_log_events" in names  # counter family name without _total
+
+
+def test_product_and_identity_helpers() -> None:
+    assert product_from_model("XS5226D") == "san"
+    assert product_from_model("xf3126") == "fas"
+    assert product_from_model("XN8008R") == "nas"
+    assert product_from_model("Foo") is None
+    assert identify({"enclosures": {"encId": 0, "info": {"modelName": " XS1 ",
+                                                         "serialNumber": 5}}}) == ("XS1", "5")
+    assert identify({"enclosures": "garbage"}) == ("", "")

@@ -1,0 +1,148 @@
+"""Collector contract tests shared by every area, and the helpers the per-area test files use.
+
+Fixtures in `tests/fixtures/api/` are the manual's example bodies, widened with every spelling
+variant the manual shows (raidsets/raidSets, encId/encID, " cacheToFlash ", ids as int or text,
+numbers as strings) plus a NAS variant per area.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qsan_exporter.collectors import COLLECTORS
+from qsan_exporter.collectors.base import FamilyBuilder, PollData
+from qsan_exporter.collectors.logs import LogTally, fold
+from qsan_exporter.metrics import COLLECTOR_NAMES, METRICS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "api"
+POLLED_AT = 1704283200.0  # Wednesday 2024-01-03 12:00:00 UTC
+COLLECT = dict(COLLECTORS)
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def run(area: str, raw_area: Any, *, product: str = "san", extra: dict[str, Any] | None = None,
+        polled_at: float = POLLED_AT, timezone: str = "UTC") -> Samples:
+    """Run one collector; samples keyed by (sample name, sorted labels without `array`)."""
+    data = PollData("a1", product, polled_at, {area: raw_area, **(extra or {})},
+                    timezone=timezone)
+    out = FamilyBuilder({"array": "a1"})
+    COLLECT[area](data, out)
+    assert out.duplicates == 0
+    samples: Samples = {}
+    for family in out.families():
+        for s in family.samples:
+            assert s.labels["array"] == "a1"
+            labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "array"))
+            samples[(s.name, labels)] = s.value
+    return samples
+
+
+def value(samples: Samples, metric: str, /, **labels: str) -> float:
+    return samples[(metric, tuple(sorted(labels.items())))]
+
+
+def series(samples: Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {labels: v for (n, labels), v in samples.items() if n == name}
+
+
+def names(samples: Samples) -> set[str]:
+    return {n for n, _ in samples}
+
+
+def fixture_runs() -> dict[str, list[Samples]]:
+    """Every area's fixtures run through its collector (SAN and NAS variants)."""
+    logs = fold(fold(None, {"events": [{"type": "info", "timestamp": 1, "message": "a"}],
+                            "baseline": True}),
+                {"events": [{"type": "error", "timestamp": 2, "message": "b"}],
+                 "baseline": False})
+    runs: dict[str, list[Samples]] = {"logs": [run("logs", logs)]}
+    for area in ("system", "pools", "disks", "volumes", "iscsi", "tasks"):
+        runs[area] = [
+            run(area, fixture(f"{area}_{product}"), product=product,
+                extra={"pools": fixture(f"pools_{product}")} if area == "volumes" else None)
+            for product in ("san", "nas")
+        ]
+    return runs
+
+
+def test_collectors_are_listed_once_in_spec_order() -> None:
+    assert tuple(name for name, _ in COLLECTORS) == COLLECTOR_NAMES
+    assert all(callable(fn) for _, fn in COLLECTORS)
+
+
+def test_every_catalogue_metric_is_produced_by_some_fixture() -> None:
+    runs = fixture_runs()
+    for area in COLLECTOR_NAMES:
+        wanted = {d.name for d in METRICS.values() if d.area == area}
+        produced = set().union(*(names(s) for s in runs[area]))
+        assert wanted - produced == set(), f"{area}: never emitted"
+        assert produced - wanted == set(), f"{area}: emits another area's metrics"
+
+
+def test_fixture_values_are_finite_and_health_is_0_1_2() -> None:
+    for area, area_runs in fixture_runs().items():
+        for samples in area_runs:
+            assert samples, area
+            for (name, _), v in samples.items():
+                assert math.isfinite(v), name
+                if name.endswith("_health"):
+                    assert v in (0, 1, 2), name
+                if name.endswith("_info"):
+                    assert v == 1, name
+
+
+GARBAGE: list[tuple[str, Any]] = [
+    ("system", "not json object"),
+    ("system", [{"encId": 0, "info": {}}]),
+    ("system", {"info": {}}),
+    ("system", {"enclosures": "x"}),
+    ("pools", "x"),
+    ("pools", [{"name": "p"}]),
+    ("pools", {"pools": "x"}),
+    ("pools", {"error": "not found"}),
+    ("disks", None),
+    ("disks", {"disks": {"id": "e0d0"}}),
+    ("volumes", ["x"]),
+    ("volumes", {}),
+    ("iscsi", "x"),
+    ("iscsi", {"targets": {"iscsi": []}}),
+    ("iscsi", {"targets": [], "sessions": {"iscsi": []}}),
+    ("iscsi", {"targets": {"iscsi": []}, "sessions": {"iscsi": "x"}}),
+    ("tasks", ["snapshot"]),
+    ("tasks", {"snapshot": "x"}),
+    ("tasks", {"snapshot": {"tasks": 5}}),
+    ("logs", {"events": [], "baseline": True}),
+    ("logs", None),
+]
+
+
+@pytest.mark.parametrize(("area", "raw"), GARBAGE)
+def test_garbage_top_level_fails_the_collector(area: str, raw: Any) -> None:
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        run(area, raw)
+
+
+@pytest.mark.parametrize("area", ["system", "pools", "disks", "volumes", "iscsi", "tasks"])
+def test_a_missing_area_fails_the_collector(area: str) -> None:
+    data = PollData("a1", "san", POLLED_AT, {})
+    with pytest.raises(KeyError):
+        COLLECT[area](data, FamilyBuilder({"array": "a1"}))
+
+
+def test_empty_lists_are_no_series_not_an_error() -> None:
+    assert run("pools", {"pools": []}) == {}
+    assert run("disks", {"disks": None}) == {}
+    assert run("iscsi", {"targets": {"iscsi": []}, "sessions": {"iscsi": []}}) == {}
+    assert run("tasks", {"snapshot": {"tasks": []}, "cloud": None}) == {}
+    assert run("system", {"enclosures": []}) == {}
+    assert names(run("logs", LogTally())) == {"qsan_log_events_total"}

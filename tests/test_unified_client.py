@@ -1,0 +1,460 @@
+"""UnifiedClient against a mocked array (responses): token lifecycle, errors, stats, secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import traceback
+from collections.abc import Iterator
+from email.utils import formatdate
+
+import pytest
+import requests
+import responses
+
+from qsan_exporter.api.errors import (
+    ApiAuthError,
+    ApiError,
+    ApiFormatError,
+    ApiHTTPError,
+    ApiUnreachable,
+)
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.unified import UnifiedClient
+
+BASE = "https://array.test"
+USER = "monitor"
+PASSWORD = "Pl4nted-S3cret!pw"
+T0 = 1_700_000_000.0
+POOLS = "/rest/v1/storage/pool/list"
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make(clock: Clock, **kwargs: object) -> UnifiedClient:
+    kwargs.setdefault("stats", ApiStats())
+    return UnifiedClient(BASE, USER, PASSWORD, clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def add_login(rsps: responses.RequestsMock, access: str = "ACCESS-1", refresh: str | None = "R-1",
+              expire: float = T0 + 3600, date: float | None = None, status: int = 200) -> None:
+    body: dict[str, object] = {"accessToken": access, "expireTime": int(expire)}
+    if refresh is not None:
+        body["refreshToken"] = refresh
+    headers = {"Date": formatdate(date, usegmt=True)} if date is not None else {}
+    rsps.add(responses.POST, BASE + "/auth/get", json=body if status == 200 else {},
+             status=status, headers=headers)
+
+
+def add_refresh(rsps: responses.RequestsMock, access: str = "ACCESS-2",
+                expire: float = T0 + 7200, status: int = 200) -> None:
+    rsps.add(responses.POST, BASE + "/auth/refresh", status=status,
+             json={"accessToken": access, "expireTime": int(expire)} if status == 200 else {})
+
+
+def calls_to(rsps: responses.RequestsMock, path: str) -> list[responses.Call]:
+    return [c for c in rsps.calls if c.request.path_url.split("?")[0] == path]
+
+
+def body_of(call: responses.Call) -> dict[str, object]:
+    return json.loads(call.request.body)
+
+
+def auth_header(call: responses.Call) -> str | None:
+    return call.request.headers.get("Authorization")
+
+
+# --- token lifecycle ---------------------------------------------------------------------------
+
+
+def test_one_login_serves_many_gets(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, json={"pools": []})
+    client = make(clock)
+    assert not client.has_token
+    for _ in range(5):
+        clock.now += 60
+        assert client.get(POOLS) == {"pools": []}
+    assert client.has_token
+    assert len(calls_to(rsps, "/auth/get")) == 1
+    assert body_of(calls_to(rsps, "/auth/get")[0]) == {
+        "user": USER, "password": PASSWORD, "offlineAccess": True}
+    assert {auth_header(c) for c in calls_to(rsps, POOLS)} == {"ACCESS-1"}  # no "Bearer"
+    assert client.stats.snapshot().logins == 1
+
+
+def test_verify_and_timeout_reach_every_request(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    make(clock, verify="/etc/qsan/ca.pem", timeout=3.5).get(POOLS)
+    for call in rsps.calls:
+        assert call.request.req_kwargs["verify"] == "/etc/qsan/ca.pem"
+        assert call.request.req_kwargs["timeout"] == 3.5
+
+
+def test_base64_password_encoding(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    make(clock, password_encoding="base64").get(POOLS)
+    sent = body_of(calls_to(rsps, "/auth/get")[0])["password"]
+    assert sent == base64.b64encode(PASSWORD.encode()).decode()
+
+
+def test_unknown_password_encoding_is_refused(clock) -> None:
+    with pytest.raises(ValueError, match="password_encoding"):
+        make(clock, password_encoding="md5")
+
+
+@pytest.mark.parametrize(("lifetime", "quiet_at", "refresh_at"), [
+    (3600, 3600 - 301, 3600 - 299),  # margin capped at 300 s
+    (100, 49, 51),                   # margin = half the observed lifetime
+])
+def test_refresh_before_expiry(rsps, clock, lifetime, quiet_at, refresh_at) -> None:
+    add_login(rsps, expire=T0 + lifetime)
+    add_refresh(rsps, access="ACCESS-2", expire=T0 + refresh_at + lifetime)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + quiet_at
+    client.get(POOLS)
+    assert calls_to(rsps, "/auth/refresh") == []
+    clock.now = T0 + refresh_at
+    client.get(POOLS)
+    refreshes = calls_to(rsps, "/auth/refresh")
+    assert len(refreshes) == 1
+    assert body_of(refreshes[0]) == {"refreshToken": "R-1"}
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-2"
+    assert len(calls_to(rsps, "/auth/get")) == 1
+    snap = client.stats.snapshot()
+    assert (snap.logins, snap.refreshes) == (1, 1)
+
+
+@pytest.mark.parametrize("skew", [7200.0, -1000.0])
+def test_expiry_is_read_on_the_array_clock(rsps, clock, skew) -> None:
+    """Array clock `skew` s off ours: the token lives 3600 s by ITS clock, as Date tells."""
+    add_login(rsps, date=T0 + skew, expire=T0 + skew + 3600)
+    add_refresh(rsps, expire=T0 + skew + 7200)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 2450  # 1150 s left in truth
+    client.get(POOLS)
+    assert calls_to(rsps, "/auth/refresh") == []
+    clock.now = T0 + 3400  # 200 s left in truth
+    client.get(POOLS)
+    assert len(calls_to(rsps, "/auth/refresh")) == 1
+
+
+def test_failed_early_refresh_keeps_the_still_valid_token(rsps, clock) -> None:
+    add_login(rsps, expire=T0 + 3600)
+    add_refresh(rsps, status=500)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 3500
+    client.get(POOLS)  # refresh failed, token still good for 100 s
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-1"
+    clock.now = T0 + 3601
+    with pytest.raises(ApiHTTPError, match="/auth/refresh"):
+        client.get(POOLS)
+    assert len(calls_to(rsps, "/auth/get")) == 1
+
+
+def test_proactive_refresh_rejected_logs_in_without_revoking(rsps, clock) -> None:
+    add_login(rsps, expire=T0 + 3600)
+    add_refresh(rsps, status=401)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 3500
+    add_login(rsps, access="ACCESS-3", refresh="R-3", expire=T0 + 7200)
+    client.get(POOLS)
+    assert len(calls_to(rsps, "/auth/get")) == 2
+    assert calls_to(rsps, "/auth/revoke") == []  # the rejected set is already dead
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-3"
+
+
+def test_login_without_refresh_token_logs_in_again_near_expiry(rsps, clock) -> None:
+    add_login(rsps, refresh=None, expire=T0 + 3600)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 3500
+    client.get(POOLS)
+    assert len(calls_to(rsps, "/auth/get")) == 2
+    assert calls_to(rsps, "/auth/refresh") == calls_to(rsps, "/auth/revoke") == []
+
+
+def test_401_refreshes_once_and_retries(rsps, clock) -> None:
+    add_login(rsps)
+    add_refresh(rsps, access="ACCESS-2")
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={"pools": [1]})
+    client = make(clock)
+    assert client.get(POOLS) == {"pools": [1]}
+    gets = calls_to(rsps, POOLS)
+    assert [auth_header(c) for c in gets] == ["ACCESS-1", "ACCESS-2"]
+    snap = client.stats.snapshot()
+    assert (snap.logins, snap.refreshes) == (1, 1)
+    assert snap.requests[(POOLS, "401")] == 1 and snap.requests[(POOLS, "200")] == 1
+
+
+def test_401_with_refresh_rejected_logs_in_once(rsps, clock) -> None:
+    add_login(rsps)
+    add_login(rsps, access="ACCESS-3", refresh="R-3")
+    add_refresh(rsps, status=401)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={"ok": True})
+    client = make(clock)
+    client.get(POOLS)
+    assert client.get(POOLS) == {"ok": True}
+    paths = [c.request.path_url for c in rsps.calls]
+    assert paths == ["/auth/get", POOLS, POOLS, "/auth/refresh", "/auth/get", POOLS]
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-3"
+    assert client.stats.snapshot().logins == 2
+
+
+def test_refresh_not_understood_revokes_the_old_set_before_logging_in(rsps, clock) -> None:
+    add_login(rsps)
+    add_refresh(rsps, status=400)
+    rsps.add(responses.POST, BASE + "/auth/revoke", json={})
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    add_login(rsps, access="ACCESS-3", refresh="R-3")
+    client.get(POOLS)
+    paths = [c.request.path_url for c in rsps.calls]
+    assert paths == ["/auth/get", POOLS, "/auth/refresh", "/auth/revoke", "/auth/get", POOLS]
+    assert body_of(calls_to(rsps, "/auth/revoke")[0]) == {"refreshToken": "R-1"}
+
+
+def test_still_401_after_refresh_is_an_auth_error(rsps, clock) -> None:
+    add_login(rsps)
+    add_refresh(rsps)
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    with pytest.raises(ApiAuthError, match=USER):
+        make(clock).get(POOLS)
+    assert len(calls_to(rsps, POOLS)) == 2
+
+
+def test_still_401_after_relogin_is_an_auth_error(rsps, clock) -> None:
+    add_login(rsps)
+    add_refresh(rsps, status=401)
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    with pytest.raises(ApiAuthError):
+        make(clock).get(POOLS)
+    assert len(calls_to(rsps, "/auth/get")) == 2
+    assert len(calls_to(rsps, POOLS)) == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_login_rejected_names_the_user(rsps, clock, status) -> None:
+    add_login(rsps, status=status)
+    client = make(clock)
+    with pytest.raises(ApiAuthError, match=f"'{USER}'.*HTTP {status}"):
+        client.get(POOLS)
+    assert not client.has_token
+    assert client.stats.snapshot().logins == 0
+    assert calls_to(rsps, POOLS) == []
+
+
+# --- close ---------------------------------------------------------------------------------------
+
+
+def test_close_revokes_once_and_stops_the_client(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    rsps.add(responses.POST, BASE + "/auth/revoke", json={})
+    client = make(clock)
+    client.get(POOLS)
+    client.close()
+    client.close()
+    revokes = calls_to(rsps, "/auth/revoke")
+    assert len(revokes) == 1
+    assert body_of(revokes[0]) == {"refreshToken": "R-1"}
+    assert not client.has_token
+    before = len(rsps.calls)
+    with pytest.raises(ApiUnreachable, match="closed"):
+        client.get(POOLS)
+    assert len(rsps.calls) == before  # no login after close: no token set left behind
+
+
+def test_close_without_token_sends_nothing(rsps, clock) -> None:
+    client = make(clock)
+    client.close()
+    assert len(rsps.calls) == 0
+
+
+def test_close_survives_an_unreachable_array(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    rsps.add(responses.POST, BASE + "/auth/revoke", body=requests.ConnectTimeout("x"))
+    client = make(clock)
+    client.get(POOLS)
+    client.close()  # best effort: no exception
+    assert client.stats.snapshot().requests[("/auth/revoke", "error")] == 1
+
+
+# --- errors and stats ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [
+    requests.ReadTimeout("read timed out"),
+    requests.ConnectTimeout("connect timed out"),
+    requests.ConnectionError("connection refused"),
+    requests.exceptions.SSLError("certificate verify failed"),
+    requests.exceptions.ChunkedEncodingError("connection reset"),
+])
+def test_transport_failures_are_unreachable(rsps, clock, failure) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, body=failure)
+    client = make(clock)
+    with pytest.raises(ApiUnreachable, match=f"GET {POOLS} at {BASE}"):
+        client.get(POOLS)
+    assert client.stats.snapshot().requests[(POOLS, "error")] == 1
+
+
+def test_unreachable_at_login(rsps, clock) -> None:
+    rsps.add(responses.POST, BASE + "/auth/get", body=requests.ConnectionError("refused"))
+    client = make(clock)
+    with pytest.raises(ApiUnreachable, match="/auth/get"):
+        client.get(POOLS)
+    assert client.stats.snapshot().requests == {("/auth/get", "error"): 1}
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("<html>maintenance</html>", "text/html"),
+    ("42", "application/json"),
+    ("", "application/json"),
+])
+def test_not_json_or_not_an_object_is_a_format_error(rsps, clock, body, content_type) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, body=body, content_type=content_type)
+    with pytest.raises(ApiFormatError, match=POOLS):
+        make(clock).get(POOLS)
+
+
+def test_list_answers_are_accepted(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + "/rest/v1/hardware/all/info", json=[{"info": {}}])
+    assert make(clock).get("/rest/v1/hardware/all/info") == [{"info": {}}]
+
+
+def test_login_answer_without_access_token_is_a_format_error(rsps, clock) -> None:
+    rsps.add(responses.POST, BASE + "/auth/get", json={"expireTime": T0 + 3600})
+    with pytest.raises(ApiFormatError, match="accessToken"):
+        make(clock).get(POOLS)
+
+
+@pytest.mark.parametrize("status", [403, 404, 500, 503, 302])
+def test_other_statuses_are_http_errors(rsps, clock, status) -> None:
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, status=status, json={})
+    with pytest.raises(ApiHTTPError) as raised:
+        make(clock).get(POOLS)
+    assert (raised.value.status, raised.value.endpoint) == (status, POOLS)
+    assert calls_to(rsps, "/auth/refresh") == []
+
+
+def test_stats_count_every_request_by_endpoint_and_code(rsps, clock) -> None:
+    add_login(rsps)
+    add_refresh(rsps)
+    rsps.add(responses.GET, BASE + "/rest/v1/hardware/all/info", json=[])
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    rsps.add(responses.GET, BASE + "/rest/v1/backup/cloud/list", status=404, json={})
+    rsps.add(responses.GET, BASE + "/rest/v1/log/list", body=requests.ReadTimeout("t"))
+    stats = ApiStats()
+    client = make(clock, stats=stats)
+    client.get("/rest/v1/hardware/all/info", params={"moreInfo": "true"})
+    client.get("/rest/v1/hardware/all/info", params={"moreInfo": "true"})
+    client.get(POOLS)
+    with pytest.raises(ApiHTTPError):
+        client.get("/rest/v1/backup/cloud/list")
+    with pytest.raises(ApiUnreachable):
+        client.get("/rest/v1/log/list", params={"startTime": 5})
+    assert "moreInfo=true" in calls_to(rsps, "/rest/v1/hardware/all/info")[0].request.url
+    snap = stats.snapshot()
+    assert dict(snap.requests) == {
+        ("/auth/get", "200"): 1,
+        ("/rest/v1/hardware/all/info", "200"): 2,
+        (POOLS, "401"): 1,
+        ("/auth/refresh", "200"): 1,
+        (POOLS, "200"): 1,
+        ("/rest/v1/backup/cloud/list", "404"): 1,
+        ("/rest/v1/log/list", "error"): 1,
+    }
+    assert (snap.logins, snap.refreshes) == (1, 1)
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def test_password_and_tokens_never_reach_logs_or_errors(rsps, clock, caplog) -> None:
+    """Plant the password everywhere a careless client could echo it, then look for it."""
+    caplog.set_level(logging.DEBUG)
+    secrets = [PASSWORD, base64.b64encode(PASSWORD.encode()).decode(), "ACCESS-1", "R-1",
+               "ACCESS-2"]
+    raised: list[BaseException] = []
+
+    def attempt(client: UnifiedClient, path: str = POOLS) -> None:
+        try:
+            client.get(path)
+        except ApiError as exc:
+            raised.append(exc)
+
+    leaky = f"POST /auth/get body={{'password': '{PASSWORD}'}} token ACCESS-1"
+    # Login rejected with the password echoed in the body; then refused with a leaky exception.
+    rsps.add(responses.POST, BASE + "/auth/get", status=401, body=leaky)
+    for encoding in ("plain", "base64"):
+        attempt(make(clock, password_encoding=encoding))
+    rsps.replace(responses.POST, BASE + "/auth/get", body=requests.ConnectionError(leaky))
+    attempt(make(clock))
+    rsps.replace(responses.POST, BASE + "/auth/get", body=leaky, status=200)  # not JSON
+    attempt(make(clock))
+    rsps.replace(responses.POST, BASE + "/auth/get", status=500, body=leaky)
+    attempt(make(clock))
+    # A working client through refresh, errors with leaky bodies, and close.
+    rsps.remove(responses.POST, BASE + "/auth/get")
+    add_login(rsps)
+    add_refresh(rsps)
+    rsps.add(responses.POST, BASE + "/auth/revoke", status=500, body=leaky)
+    rsps.add(responses.GET, BASE + POOLS, status=401, body=leaky)
+    rsps.add(responses.GET, BASE + POOLS, body=leaky)  # not JSON
+    rsps.add(responses.GET, BASE + "/rest/v1/x", status=500, body=leaky)
+    rsps.add(responses.GET, BASE + "/rest/v1/y", body=requests.exceptions.SSLError(leaky))
+    client = make(clock)
+    attempt(client)
+    attempt(client, "/rest/v1/x")
+    attempt(client, "/rest/v1/y")
+    shown = repr(client)
+    client.close()
+    attempt(client)
+
+    assert len(raised) == 9
+    texts = [shown, caplog.text]
+    for exc in raised:
+        texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    assert USER in shown and "monitor" in str(raised[0])
