@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the config, print every problem, exit 0 (ok) or 1")
     p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
-                   metavar="[HOST]:PORT", help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
+                   metavar="[HOST]:PORT",
+                   help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
     p.add_argument("--demo", action="store_true",
                    help="run three simulated arrays (san, fas, nas) and poll them; no config")
     p.add_argument("--shard", metavar="I/N",
@@ -180,11 +181,11 @@ def _serve(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if config_path is not None:
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
-    what = "demo: simulated arrays " if args.demo else ""
-    log.info("serving %s%s at %s/metrics", what,
-             ", ".join(a.name for a in selected.arrays), server.url)
-    print(f"qsan-exporter {__version__}: {what}{len(selected.arrays)} array(s); "
-          f"metrics at {server.url}/metrics, status at {server.url}/", flush=True)
+    names = ", ".join(a.name for a in selected.arrays)
+    what = "simulated arrays (demo)" if args.demo else "arrays"
+    log.info("polling %s %s; serving %s/metrics", what, names, server.url)
+    print(f"qsan-exporter {__version__}: polling {len(selected.arrays)} {what}: {names}\n"
+          f"  metrics: {server.url}/metrics\n  status:  {server.url}/", flush=True)
     while not stop.wait(1.0):
         pass
     log.info("shutting down: stopping polls and revoking tokens")

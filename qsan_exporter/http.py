@@ -100,7 +100,8 @@ class App:
 
     def _reload_route(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
         if method != "POST":
-            return _plain(start_response, "405 Method Not Allowed", "use POST\n", [("Allow", "POST")])
+            return _plain(start_response, "405 Method Not Allowed", "use POST\n",
+                          [("Allow", "POST")])
         if self._reload is None:
             return _plain(start_response, "400 Bad Request", "no config file to reload (demo)\n")
         result = self._reload()
@@ -172,7 +173,7 @@ def _plain(
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 

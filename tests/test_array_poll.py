@@ -108,7 +108,7 @@ def test_unreachable_or_unauthenticated_stops_the_poll_at_once(setup, error) -> 
 
 
 def test_a_collector_that_cannot_translate_fails_alone(setup) -> None:
-    poll, source, _ = setup
+    poll, _, _ = setup
     original = RAW["volumes"]
     RAW["volumes"] = "garbage"
     try:

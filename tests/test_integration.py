@@ -69,7 +69,8 @@ def test_every_spec_family_for_every_profile(three_arrays, exporter) -> None:
     missing = {}
     for array in sims:
         profile = array.removeprefix("it-")
-        absent = [n for n in METRICS if n not in NOT_ON[profile] and not _samples(families, n, array)]
+        absent = [n for n in METRICS
+                  if n not in NOT_ON[profile] and not _samples(families, n, array)]
         if absent:
             missing[array] = absent
         for name in NOT_ON[profile]:
