@@ -127,6 +127,15 @@ def reported(raw: object) -> float | None:
     return None if value is None or value == 0 else value
 
 
+def scaled(value: float, divisor: float) -> float:
+    """value / divisor without binary noise: 26.9 % is 0.269, not 0.26899999999999996."""
+    return round(value / divisor, 12)
+
+
+def percent(value: float) -> float:
+    return scaled(value, 100)
+
+
 def mib(raw: object) -> float | None:
     value = number(raw)
     return None if value is None else value * MIB

@@ -36,7 +36,9 @@ from qsan_exporter.collectors.base import (
     listing,
     mib,
     number,
+    percent,
     reported,
+    scaled,
     text,
 )
 
@@ -87,7 +89,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
         if media.lower() in _FLASH_MEDIA or enabled(field(disk, "isSSD")):
             life = reported(field(disk, "ssdLifeRemain"))
             out.add("qsan_disk_ssd_life_remaining_ratio", labels,
-                    None if life is None else life / 100)
+                    None if life is None else percent(life))
         out.add("qsan_disk_written_bytes_total", labels, reported(field(disk, "totalWrittenByte")))
         performance = field(disk, "performance")
         if isinstance(performance, Mapping):
@@ -96,4 +98,4 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
             out.add("qsan_disk_throughput_bytes_per_second", labels,
                     None if throughput is None else throughput * MIB)
             out.add("qsan_disk_latency_seconds", labels,
-                    None if latency is None else latency / 1000)
+                    None if latency is None else scaled(latency, 1000))

@@ -37,6 +37,7 @@ from qsan_exporter.collectors.base import (
     items,
     mib,
     number,
+    percent,
     text,
 )
 
@@ -111,7 +112,7 @@ def _collect_enclosure(info: Mapping[str, Any], enc: str, out: FamilyBuilder) ->
     out.add("qsan_enclosure_health", labels, health(sys_health))
     out.add("qsan_controllers", labels, number(field(info, "controllerNum")))
     cpu = number(field(info, "cpuUsage"))
-    out.add("qsan_cpu_usage_ratio", labels, None if cpu is None else cpu / 100)
+    out.add("qsan_cpu_usage_ratio", labels, None if cpu is None else percent(cpu))
     out.add("qsan_memory_size_bytes", labels, mib(field(info, "memTotal")))
     out.add("qsan_memory_used_bytes", labels, mib(field(info, "memUsed")))
     out.add("qsan_uptime_seconds", labels, number(field(info, "systemUptime")))

@@ -17,6 +17,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -78,15 +79,19 @@ class _Handler(BaseHTTPRequestHandler):
 class SimulatedArray:
     """One simulated QSAN array serving the Unified REST API on `url` after `start()`."""
 
-    def __init__(self, config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0,
+                 *, clock: Callable[[], float] = time.time) -> None:
+        """`clock` drives every reading and token expiry: a fixed clock gives byte-stable
+        answers (the golden exposition files are made that way)."""
         self.config = config
+        self.clock = clock
         self.host = host
         self.port = port
         self.stats = Stats()
         self._lock = threading.Lock()
-        self.device = Device(config)
+        self.device = Device(config, started=clock())
         self.tokens = TokenStore(config.username, config.password, config.token_lifetime,
-                                 config.password_encoding, self.stats, self._lock)
+                                 config.password_encoding, self.stats, self._lock, clock=clock)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -183,7 +188,7 @@ class SimulatedArray:
             token = token[7:].strip()
         if not token or not self.tokens.valid(token):
             return path, 401, error_body(401, "access token missing, expired or invalid")
-        return self.device.get(path, parse_qs(query), time.time())
+        return self.device.get(path, parse_qs(query), self.clock())
 
     def _auth(self, method: str, path: str, raw: bytes) -> tuple[str, int, bytes]:
         if path not in ("/auth/get", "/auth/refresh", "/auth/revoke"):

@@ -1,0 +1,67 @@
+"""Golden exposition files: each simulator profile's fixed scenario, rendered byte for byte.
+
+The whole data path runs for real (HTTP client -> sources -> collectors -> exposition) against a
+simulator on a frozen clock, so the answers are stable. A change in output shows up as a diff of
+tests/golden/<profile>.prom, to be reviewed like code. Regenerate with:
+
+    QSAN_UPDATE_GOLDEN=1 scripts/test tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qsan_exporter.api.sources import UnifiedSource
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.array_poll import ArrayPoll
+from qsan_exporter.config import ArrayConfig
+from qsan_exporter.exposition import Exposition
+from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
+
+GOLDEN = Path(__file__).parent / "golden"
+FROZEN = 1_893_456_000.0  # 2030-01-01T00:00:00Z: a Tuesday, so weekly schedules are visible
+# Durations are the one thing a frozen clock cannot freeze.
+_VARIABLE = (b"qsan_poll_duration_seconds{", b"qsan_collector_duration_seconds{")
+
+
+def render_profile(profile: str) -> bytes:
+    sim = SimulatedArray(SimulatorConfig(profile=profile, username="u", password="p"),
+                         clock=lambda: FROZEN).start()
+    client = UnifiedClient(sim.url, "u", "p", timeout=5)
+    try:
+        config = ArrayConfig(name=f"golden-{profile}", url=sim.url, username="u", password="p",
+                             timeout_seconds=5, labels={"site": "lab"})
+        stats = client.stats
+        poll = ArrayPoll(config, UnifiedSource(client, clock=lambda: FROZEN), stats,
+                         clock=lambda: FROZEN)
+        exposition = Exposition()
+        exposition.publish(poll.poll())
+        body = exposition.body(FROZEN, openmetrics=False, compress=False).data
+    finally:
+        client.close()
+        sim.stop()
+    return b"".join(
+        line for line in body.splitlines(keepends=True) if not line.startswith(_VARIABLE)
+    )
+
+
+@pytest.mark.parametrize("profile", ["san", "fas", "nas"])
+def test_golden_exposition(profile: str) -> None:
+    path = GOLDEN / f"{profile}.prom"
+    rendered = render_profile(profile)
+    if os.environ.get("QSAN_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(rendered)
+    assert path.exists(), f"{path} missing: run with QSAN_UPDATE_GOLDEN=1 and review it"
+    expected = path.read_bytes()
+    if rendered != expected:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(
+            expected.decode().splitlines(keepends=True),
+            rendered.decode().splitlines(keepends=True), "golden", "rendered", n=1))
+        pytest.fail(f"{profile} exposition differs from {path.name}:\n{diff[:6000]}")
