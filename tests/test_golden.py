@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter.api.sources import UnifiedSource
-from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.unified import UnifiedClient
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
