@@ -86,6 +86,7 @@ def test_every_problem_reported_at_once() -> None:
         "array 'd': timezone 'Mars/Olympus' is not a known IANA time zone",
         "array 'e': verify_tls must be true or false, got str",
         "array 'e': password_file '/nonexistent/pw' cannot be read",
+        "array 'f': api: legacy (SANOS 4.0) is not supported by this version yet",
     ]
     for fragment in expected:
         assert fragment in text, f"missing problem: {fragment}\n--- got:\n{text}"

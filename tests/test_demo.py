@@ -1,0 +1,30 @@
+"""README command 1: `qsan-exporter --demo` serves every SPEC family for each profile."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
+from tests.test_integration import NOT_ON, _families, _samples
+
+
+def test_demo_serves_every_family_and_passes_promtool(exporter) -> None:
+    e = exporter("--demo")
+    e.wait_ready()
+    body = e.get("/metrics", headers={"Accept-Encoding": "identity"}).content
+    families = _families(body.decode())
+    assert all(name in families for name in GLOBAL_METRICS)
+    for profile in ("san", "fas", "nas"):
+        array = f"demo-{profile}"
+        missing = [n for n in METRICS
+                   if n not in NOT_ON[profile] and not _samples(families, n, array)]
+        assert not missing, f"{array} lacks {missing}"
+    promtool = shutil.which("promtool")
+    assert promtool
+    check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                           timeout=60)
+    assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), (
+        check.stdout.decode() + check.stderr.decode())
+    assert "demo-san" in e.get("/").text
+    assert e.stop() == 0
