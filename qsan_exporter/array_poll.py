@@ -10,12 +10,15 @@ of its intervals (SPEC §3), so a single timeout does not punch holes in every g
 from __future__ import annotations
 
 import logging
+import random
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
+from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, items
@@ -65,12 +68,19 @@ class ArrayPoll:
         source: Source,
         stats: ApiStats,
         *,
+        guard: RequestGuard | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.source = source
         self.stats = stats
+        self.guard = guard
         self._clock = clock
+        self._random = random.Random(config.name)
+        self._failures = 0  # consecutive failed polls
+        self._next_attempt = 0.0  # no poll before this (backoff, Retry-After, login budget)
+        self._last: Snapshot | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._states: dict[str, CollectorState] = {}
         self._tally: LogTally | None = None
         self._pools_raw: Any = None
@@ -88,31 +98,33 @@ class ArrayPoll:
         return now - previous.ran_at >= self.config.interval_for(collector) - 0.5
 
     def poll(self) -> Snapshot:
+        """Poll the array, or return the last snapshot untouched while backing off."""
         started = self._clock()
+        if self._last is not None and started < self._next_attempt:
+            return self._last
+        if self.guard is not None:
+            self.guard.deadline = started + self.config.poll_deadline_seconds
+        try:
+            snapshot = self._poll(started)
+        finally:
+            if self.guard is not None:
+                self.guard.deadline = None
+        self._last = snapshot
+        return snapshot
+
+    def _poll(self, started: float) -> Snapshot:
         t0 = time.perf_counter()
         due = [c for c in self.config.collectors if self._due(c, started)]
         fetched: dict[str, Any] = {}
         errors: dict[str, str] = {}
         durations: dict[str, float] = {}
-        fatal: ApiError | None = None
-        for area in (a for a in _FETCH_ORDER if a in due):
-            if fatal is not None or self.closing:
-                errors[area] = f"skipped: {fatal}" if fatal else "skipped: shutting down"
-                durations[area] = 0.0
-                continue
-            t = time.perf_counter()
-            try:
-                fetched[area] = self.source.fetch(area)
-            except (ApiUnreachable, ApiAuthError) as exc:
-                fatal = exc
-                errors[area] = str(exc)
-            except ApiError as exc:
-                errors[area] = str(exc)
-            except Exception as exc:  # a bug in the source must not kill the poll
-                log.exception("array=%s area=%s: unexpected error while fetching",
-                              self.config.name, area)
-                errors[area] = f"unexpected error: {type(exc).__name__}"
-            durations[area] = time.perf_counter() - t
+        order = [a for a in _FETCH_ORDER if a in due]
+        # One area first, alone: it logs in (once) and tells the product and identity.
+        fatal = self._fetch(order[:1], fetched, errors, durations, None)
+        if self.config.max_concurrent_requests > 1 and fatal is None and not self.closing:
+            fatal = self._fetch_parallel(order[1:], fetched, errors, durations)
+        else:
+            fatal = self._fetch(order[1:], fetched, errors, durations, fatal)
 
         self._update_identity(fetched.get("system"))
         raw = dict(fetched)
@@ -143,6 +155,8 @@ class ArrayPoll:
         duration = time.perf_counter() - t0
         if all(s.success for s in self._states.values()) and up:
             self._last_success = started
+        everything_failed = bool(due) and not any(self._states[a].success for a in due)
+        self._schedule_next(started, failed=not up or everything_failed)
         self._generation += 1
         return Snapshot(
             array=self.config.name,
@@ -154,8 +168,86 @@ class ArrayPoll:
             last_success=self._last_success,
             identity=self._identity,
             collectors=dict(self._states),
-            exporter_families=tuple(self._exporter_families(up, duration)),
+            exporter_families=tuple(self._exporter_families(up, duration, started)),
         )
+
+    def _fetch(
+        self, areas: list[str], fetched: dict[str, Any], errors: dict[str, str],
+        durations: dict[str, float], fatal: ApiError | None,
+    ) -> ApiError | None:
+        """Fetch areas one after another; stop at the first sign of a dead array."""
+        for area in areas:
+            if fatal is not None or self.closing:
+                errors[area] = f"skipped: {fatal}" if fatal else "skipped: shutting down"
+                durations[area] = 0.0
+                continue
+            t = time.perf_counter()
+            try:
+                fetched[area] = self.source.fetch(area)
+            except (ApiUnreachable, ApiAuthError) as exc:
+                fatal = exc
+                errors[area] = str(exc)
+            except ApiError as exc:
+                errors[area] = str(exc)
+            except Exception as exc:  # a bug in the source must not kill the poll
+                log.exception("array=%s area=%s: unexpected error while fetching",
+                              self.config.name, area)
+                errors[area] = f"unexpected error: {type(exc).__name__}"
+            durations[area] = time.perf_counter() - t
+        return fatal
+
+    def _fetch_parallel(
+        self, areas: list[str], fetched: dict[str, Any], errors: dict[str, str],
+        durations: dict[str, float],
+    ) -> ApiError | None:
+        """With max_concurrent_requests > 1: areas in parallel, the guard bounding the flight."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.config.max_concurrent_requests,
+                                            thread_name_prefix=f"poll-{self.config.name}")
+        parts = [({}, {}, {}) for _ in areas]
+        futures = [self._pool.submit(self._fetch, [area], *part, None)
+                   for area, part in zip(areas, parts, strict=True)]
+        fatal: ApiError | None = None
+        for future, (part_fetched, part_errors, part_durations) in zip(
+            futures, parts, strict=True
+        ):
+            fatal = future.result() or fatal
+            fetched.update(part_fetched)
+            errors.update(part_errors)
+            durations.update(part_durations)
+        return fatal
+
+    def _schedule_next(self, started: float, *, failed: bool) -> None:
+        """Exponential backoff with jitter after failed polls; honour Retry-After and logins.
+
+        The first failure keeps the normal schedule (one timeout is not a pattern); from the
+        second on, the wait doubles from two intervals up to `backoff_max_seconds`, each wait
+        jittered down by up to 25 % so arrays that failed together do not retry together.
+        """
+        self._failures = self._failures + 1 if failed else 0
+        next_attempt = 0.0
+        if self._failures >= 2:
+            base = self.config.interval_seconds * 2 ** (self._failures - 1)
+            wait = min(self.config.backoff_max_seconds, base)
+            next_attempt = started + wait * self._random.uniform(0.75, 1.0)
+        if self.guard is not None:
+            next_attempt = max(next_attempt, self.guard.not_before,
+                               self.guard.login_blocked_until)
+        self._next_attempt = next_attempt
+        if next_attempt > started + self.config.interval_seconds:
+            log.warning("array=%s: %d failed poll(s) in a row; next attempt in %.0f s",
+                        self.config.name, self._failures, next_attempt - started)
+
+    def backing_off(self, now: float) -> bool:
+        return self._next_attempt > now
+
+    @property
+    def next_attempt(self) -> float:
+        return self._next_attempt
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def _run_collector(
         self, area: str, data: PollData, error: str | None, fetch_seconds: float
@@ -206,7 +298,7 @@ class ArrayPoll:
             return self.config.product
         return self._identity.product if self._identity else "unknown"
 
-    def _exporter_families(self, up: bool, duration: float) -> list:
+    def _exporter_families(self, up: bool, duration: float, started: float) -> list:
         out = FamilyBuilder(self.const_labels)
         out.add("qsan_up", {}, 1 if up else 0)
         for name, state in self._states.items():
@@ -220,6 +312,13 @@ class ArrayPoll:
             out.add("qsan_api_requests_total", {"endpoint": endpoint, "code": code}, count)
         out.add("qsan_auth_logins_total", {}, stats.logins)
         out.add("qsan_auth_refreshes_total", {}, stats.refreshes)
+        if self.guard is not None:
+            out.add("qsan_auth_login_failures_total", {}, self.guard.login_failures_total)
+        out.add("qsan_poll_consecutive_failures", {}, self._failures)
+        backoff = self._next_attempt > started + self.config.interval_seconds
+        out.add("qsan_poll_backoff", {}, 1 if backoff else 0)
+        out.add("qsan_poll_next_attempt_timestamp_seconds", {},
+                self._next_attempt if backoff else started + self.config.interval_seconds)
         if self._identity is not None:
             i = self._identity
             out.info("qsan_array_info",

@@ -50,6 +50,13 @@ class ArrayConfig:
     collector_intervals: Mapping[str, float] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     timezone: str = "UTC"
+    max_concurrent_requests: int = 1
+    backoff_max_seconds: float = 600.0
+
+    @property
+    def poll_deadline_seconds(self) -> float:
+        """A poll must end before the next is due: 80 % of the interval."""
+        return self.interval_seconds * 0.8
 
     def interval_for(self, collector: str) -> float:
         return self.collector_intervals.get(collector, self.interval_seconds)
@@ -92,6 +99,8 @@ _SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "collector_intervals": ((dict,), "a mapping of collector name to seconds"),
     "labels": ((dict,), "a mapping of label name to value"),
     "timezone": ((str,), "an IANA time zone such as Europe/Berlin"),
+    "max_concurrent_requests": ((int,), "a whole number >= 1 (requests in flight to the array)"),
+    "backoff_max_seconds": ((int, float), "a number of seconds"),
 }
 _ARRAY_ONLY = {"name": ((str,), "a string"), "url": ((str,), "a URL such as https://10.1.2.3")}
 _ALL_KEYS = {**_SETTINGS, **_ARRAY_ONLY}
@@ -245,6 +254,12 @@ def _parse_array(
             problems.append(f"{where}: labels: {label!r} is reserved by the exporter")
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             problems.append(f"{where}: labels.{label} must be a string")
+    concurrency = values.get("max_concurrent_requests", 1)
+    if concurrency < 1:
+        problems.append(f"{where}: max_concurrent_requests must be >= 1")
+    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
+    if isinstance(backoff_max, int | float) and backoff_max < interval:
+        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
     zone = values.get("timezone", "UTC")
     try:
         ZoneInfo(zone)
@@ -272,6 +287,8 @@ def _parse_array(
         collector_intervals={k: float(v) for k, v in intervals.items()},
         labels={k: str(v) for k, v in labels.items()},
         timezone=zone,
+        max_concurrent_requests=concurrency,
+        backoff_max_seconds=float(backoff_max),
     )
 
 

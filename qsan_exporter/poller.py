@@ -8,6 +8,7 @@ Clients are kept across polls and across reloads of an unchanged array: one toke
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from qsan_exporter.api.guard import GlobalLimit, RequestGuard
 from qsan_exporter.api.sources import UnifiedSource
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.unified import UnifiedClient
@@ -45,14 +47,17 @@ def start_offset(name: str, interval: float) -> float:
     return fraction * min(interval, MAX_START_SPREAD_SECONDS)
 
 
-def build_member(config: ArrayConfig) -> _Member:
+def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> _Member:
     stats = ApiStats()
+    guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
+                         global_limit=global_limit)
     client = UnifiedClient(
         config.url, config.username, config.password,
         verify=config.verify, timeout=config.timeout_seconds,
-        password_encoding=config.password_encoding, stats=stats,
+        password_encoding=config.password_encoding, stats=stats, guard=guard,
     )
-    return _Member(poll=ArrayPoll(config, UnifiedSource(client), stats), client=client)
+    poll = ArrayPoll(config, UnifiedSource(client), stats, guard=guard)
+    return _Member(poll=poll, client=client)
 
 
 class Poller:
@@ -60,11 +65,13 @@ class Poller:
         self,
         exposition: Exposition,
         *,
-        member_factory: Callable[[ArrayConfig], _Member] = build_member,
+        member_factory: Callable[[ArrayConfig], _Member] | None = None,
         max_workers: int | None = None,
+        global_limit: GlobalLimit | None = None,
     ) -> None:
         self._exposition = exposition
-        self._factory = member_factory
+        self._factory = member_factory or functools.partial(
+            build_member, global_limit=global_limit)
         self._members: dict[str, _Member] = {}
         self._lock = threading.RLock()
         self._max_workers = max_workers
@@ -162,7 +169,8 @@ class Poller:
         try:
             snapshot = member.poll.poll()
             with self._lock:
-                if self._members.get(name) is member:
+                current = self._exposition.snapshots().get(name)
+                if self._members.get(name) is member and snapshot is not current:
                     self._exposition.publish(snapshot)
         except Exception:  # never let one array's bug end its job
             log.exception("array=%s: poll failed unexpectedly", name)
@@ -185,6 +193,7 @@ def _close_all(members: list[_Member]) -> None:
 
 
 def _close(member: _Member) -> None:
+    member.poll.close()
     try:
         member.client.close()
     except Exception:

@@ -33,6 +33,7 @@ from qsan_exporter.api.errors import (
     ApiHTTPError,
     ApiUnreachable,
 )
+from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 AUTH_GET, AUTH_REFRESH, AUTH_REVOKE = "/auth/get", "/auth/refresh", "/auth/revoke"
 MAX_REFRESH_MARGIN_SECONDS = 300.0
 ASSUMED_LIFETIME_SECONDS = 3600.0  # the manual's 60 minutes, when expireTime cannot be used
+# A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
+# that must not be held in memory whole.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _ENCODINGS = ("plain", "base64")
 
 
@@ -63,7 +67,8 @@ class UnifiedClient:
     def __init__(self, base_url: str, username: str, password: str, *, verify: bool | str = True,
                  timeout: float = 10.0, password_encoding: str = "plain",
                  stats: ApiStats | None = None, clock: Callable[[], float] = time.time,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, guard: RequestGuard | None = None,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         if password_encoding not in _ENCODINGS:
             raise ValueError(f"password_encoding must be one of {', '.join(_ENCODINGS)}")
         parts = urlsplit(base_url.rstrip("/"))
@@ -78,6 +83,8 @@ class UnifiedClient:
         self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
         self._session = session if session is not None else requests.Session()
+        self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
+        self._max_bytes = max_response_bytes
         self._lock = threading.RLock()  # token state, and auth calls so two logins never race
         self._tokens: _Tokens | None = None
         self._closed = False
@@ -137,7 +144,7 @@ class UnifiedClient:
             self._check_open()
             tokens = self._tokens
             if tokens is None:
-                return self._login().access
+                return self._authenticate().access
             remaining = tokens.expires_at - self._clock()
             if remaining >= tokens.refresh_margin:
                 return tokens.access
@@ -149,7 +156,7 @@ class UnifiedClient:
                 # Early refresh is a courtesy: a 5xx must not fail a poll the token still covers.
                 log.warning("early token refresh failed, using the current token: %s", exc)
                 return tokens.access
-            return (renewed or self._login()).access
+            return (renewed or self._authenticate()).access
 
     def _renew_after_401(self, stale: str) -> str:
         with self._lock:
@@ -158,13 +165,21 @@ class UnifiedClient:
             if tokens is not None and tokens.access != stale:
                 return tokens.access  # renewed meanwhile by another caller
             renewed = self._refresh(tokens) if tokens is not None and tokens.refresh else None
-            return (renewed or self._login()).access
+            return (renewed or self._authenticate()).access
 
     def _check_open(self) -> None:
         if self._closed:
             raise ApiUnreachable(f"client for {self.base_url} is closed")
 
+    def _authenticate(self) -> _Tokens:
+        """Log in; any failure to do so fails the whole poll (qsan_up 0), not one collector."""
+        try:
+            return self._login()
+        except (ApiHTTPError, ApiFormatError) as exc:
+            raise ApiAuthError(f"could not log in: {exc}") from None
+
     def _login(self) -> _Tokens:
+        self.guard.check_login_allowed(self._username)
         old = self._tokens
         if old is not None and old.refresh:
             self._revoke(old)  # never hold two sets: the array only keeps ten per user
@@ -175,8 +190,10 @@ class UnifiedClient:
         body = {"user": self._username, "password": password, "offlineAccess": True}
         response = self._send("POST", AUTH_GET, body=body)
         if response.status_code in (401, 403):
+            self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
-                               f"(HTTP {response.status_code})")
+                               f"(HTTP {response.status_code}); next attempt in "
+                               f"{self.guard.login_blocked_until - self._clock():.0f} s")
         self._check_status(response, "POST", AUTH_GET)
         answer = self._token_answer(response, AUTH_GET)
         refresh = answer.get("refreshToken")
@@ -185,6 +202,7 @@ class UnifiedClient:
                      self.base_url)
             refresh = None
         self._tokens = self._new_tokens(response, answer, refresh)
+        self.guard.login_accepted()
         self.stats.count_login()
         log.debug("logged in at %s as user %r", self.base_url, self._username)
         return self._tokens
@@ -255,13 +273,25 @@ class UnifiedClient:
         if token is not None:
             headers["Authorization"] = token  # the manual's scheme: no "Bearer"
         where = f"{method} {endpoint} at {self.base_url}"
+        timeout = self._timeout
         try:
-            response = self._session.request(
-                method, self._root + path, params=params, json=body, headers=headers,
-                timeout=self._timeout, verify=self._verify, allow_redirects=False,
-            )
+            with self.guard.slot(where):
+                timeout = self.guard.timeout(self._timeout)
+                response = self._session.request(
+                    method, self._root + path, params=params, json=body, headers=headers,
+                    timeout=timeout, verify=self._verify, allow_redirects=False, stream=True,
+                )
+                self._read_body(response, where)
+        except (ApiUnreachable, ApiFormatError):
+            self.stats.count_request(endpoint, "error")
+            raise
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            # The array answered but the body broke off: a bad answer for this endpoint only.
+            self.stats.count_request(endpoint, "error")
+            raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
         except requests.Timeout:
-            reason = f"no answer within {self._timeout:g} s"
+            reason = f"no answer within {timeout:g} s"
         except requests.exceptions.SSLError:
             reason = "TLS handshake or certificate verification failed"
         except requests.ConnectionError as exc:
@@ -271,10 +301,33 @@ class UnifiedClient:
         else:
             self.stats.count_request(endpoint, str(response.status_code))
             log.debug("%s -> HTTP %d", where, response.status_code)
+            if response.status_code in (429, 503):
+                wait = self.guard.retry_after(response.headers.get("Retry-After"))
+                if wait is not None:
+                    log.warning("%s: HTTP %d, Retry-After %.0f s honoured", where,
+                                response.status_code, wait)
             return response
         self.stats.count_request(endpoint, "error")
         log.debug("%s -> %s", where, reason)
         raise ApiUnreachable(f"{where}: {reason}") from None
+
+    def _read_body(self, response: requests.Response, where: str) -> None:
+        """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise ApiFormatError(f"{where}: answer larger than "
+                                         f"{self._max_bytes // 1048576} MiB, not read")
+                left = self.guard.remaining()
+                if left is not None and left <= 0:
+                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what .json() and .text read
 
     def _check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
         status = response.status_code
