@@ -147,9 +147,11 @@ class ArrayPoll:
         for area in due:
             state = self._run_collector(area, data, errors.get(area), durations.get(area, 0.0))
             self._states[area] = state
-            if not state.success:
+            if not state.success and fatal is None:
                 log.warning("array=%s collector=%s failed: %s",
                             self.config.name, area, state.error)
+        if fatal is not None:
+            log.warning("array=%s: poll failed: %s", self.config.name, fatal)
 
         up = fatal is None and not self.closing
         duration = time.perf_counter() - t0

@@ -169,3 +169,90 @@ def test_product_and_identity_helpers() -> None:
     assert identify({"enclosures": {"encId": 0, "info": {"modelName": " XS1 ",
                                                          "serialNumber": 5}}}) == ("XS1", "5")
     assert identify({"enclosures": "garbage"}) == ("", "")
+
+
+def _exporter_value(snapshot, name: str) -> float:
+    family = next(f for f in snapshot.exporter_families if f.name == name.removesuffix("_total"))
+    return family.samples[0].value
+
+
+def test_failed_polls_back_off_exponentially_with_jitter(setup) -> None:
+    poll, source, clock = setup
+    source.fail["system"] = ApiUnreachable("connection refused")
+    first = poll.poll()
+    assert _exporter_value(first, "qsan_poll_backoff") == 0  # one failure is not a pattern
+    attempts = [clock.now]
+    gaps = []
+    for _ in range(240):  # poll every interval for four hours of fake time
+        clock.now += 60
+        calls = len(source.calls)
+        snap = poll.poll()
+        if len(source.calls) > calls:
+            gaps.append(clock.now - attempts[-1])
+            attempts.append(clock.now)
+        else:
+            assert snap is poll._last  # backing off: nothing sent, nothing re-rendered
+    # 60, then waits of 2, 4, 8 intervals capped at 600 s, each jittered down by up to 25 %
+    # (the scheduler's 60 s ticks round the jittered wait up to the next tick).
+    assert gaps[:2] == [60, 120]
+    assert 180 <= gaps[2] <= 240 and 360 <= gaps[3] <= 480
+    assert all(450 <= gap <= 600 for gap in gaps[4:])
+    assert len(set(gaps[4:])) > 1  # jitter: arrays that failed together do not retry together
+    assert _exporter_value(snap, "qsan_poll_consecutive_failures") == len(attempts)
+    assert _exporter_value(snap, "qsan_poll_backoff") == 1
+    source.fail.clear()
+    clock.now = poll.next_attempt
+    recovered = poll.poll()
+    assert recovered.up and _exporter_value(recovered, "qsan_poll_backoff") == 0
+    assert _exporter_value(recovered, "qsan_poll_consecutive_failures") == 0
+
+
+def test_every_collector_failing_counts_as_a_failed_poll(setup) -> None:
+    poll, source, clock = setup
+    for area in COLLECTOR_NAMES:
+        source.fail[area] = ApiHTTPError("HTTP 503", status=503, endpoint="x")
+    poll.poll()
+    clock.now += 60
+    snap = poll.poll()
+    assert snap.up  # the array answers, it is just broken
+    assert _exporter_value(snap, "qsan_poll_consecutive_failures") == 2
+    assert _exporter_value(snap, "qsan_poll_backoff") == 1
+
+
+def test_retry_after_and_login_budget_postpone_the_next_poll(setup) -> None:
+    from qsan_exporter.api.guard import RequestGuard
+
+    poll, source, clock = setup
+    guard = RequestGuard("a1", clock=clock)
+    poll.guard = guard
+    guard.retry_after("900")
+    source.fail["system"] = ApiHTTPError("HTTP 429", status=429, endpoint="x")
+    snap = poll.poll()
+    assert poll.next_attempt == pytest.approx(clock.now + 900)
+    assert _exporter_value(snap, "qsan_poll_next_attempt_timestamp_seconds") == poll.next_attempt
+    clock.now += 899
+    calls = len(source.calls)
+    poll.poll()
+    assert len(source.calls) == calls
+    guard.login_rejected()
+    clock.now += 2
+    poll.poll()
+    assert poll.next_attempt >= clock.now + 290  # the login budget now rules
+
+
+def test_poll_sets_and_clears_the_deadline(setup) -> None:
+    from qsan_exporter.api.guard import RequestGuard
+
+    poll, source, clock = setup
+    poll.guard = RequestGuard("a1", clock=clock)
+    seen = []
+    original = source.fetch
+
+    def fetch(area: str):
+        seen.append(poll.guard.deadline)
+        return original(area)
+
+    source.fetch = fetch  # type: ignore[method-assign]
+    poll.poll()
+    assert set(seen) == {clock.now + 48}  # 80 % of the 60 s interval
+    assert poll.guard.deadline is None
