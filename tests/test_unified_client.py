@@ -322,13 +322,23 @@ def test_close_survives_an_unreachable_array(rsps, clock) -> None:
     requests.ConnectTimeout("connect timed out"),
     requests.ConnectionError("connection refused"),
     requests.exceptions.SSLError("certificate verify failed"),
-    requests.exceptions.ChunkedEncodingError("connection reset"),
 ])
 def test_transport_failures_are_unreachable(rsps, clock, failure) -> None:
     add_login(rsps)
     rsps.add(responses.GET, BASE + POOLS, body=failure)
     client = make(clock)
     with pytest.raises(ApiUnreachable, match=f"GET {POOLS} at {BASE}"):
+        client.get(POOLS)
+    assert client.stats.snapshot().requests[(POOLS, "error")] == 1
+
+
+def test_a_body_cut_short_fails_that_endpoint_only(rsps, clock) -> None:
+    # The array answered, then the body broke off: a bad answer, not a dead array.
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS,
+             body=requests.exceptions.ChunkedEncodingError("connection reset"))
+    client = make(clock)
+    with pytest.raises(ApiFormatError, match="cut short"):
         client.get(POOLS)
     assert client.stats.snapshot().requests[(POOLS, "error")] == 1
 
@@ -359,9 +369,10 @@ def test_list_answers_are_accepted(rsps, clock) -> None:
     assert make(clock).get("/rest/v1/hardware/all/info") == [{"info": {}}]
 
 
-def test_login_answer_without_access_token_is_a_format_error(rsps, clock) -> None:
+def test_login_answer_without_access_token_fails_authentication(rsps, clock) -> None:
+    # Any failure to log in fails the poll as a whole (qsan_up 0), not one collector.
     rsps.add(responses.POST, BASE + "/auth/get", json={"expireTime": T0 + 3600})
-    with pytest.raises(ApiFormatError, match="accessToken"):
+    with pytest.raises(ApiAuthError, match=r"could not log in: .*accessToken"):
         make(clock).get(POOLS)
 
 
