@@ -60,29 +60,34 @@ class RequestGuard:
 
     # --- deadline and concurrency ----------------------------------------------------------------
 
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self._clock()
+    def remaining(self, deadline: float | None = None) -> float | None:
+        deadline = self.deadline if deadline is None else deadline
+        return None if deadline is None else deadline - self._clock()
 
-    def timeout(self, configured: float) -> float:
+    def timeout(self, configured: float, deadline: float | None = None) -> float:
         """The request timeout: the configured one, cut to what is left of the deadline."""
-        left = self.remaining()
+        left = self.remaining(deadline)
         return configured if left is None else max(0.05, min(configured, left))
 
     @contextlib.contextmanager
-    def slot(self, what: str) -> Iterator[None]:
-        """Hold a per-array and a global slot for one request, or fail at the deadline."""
+    def slot(self, what: str, deadline: float | None = None) -> Iterator[None]:
+        """Hold a per-array and a global slot for one request, or fail at the deadline.
+
+        `deadline` overrides the poll's (used by the revoke at shutdown, which must not wait
+        behind a request hanging on a dead array).
+        """
         now = self._clock()
         if now < self.not_before:
             raise ApiUnreachable(f"{what}: the array asked us to wait (Retry-After) until "
                                  f"{time.strftime('%H:%M:%S', time.gmtime(self.not_before))} UTC")
-        left = self.remaining()
+        left = self.remaining(deadline)
         if left is not None and left <= 0:
             raise ApiUnreachable(f"{what}: poll deadline exceeded")
         if not self._per_array.acquire(timeout=left):
             raise ApiUnreachable(f"{what}: poll deadline exceeded waiting for this array's slot")
         try:
             if self._global is not None:
-                left = self.remaining()
+                left = self.remaining(deadline)
                 wait = None if left is None else max(0.0, left)
                 if not self._global.semaphore.acquire(timeout=wait):
                     raise ApiUnreachable(

@@ -44,6 +44,7 @@ ASSUMED_LIFETIME_SECONDS = 3600.0  # the manual's 60 minutes, when expireTime ca
 # A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
 # that must not be held in memory whole.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+REVOKE_BUDGET_SECONDS = 3.0  # shutdown must not hang on a dead array
 _ENCODINGS = ("plain", "base64")
 
 
@@ -133,7 +134,7 @@ class UnifiedClient:
             self._closed = True
             tokens, self._tokens = self._tokens, None
             if tokens is not None and tokens.refresh:
-                self._revoke(tokens)
+                self._revoke(tokens, deadline=self._clock() + REVOKE_BUDGET_SECONDS)
             self._session.close()
 
     # --- token lifecycle (callers hold no lock; these take it) ----------------------------------
@@ -228,11 +229,11 @@ class UnifiedClient:
         self.stats.count_refresh()
         return self._tokens
 
-    def _revoke(self, tokens: _Tokens) -> None:
+    def _revoke(self, tokens: _Tokens, deadline: float | None = None) -> None:
         """Best effort: a failure is logged, never raised (we are dropping the set anyway)."""
         try:
             response = self._send("POST", AUTH_REVOKE, token=tokens.access,
-                                  body={"refreshToken": tokens.refresh})
+                                  body={"refreshToken": tokens.refresh}, deadline=deadline)
         except ApiUnreachable as exc:
             log.warning("could not revoke the refresh token: %s", exc)
             return
@@ -266,7 +267,8 @@ class UnifiedClient:
 
     def _send(self, method: str, path: str, *, token: str | None = None,
               params: Mapping[str, Any] | None = None,
-              body: Mapping[str, Any] | None = None) -> requests.Response:
+              body: Mapping[str, Any] | None = None,
+              deadline: float | None = None) -> requests.Response:
         """One request, counted; transport failures become ApiUnreachable with our own text."""
         endpoint = path.split("?", 1)[0]
         headers = {"Accept": "application/json"}
@@ -275,13 +277,13 @@ class UnifiedClient:
         where = f"{method} {endpoint} at {self.base_url}"
         timeout = self._timeout
         try:
-            with self.guard.slot(where):
-                timeout = self.guard.timeout(self._timeout)
+            with self.guard.slot(where, deadline):
+                timeout = self.guard.timeout(self._timeout, deadline)
                 response = self._session.request(
                     method, self._root + path, params=params, json=body, headers=headers,
                     timeout=timeout, verify=self._verify, allow_redirects=False, stream=True,
                 )
-                self._read_body(response, where)
+                self._read_body(response, where, deadline)
         except (ApiUnreachable, ApiFormatError):
             self.stats.count_request(endpoint, "error")
             raise
@@ -311,7 +313,8 @@ class UnifiedClient:
         log.debug("%s -> %s", where, reason)
         raise ApiUnreachable(f"{where}: {reason}") from None
 
-    def _read_body(self, response: requests.Response, where: str) -> None:
+    def _read_body(self, response: requests.Response, where: str,
+                   deadline: float | None) -> None:
         """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
         chunks: list[bytes] = []
         size = 0
@@ -321,7 +324,7 @@ class UnifiedClient:
                 if size > self._max_bytes:
                     raise ApiFormatError(f"{where}: answer larger than "
                                          f"{self._max_bytes // 1048576} MiB, not read")
-                left = self.guard.remaining()
+                left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
                     raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
                 chunks.append(chunk)
