@@ -22,6 +22,7 @@ from qsan_exporter.http import App, HttpServer, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
 from qsan_exporter.poller import Poller
+from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("qsan_exporter")
 
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
                    metavar="[HOST]:PORT",
                    help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
+    p.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                   help="TLS, basic auth and response headers in the Prometheus "
+                        "exporter-toolkit web-config format (see "
+                        "config/web-config.example.yml); read at start")
     p.add_argument("--demo", action="store_true",
                    help="run three simulated arrays (san, fas, nas) and poll them; no config")
     p.add_argument("--shard", metavar="I/N",
@@ -110,6 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"qsan-exporter: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    web_config: WebConfig | None = None
+    if args.web_config_file:
+        try:
+            web_config = load_web_config(args.web_config_file)
+        except WebConfigError as exc:
+            print(f"qsan-exporter: {args.web_config_file}: invalid web configuration:",
+                  file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return EXIT_USAGE
 
     if args.demo:
         if args.config_file:
@@ -119,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         simulators, config = start_demo_arrays()
         try:
-            return _serve(config, args, shard, None)
+            return _serve(config, args, shard, None, web_config)
         finally:
             for sim in simulators:
                 sim.stop()
@@ -139,12 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
               + ", ".join(a.name for a in config.arrays))
         return EXIT_OK
-    return _serve(config, args, shard, Path(args.config_file))
+    return _serve(config, args, shard, Path(args.config_file), web_config)
 
 
 def _serve(
     config: Config, args: argparse.Namespace, shard: tuple[int, int] | None,
-    config_path: Path | None,
+    config_path: Path | None, web_config: WebConfig | None = None,
 ) -> int:
     global_metrics = _GlobalMetrics()
     exposition = Exposition(extra=[global_metrics, REGISTRY])
@@ -168,7 +183,8 @@ def _serve(
 
     try:
         server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None), args.listen
+            App(exposition, poller, reload=reload if config_path else None), args.listen,
+            web_config=web_config,
         )
     except (OSError, ValueError) as exc:
         print(f"qsan-exporter: cannot listen on {args.listen}: {exc}", file=sys.stderr)

@@ -1,0 +1,461 @@
+"""`--web.config.file`: TLS, basic auth and response headers, in the exporter-toolkit format.
+
+The same file an operator already writes for node_exporter works here (SPEC §1):
+`tls_server_config`, `http_server_config.headers` and `basic_auth_users` with bcrypt hashes.
+`load_web_config(path)` returns a frozen `WebConfig` or raises `WebConfigError` listing every
+problem with its key, and it builds the TLS context once so a key that does not match its
+certificate is a start-up error, not a failed handshake later. Relative paths resolve against
+the web-config file's directory, as in exporter-toolkit.
+
+Differences from exporter-toolkit, each forced by Python's `ssl` or chosen to fail safe:
+- The file is read at start only (exporter-toolkit re-reads it per connection); restart to apply.
+- Python's `ssl` verifies every client certificate it asks for, so `RequireAnyClientCert` and
+  `VerifyClientCertIfGiven` need `client_ca_file`, and `RequestClientCert` asks for a certificate
+  only when a CA is given (the exporter never looks at an unverified one anyway).
+- `cipher_suites` takes Go's names and applies them to TLS <= 1.2 with `set_ciphers`; a name
+  Python cannot map is skipped with a warning (an empty result is an error, never the defaults).
+- `curve_preferences` and `http_server_config.http2` are accepted and not applied (OpenSSL's
+  default groups; wsgiref speaks HTTP/1.x). Inline `cert`/`key`/`client_ca` and `rate_limit`
+  are not supported and are reported as such.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+import ssl
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+
+log = logging.getLogger(__name__)
+
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+# client_auth_type -> (verify mode, needs client_ca_file)
+CLIENT_AUTH_TYPES: dict[str, tuple[ssl.VerifyMode, bool]] = {
+    "NoClientCert": (ssl.CERT_NONE, False),
+    "RequestClientCert": (ssl.CERT_OPTIONAL, False),
+    "RequireAnyClientCert": (ssl.CERT_REQUIRED, True),
+    "RequireClientCert": (ssl.CERT_REQUIRED, True),  # old exporter-toolkit spelling
+    "VerifyClientCertIfGiven": (ssl.CERT_OPTIONAL, True),
+    "RequireAndVerifyClientCert": (ssl.CERT_REQUIRED, True),
+}
+# Go crypto/tls names (tls.CipherSuites() and InsecureCipherSuites()) -> OpenSSL names.
+GO_CIPHERS = {
+    "TLS_RSA_WITH_RC4_128_SHA": "RC4-SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "DES-CBC3-SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA": "ECDHE-ECDSA-RC4-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA": "ECDHE-RSA-RC4-SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA": "ECDHE-RSA-DES-CBC3-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": "ECDHE-ECDSA-AES128-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": "ECDHE-RSA-AES128-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": "ECDHE-ECDSA-CHACHA20-POLY1305",
+}
+# TLS 1.3 suites: valid names, but neither Go nor Python's ssl lets a server restrict them.
+TLS13_CIPHERS = frozenset(
+    {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+)
+CURVES = frozenset({"CurveP256", "CurveP384", "CurveP521", "X25519"})
+# exporter-toolkit's fixed list (handler.go): header -> allowed values (None = any).
+HEADERS: dict[str, tuple[str, ...] | None] = {
+    "Strict-Transport-Security": None,
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": None,
+    "Content-Security-Policy": None,
+}
+BCRYPT_RE = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+
+_TLS_KEYS = {
+    "cert_file", "key_file", "client_auth_type", "client_ca_file", "client_allowed_sans",
+    "min_version", "max_version", "cipher_suites", "prefer_server_cipher_suites",
+    "curve_preferences",
+}
+_UNSUPPORTED = {
+    "tls_server_config.cert": "inline certificates are not supported; use cert_file",
+    "tls_server_config.key": "inline keys are not supported; use key_file",
+    "tls_server_config.client_ca": "inline CAs are not supported; use client_ca_file",
+    "rate_limit": "not supported by qsan-exporter",
+}
+
+
+@dataclass(frozen=True)
+class TLSServerConfig:
+    cert_file: Path
+    key_file: Path
+    client_auth_type: str = "NoClientCert"
+    client_ca_file: Path | None = None
+    client_allowed_sans: tuple[str, ...] = ()
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+    cipher_suites: tuple[str, ...] = ()
+    prefer_server_cipher_suites: bool = True
+    curve_preferences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    tls: TLSServerConfig | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # user -> bcrypt hash; repr=False keeps hashes out of logs and tracebacks.
+    basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    http2: bool = True
+
+
+class WebConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def load_web_config(path: str | Path) -> WebConfig:
+    """Parse and check the whole file; raise WebConfigError with every problem found."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise WebConfigError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise WebConfigError([f"not valid YAML: {exc}"]) from None
+    if document is None:
+        return WebConfig()
+    if not isinstance(document, dict):
+        raise WebConfigError(["the file must be a mapping of tls_server_config, "
+                              "http_server_config and basic_auth_users"])
+    problems: list[str] = []
+    _unknown(document, {"tls_server_config", "http_server_config", "basic_auth_users"}, "",
+             problems)
+    tls = _tls(document.get("tls_server_config"), path.parent, problems)
+    headers, http2 = _http(document.get("http_server_config"), problems)
+    users = _users(document.get("basic_auth_users"), problems)
+    if problems:
+        raise WebConfigError(problems)
+    config = WebConfig(tls=tls, headers=headers, basic_auth_users=users, http2=http2)
+    if tls is not None:
+        try:
+            ssl_context(config)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise WebConfigError([f"tls_server_config: cannot load cert_file/key_file/"
+                                  f"client_ca_file or apply cipher_suites: {exc}"]) from None
+    return config
+
+
+def _unknown(section: dict[Any, Any], known: set[str], prefix: str, problems: list[str]) -> None:
+    for key in section:
+        where = f"{prefix}{key}"
+        if where in _UNSUPPORTED:
+            problems.append(f"{where}: {_UNSUPPORTED[where]}")
+        elif key not in known:
+            problems.append(f"{where}: unknown key (expected one of {', '.join(sorted(known))})")
+
+
+def _mapping(value: Any, key: str, problems: list[str]) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{key}: must be a mapping")
+        return {}
+    return value
+
+
+def _strings(value: Any, key: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{key}: must be a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _file(value: Any, key: str, base: Path, problems: list[str]) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{key}: must be a file path")
+        return None
+    path = base / value
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        problems.append(f"{key}: cannot read {path}: {exc.strerror or exc}")
+    return path
+
+
+def _tls(value: Any, base: Path, problems: list[str]) -> TLSServerConfig | None:
+    section = _mapping(value, "tls_server_config", problems)
+    if not section:
+        return None  # absent or empty: plain HTTP, as in exporter-toolkit
+    p = "tls_server_config."
+    _unknown(section, _TLS_KEYS, p, problems)
+    for name in ("cert_file", "key_file"):
+        if section.get(name) in (None, ""):
+            problems.append(f"{p}{name}: required when tls_server_config is set")
+    cert = _file(section.get("cert_file"), p + "cert_file", base, problems)
+    key = _file(section.get("key_file"), p + "key_file", base, problems)
+    ca = _file(section.get("client_ca_file"), p + "client_ca_file", base, problems)
+    auth = _choice(section, "client_auth_type", "NoClientCert", CLIENT_AUTH_TYPES, p, problems)
+    if auth is not None and CLIENT_AUTH_TYPES[auth][1] and section.get("client_ca_file") in (
+            None, ""):
+        problems.append(f"{p}client_ca_file: required by client_auth_type {auth}")
+    if auth == "NoClientCert" and ca is not None:
+        problems.append(f"{p}client_ca_file: set, but client_auth_type is NoClientCert "
+                        "(set client_auth_type, e.g. RequireAndVerifyClientCert)")
+    sans = _strings(section.get("client_allowed_sans"), p + "client_allowed_sans", problems)
+    if sans and auth is not None and CLIENT_AUTH_TYPES[auth][0] != ssl.CERT_REQUIRED:
+        problems.append(f"{p}client_allowed_sans: needs client_auth_type "
+                        "RequireAndVerifyClientCert or RequireAnyClientCert")
+    low = _choice(section, "min_version", "TLS12", TLS_VERSIONS, p, problems)
+    high = _choice(section, "max_version", "TLS13", TLS_VERSIONS, p, problems)
+    if low is not None and high is not None and TLS_VERSIONS[low] > TLS_VERSIONS[high]:
+        problems.append(f"{p}min_version: {low} is above max_version {high}")
+    ciphers = _strings(section.get("cipher_suites"), p + "cipher_suites", problems)
+    _check_ciphers(ciphers, problems)
+    curves = _strings(section.get("curve_preferences"), p + "curve_preferences", problems)
+    for curve in curves:
+        if curve not in CURVES:
+            problems.append(f"{p}curve_preferences: unknown curve {curve!r} "
+                            f"(expected one of {', '.join(sorted(CURVES))})")
+    if curves:
+        log.info("tls_server_config.curve_preferences is accepted but not applied: "
+                 "Python's ssl uses OpenSSL's default key-exchange groups")
+    prefer = section.get("prefer_server_cipher_suites", True)
+    if not isinstance(prefer, bool):
+        problems.append(f"{p}prefer_server_cipher_suites: must be true or false")
+    if cert is None or key is None or auth is None or low is None or high is None:
+        return None
+    return TLSServerConfig(
+        cert_file=cert, key_file=key, client_auth_type=auth, client_ca_file=ca,
+        client_allowed_sans=sans, min_version=low, max_version=high, cipher_suites=ciphers,
+        prefer_server_cipher_suites=prefer is not False, curve_preferences=curves,
+    )
+
+
+def _choice(
+    section: dict[Any, Any], name: str, default: str, allowed: Mapping[str, Any], prefix: str,
+    problems: list[str],
+) -> str | None:
+    value = section.get(name) or default
+    if isinstance(value, str) and value in allowed:
+        return value
+    problems.append(f"{prefix}{name}: {value!r} is not one of {', '.join(allowed)}")
+    return None
+
+
+def _check_ciphers(names: tuple[str, ...], problems: list[str]) -> None:
+    """Warn about names Python cannot apply; refuse a list that would leave nothing applied."""
+    unknown = [n for n in names if n not in GO_CIPHERS and n not in TLS13_CIPHERS]
+    for name in unknown:
+        log.warning("tls_server_config.cipher_suites: unknown cipher suite %r skipped "
+                    "(expected Go crypto/tls names such as "
+                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", name)
+    if unknown and not any(n in GO_CIPHERS for n in names):
+        problems.append("tls_server_config.cipher_suites: none of the listed suites is known; "
+                        "refusing to fall back to the default suites")
+
+
+def _http(value: Any, problems: list[str]) -> tuple[dict[str, str], bool]:
+    section = _mapping(value, "http_server_config", problems)
+    _unknown(section, {"headers", "http2"}, "http_server_config.", problems)
+    http2 = section.get("http2", True)
+    if not isinstance(http2, bool):
+        problems.append("http_server_config.http2: must be true or false")
+    headers: dict[str, str] = {}
+    for name, header_value in _mapping(section.get("headers"), "http_server_config.headers",
+                                       problems).items():
+        key = f"http_server_config.headers.{name}"
+        if name not in HEADERS:
+            problems.append(f"{key}: this header cannot be configured (allowed: "
+                            + ", ".join(HEADERS) + ")")
+        elif not isinstance(header_value, str) or "\n" in header_value or "\r" in header_value:
+            problems.append(f"{key}: must be a one-line string")
+        elif (allowed := HEADERS[name]) is not None and header_value not in allowed:
+            problems.append(f"{key}: {header_value!r} is not one of {', '.join(allowed)}")
+        elif header_value:  # blank = unset, as in exporter-toolkit
+            headers[name] = header_value
+    return headers, http2 is not False
+
+
+def _users(value: Any, problems: list[str]) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for user, hashed in _mapping(value, "basic_auth_users", problems).items():
+        key = f"basic_auth_users.{user}"
+        if not isinstance(user, str) or not user or ":" in user:
+            problems.append(f"{key}: a user name must be a non-empty string without ':'")
+        elif not isinstance(hashed, str) or not BCRYPT_RE.match(hashed):
+            # Never echo the value: it may be a plain-text password put there by mistake.
+            problems.append(f"{key}: must be a bcrypt hash ($2a$, $2b$ or $2y$, e.g. from "
+                            "'htpasswd -nBC 10 USER'), not a plain password")
+        else:
+            users[user] = hashed
+    return users
+
+
+def ssl_context(config: WebConfig) -> ssl.SSLContext | None:
+    """The server context for `config.tls`, or None for plain HTTP."""
+    return tls_context(config.tls) if config.tls is not None else None
+
+
+def tls_context(tls: TLSServerConfig) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with warnings.catch_warnings():
+        # Python warns that TLS 1.0/1.1 are deprecated; the operator chose them explicitly.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = TLS_VERSIONS[tls.min_version]
+        context.maximum_version = TLS_VERSIONS[tls.max_version]
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    verify_mode, _ = CLIENT_AUTH_TYPES[tls.client_auth_type]
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(cafile=tls.client_ca_file)
+        context.verify_mode = verify_mode
+    # Without a CA, RequestClientCert cannot ask for a certificate Python would accept.
+    if tls.prefer_server_cipher_suites:
+        context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    else:
+        context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    openssl_ciphers = _openssl_ciphers(tls.cipher_suites)
+    if openssl_ciphers:  # TLS 1.3 suites are not configurable; they stay enabled
+        context.set_ciphers(openssl_ciphers)
+    return context
+
+
+def _openssl_ciphers(names: tuple[str, ...]) -> str:
+    """Go names -> an OpenSSL cipher string; TLS 1.3 and unknown names were reported at load."""
+    return ":".join(dict.fromkeys(GO_CIPHERS[n] for n in names if n in GO_CIPHERS))
+
+
+# --- WSGI middleware: response headers and basic auth --------------------------------------
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+REALM = "qsan-exporter"
+# bcrypt of a random password, checked for unknown users so that timing does not tell an
+# attacker which user names exist (exporter-toolkit does the same).
+_DUMMY_HASH = b"$2b$10$QyVxFyQZCiIoj/fBTU8HOusetW5VYHkv/fFrK/8izfVenZyT4Apoq"
+_CACHE_SIZE = 256
+
+
+def wrap_app(app: WSGIApp, config: WebConfig) -> WSGIApp:
+    """`app` behind basic auth (every path, /-/healthy included) and the configured headers."""
+    if config.basic_auth_users:
+        if config.tls is None:
+            log.warning("basic_auth_users without tls_server_config: passwords cross the "
+                        "network in clear text")
+        app = BasicAuth(app, config.basic_auth_users)
+    if config.headers:
+        app = _ExtraHeaders(app, config.headers)
+    return app
+
+
+class _ExtraHeaders:
+    def __init__(self, app: WSGIApp, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.headers = list(headers.items())
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            extra = [(k, v) for k, v in self.headers if k.lower() not in present]
+            return start_response(status, [*headers, *extra], exc_info)
+
+        return self.app(environ, start)
+
+
+class BasicAuth:
+    """HTTP basic auth against bcrypt hashes, with verified credentials cached in memory.
+
+    bcrypt is slow on purpose (~50-200 ms at cost 10); Prometheus sends the same credentials on
+    every scrape, so each (user, sha256(password)) is checked once and its outcome remembered
+    (a bounded cache, as in exporter-toolkit). Checks run one at a time so a flood of wrong
+    passwords costs one core, not all of them. The password itself is never stored or logged.
+    """
+
+    def __init__(self, app: WSGIApp, users: Mapping[str, str]) -> None:
+        self.app = app
+        self._users = [(u.encode(), h.encode()) for u, h in users.items()]
+        self._cache: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._bcrypt_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is not None and self.verify(*credentials):
+            environ["REMOTE_USER"] = credentials[0].decode("utf-8", "replace")
+            return self.app(environ, start_response)
+        log.debug("unauthorized request for %s from %s", environ.get("PATH_INFO", "/"),
+                  environ.get("REMOTE_ADDR", "?"))
+        body = b"Unauthorized\n"
+        start_response("401 Unauthorized", [
+            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+            ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+        ])
+        return [body]
+
+    def verify(self, user: bytes, password: bytes) -> bool:
+        key = (user, hashlib.sha256(password).digest())
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        hashed = None
+        for name, candidate in self._users:  # no early exit: same time for every user name
+            if hmac.compare_digest(name, user):
+                hashed = candidate
+        with self._bcrypt_lock:
+            with self._cache_lock:  # a parallel scrape may have just checked the same pair
+                if key in self._cache:
+                    return self._cache[key]
+            try:
+                ok = bcrypt.checkpw(password, hashed or _DUMMY_HASH) and hashed is not None
+            except ValueError:
+                ok = False
+        with self._cache_lock:
+            self._cache[key] = ok
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return ok
+
+
+def _basic_credentials(header: str) -> tuple[bytes, bytes] | None:
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(b":")
+    return (user, password) if sep else None
