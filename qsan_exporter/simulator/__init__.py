@@ -1,14 +1,25 @@
 """A simulated QSAN array speaking the Unified REST API over real HTTP.
 
-Used by `--demo`, the integration tests, benchmarks (hundreds of arrays in one process) and,
-later, fault injection (`SimulatedArray.respond` is the seam)::
+Used by `--demo`, the integration tests and benchmarks (hundreds of arrays in one process)::
 
     sim = SimulatedArray(SimulatorConfig(profile="fas"), host="127.0.0.1", port=0)
     sim.start(); ...; sim.stop()
 
+Fault injection, per array and per route, switchable while it serves (`faults` documents the
+kinds and the matching order)::
+
+    sim.faults.add(Fault(kind="status", route="/rest/v1/storage/disk/list", status=500))
+    sim.faults.clear(); sim.faults.active(); sim.revoke_all_tokens()
+    sim.stats.max_concurrent_requests; sim.stats.request_times("/rest/v1/log/list")
+
+or over HTTP on the unauthenticated ``/_sim/faults``, ``/_sim/revoke-tokens``, ``/_sim/stats``
+(`admin`), or ``qsan-exporter simulate --fault KIND:ROUTE[:ARG]`` (`cli`).
+
 Modules: `config` (options), `profiles` (product facts and spellings), `scenario` (layout and
 what is broken), `hardware`/`storage`/`services`/`logs` (response bodies), `device` (routing of
-`/rest/v1/*`), `auth` (tokens), `server` (HTTP), `cli` (`qsan-exporter simulate`).
+`/rest/v1/*`), `auth` (tokens), `stats` (counters), `server` (HTTP), `faults` (what to
+inject, matching), `inject` and `mangle` (acting it out), `admin` (``/_sim/*``), `cli`
+(`qsan-exporter simulate`).
 
 Spelling variants: the manual is inconsistent, so each profile speaks a different mix and every
 run exercises the exporter's tolerance.
@@ -48,7 +59,10 @@ off); the last volume is unmapped; Pool-2 (Pool-1 if there is one pool) has an S
 """
 
 from qsan_exporter.simulator.config import SimulatorConfig
+from qsan_exporter.simulator.faults import Fault, FaultSet, parse_fault
 from qsan_exporter.simulator.scenario import Facts
 from qsan_exporter.simulator.server import SimulatedArray
+from qsan_exporter.simulator.stats import Stats
 
-__all__ = ["Facts", "SimulatedArray", "SimulatorConfig"]
+__all__ = ["Facts", "Fault", "FaultSet", "SimulatedArray", "SimulatorConfig", "Stats",
+           "parse_fault"]

@@ -15,23 +15,11 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from qsan_exporter.simulator.stats import Stats
+
 MAX_REFRESH_TOKENS = 10
-
-
-@dataclass
-class Stats:
-    """What happened to one simulated array; mutated only under the array's lock."""
-
-    logins: int = 0
-    failed_logins: int = 0
-    refreshes: int = 0
-    revokes: int = 0
-    requests: int = 0
-    requests_by_path: dict[str, int] = field(default_factory=dict)
-    max_live_token_sets: int = 0
 
 
 def new_token() -> str:
@@ -97,6 +85,16 @@ class TokenStore:
             self._stats.revokes += 1
             self._drop(refresh)
             return True
+
+    def revoke_all(self) -> int:
+        """Forget every token, as an administrator or a reboot would; returns how many access
+        tokens died. Counted as `forced_revokes`, not as the client's `revokes`."""
+        with self._lock:
+            killed = len(self._access)
+            self._sets.clear()
+            self._access.clear()
+            self._stats.forced_revokes += 1
+            return killed
 
     def valid(self, access: str) -> bool:
         """True if `access` was issued, has not expired, and its set was not revoked."""

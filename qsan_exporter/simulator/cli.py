@@ -3,6 +3,9 @@
 The main CLI builds the parser and calls `add_arguments` then `run`; this module only knows the
 simulator's own options. Exit codes follow the exporter's: 0 after a clean stop, 1 on a usage or
 bind error.
+
+``--fault KIND:ROUTE[:ARG][:FIELD=VALUE...]`` (repeatable; tried in the order given) starts
+the array with faults active; ``/_sim/faults`` changes them while it runs (see `faults`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import threading
 from types import FrameType
 
 from qsan_exporter.simulator.config import SimulatorConfig
+from qsan_exporter.simulator.faults import KINDS, Fault, parse_fault
 from qsan_exporter.simulator.server import SimulatedArray
 
 EXIT_OK = 0
@@ -38,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="a new log event every N seconds, 0 = never")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="varies serial numbers and ids; the scenario stays the same")
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND:ROUTE[:ARG]",
+                        help="inject a fault (repeatable, first match wins), e.g. latency:*:0.05, "
+                        "status:/rest/v1/storage/disk/list:500, rate_limit:*:30, "
+                        "hang:/rest/v1/log/list:count=1; kinds: " + ", ".join(KINDS) + ". "
+                        "Change them at run time on the unauthenticated /_sim/faults "
+                        "(a test tool: listen on loopback)")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -61,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
             token_lifetime=args.token_lifetime, enclosures=args.enclosures, disks=args.disks,
             pools=args.pools, volumes=args.volumes, log_interval=args.log_interval,
             seed=args.seed)
+        faults: list[Fault] = [parse_fault(spec) for spec in args.fault]
     except ValueError as exc:
         print(f"qsan-exporter simulate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     sim = SimulatedArray(config, host=host, port=port)
+    for fault in faults:
+        sim.faults.add(fault)
     try:
         sim.start()
     except OSError as exc:
@@ -79,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"simulated {args.profile} array ({sim.device.profile.model}) serving on {sim.url}",
               flush=True)
+        for fault in faults:
+            print(f"fault active: {fault}", flush=True)
         while not stopping.wait(1.0):
             pass
     finally:

@@ -5,8 +5,11 @@ thread) per array instead of a thread per request: benchmarks run hundreds of ar
 process. `stop()` closes the listening socket *and* every open connection, so a stopped array
 really looks dead to a client holding a keep-alive connection.
 
-Every response leaves through `SimulatedArray.respond`: the seam where fault injection (latency,
-error codes, malformed bodies per route) will go.
+Every API response leaves through `SimulatedArray.respond(handler, route, status, body)`, the
+seam subclasses may wrap (the benchmark's `SlowArray`). Fault injection (`faults`) decides per
+request, on arrival, which fault applies (`handler.sim_fault`): faults that replace the answer
+act in `handle` before the device is asked (so a refused login issues no token), faults that
+spoil a 2xx body act in `respond`. The admin routes of `admin` (``/_sim/*``) bypass both.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,10 +26,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from qsan_exporter.simulator.auth import Stats, TokenStore
+from qsan_exporter.simulator import admin, inject
+from qsan_exporter.simulator.auth import TokenStore
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.device import Device, error_body
+from qsan_exporter.simulator.faults import Fault, FaultSet
 from qsan_exporter.simulator.scenario import Facts
+from qsan_exporter.simulator.stats import Stats
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -49,6 +56,14 @@ class _Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, size cap) or a fault that cut the line is normal
+        here, not a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("connection from %s ended early", client_address, exc_info=True)
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -56,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_CONNECTION_TIMEOUT
     disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms ACK wait
     server: _Server
+    sim_fault: Fault | None = None  # the fault applied to the request being answered
+    sim_in_flight = False  # counted in Stats.concurrent_requests
 
     def setup(self) -> None:
         super().setup()
@@ -88,7 +105,9 @@ class SimulatedArray:
         self.host = host
         self.port = port
         self.stats = Stats()
+        self.faults = FaultSet()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.device = Device(config, started=clock())
         self.tokens = TokenStore(config.username, config.password, config.token_lifetime,
                                  config.password_encoding, self.stats, self._lock, clock=clock)
@@ -100,6 +119,7 @@ class SimulatedArray:
         """Bind and serve in one daemon thread; `port=0` picks a free port (see `url`)."""
         if self._server is not None:
             return self
+        self._stopping.clear()
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(1.0,),
@@ -113,6 +133,7 @@ class SimulatedArray:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping.set()  # hung and delayed requests give up within inject.HANG_POLL
         stopper = threading.Thread(target=server.shutdown, daemon=True)
         stopper.start()
         while stopper.is_alive():  # wake the accept loop instead of waiting for its poll
@@ -148,34 +169,100 @@ class SimulatedArray:
         """Refresh-token sets issued and neither revoked nor rotated out."""
         return self.tokens.live_token_sets()
 
+    def revoke_all_tokens(self) -> int:
+        """Invalidate every access and refresh token now, behind the client's back (as an
+        administrator or a controller failover would): its next GET gets 401 and its refresh
+        401. Returns how many access tokens died; counted in `stats.forced_revokes`."""
+        return self.tokens.revoke_all()
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """A consistent JSON-ready copy of `stats` plus `live_token_sets` (``GET /_sim/stats``)."""
+        live = self.tokens.live_token_sets()
+        with self._lock:
+            return {**self.stats.as_dict(), "live_token_sets": live}
+
     # -- requests ----------------------------------------------------------------------------
-    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: _Handler, method: str) -> None:
         split = urlsplit(handler.path)
         path = split.path
+        if path.startswith(admin.PREFIX):
+            self._admin(handler, method, path)
+            return
         with self._lock:
-            self.stats.requests += 1
-            self.stats.requests_by_path[path] = self.stats.requests_by_path.get(path, 0) + 1
+            self.stats.arrive(path, time.monotonic())
+        handler.sim_in_flight = True
         try:
-            body = _read_body(handler)
-            if path.startswith("/auth/"):
-                route, status, payload = self._auth(method, path, body)
-            elif path.startswith("/rest/v1/"):
-                route, status, payload = self._rest(handler, method, path, split.query)
-            else:
-                route, status, payload = "unknown", 404, error_body(404, "no such API")
-        except Exception:  # a simulator bug must still answer, visibly
-            log.exception("simulator failed on %s %s", method, handler.path)
-            route, status, payload = "error", 500, error_body(500, "simulator error")
-        self.respond(handler, route, status, payload)
+            try:
+                body = _read_body(handler)
+            except ValueError:
+                handler.close_connection = True  # out of step with the client's bytes
+                self.respond(handler, "error", 400, error_body(400, "bad Content-Length"))
+                return
+            taken = self.faults.take(path) if self.faults.armed else None
+            handler.sim_fault = None if taken is None else taken[0]
+            if taken is not None:
+                with self._lock:
+                    self.stats.faults_injected += 1
+                if inject.act(handler, path, *taken, respond=self.respond,
+                              stopping=self._stopping, count_failed_login=self._failed_login):
+                    return
+            try:
+                route, status, payload = self._answer(handler, method, path, split.query, body)
+            except Exception:  # a simulator bug must still answer, visibly
+                log.exception("simulator failed on %s %s", method, handler.path)
+                route, status, payload = "error", 500, error_body(500, "simulator error")
+            self.respond(handler, route, status, payload)
+        finally:
+            handler.sim_fault = None
+            self._leave(handler)
 
     def respond(self, handler: BaseHTTPRequestHandler, route: str, status: int,
                 body: bytes) -> None:
-        """The single exit of every response: fault injection hooks in here, keyed on `route`."""
+        """The single exit of every API response; spoils a 2xx body if a fault says so."""
+        fault: Fault | None = getattr(handler, "sim_fault", None)
+        length = len(body)
+        if fault is not None and 200 <= status < 300:
+            body = inject.spoil(fault, body)
+            length = len(body)
+            if fault.kind == "truncated":
+                body = body[:inject.truncated_length(body)]
+                handler.close_connection = True
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(length))
+        if status == 405:
+            handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
+        if fault is not None and fault.kind == "rate_limit":
+            handler.send_header("Retry-After", str(fault.retry_after))
+        handler.end_headers()
+        self._leave(handler)  # before the last byte: the client may send its next one at once
+        handler.wfile.write(body)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str,
+                body: bytes) -> tuple[str, int, bytes]:
+        if path.startswith("/auth/"):
+            return self._auth(method, path, body)
+        if path.startswith("/rest/v1/"):
+            return self._rest(handler, method, path, query)
+        return "unknown", 404, error_body(404, "no such API")
+
+    def _failed_login(self) -> None:
+        with self._lock:
+            self.stats.failed_logins += 1
+
+    def _leave(self, handler: _Handler) -> None:
+        if handler.sim_in_flight:
+            handler.sim_in_flight = False
+            with self._lock:
+                self.stats.concurrent_requests -= 1
+
+    def _admin(self, handler: BaseHTTPRequestHandler, method: str, path: str) -> None:
+        status, body, allow = admin.answer(self, method, path, _read_body(handler))
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
-        if status == 405:
-            handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
+        if allow:
+            handler.send_header("Allow", allow)
         handler.end_headers()
         handler.wfile.write(body)
 

@@ -1,0 +1,73 @@
+"""The simulator's own admin routes under ``/_sim/``: switch faults while a test or demo runs.
+
+No authentication, on purpose: this is a test tool, and anyone who can reach a simulator can
+change its faults and read its stats. Bind it to loopback. These routes are never faulted,
+never counted in the stats and never slowed by a subclass's `respond`.
+
+==========================  =========================================================
+``GET /_sim/faults``        ``{"faults": [...]}`` active faults in matching order
+                            (``count`` = what remains of it)
+``POST /_sim/faults``       body: a fault as a JSON object (``{"kind": "status",
+                            "route": "*", "status": 502, "count": 2}``) or the CLI
+                            form as a JSON string (``"latency:*:0.05"``); 201 with
+                            ``{"fault": {...}, "faults": [...]}``, 400 with the reason
+``DELETE /_sim/faults``     ``{"cleared": N}``; releases hung requests
+``POST /_sim/revoke-tokens`` ``{"revoked_access_tokens": N}``: every token dies now
+``GET /_sim/stats``         the counters of `Stats` plus ``live_token_sets``
+==========================  =========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qsan_exporter.simulator.faults import Fault, parse_fault
+
+if TYPE_CHECKING:
+    from qsan_exporter.simulator.server import SimulatedArray
+
+PREFIX = "/_sim/"
+Answer = tuple[int, Any]
+
+
+def answer(sim: SimulatedArray, method: str, path: str, raw: bytes) -> tuple[int, bytes, str]:
+    """(status, JSON body, the Allow header for a 405 or "")."""
+    routes: dict[str, dict[str, Callable[[], Answer]]] = {
+        "/_sim/faults": {
+            "GET": lambda: (200, {"faults": _listed(sim)}),
+            "POST": lambda: _add(sim, raw),
+            "DELETE": lambda: (200, {"cleared": sim.faults.clear()}),
+        },
+        "/_sim/revoke-tokens": {
+            "POST": lambda: (200, {"revoked_access_tokens": sim.revoke_all_tokens()}),
+        },
+        "/_sim/stats": {"GET": lambda: (200, sim.stats_snapshot())},
+    }
+    methods = routes.get(path.rstrip("/") or path)
+    if methods is None:
+        return 404, _error(404, f"no admin route {path}; known: {', '.join(routes)}"), ""
+    handler = methods.get(method)
+    if handler is None:
+        return 405, _error(405, f"{method} not allowed"), ", ".join(methods)
+    status, body = handler()
+    return status, json.dumps(body).encode(), ""
+
+
+def _listed(sim: SimulatedArray) -> list[dict[str, Any]]:
+    return [fault.to_dict() for fault in sim.faults.active()]
+
+
+def _add(sim: SimulatedArray, raw: bytes) -> Answer:
+    try:
+        data = json.loads(raw or b"null")
+        fault = parse_fault(data) if isinstance(data, str) else Fault.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        return 400, {"code": 400, "message": str(exc)}
+    sim.faults.add(fault)
+    return 201, {"fault": fault.to_dict(), "faults": _listed(sim)}
+
+
+def _error(status: int, message: str) -> bytes:
+    return json.dumps({"code": status, "message": message}).encode()
