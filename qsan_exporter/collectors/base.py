@@ -12,6 +12,7 @@ and the number readers below absorb all of that in one place, so collectors stay
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -22,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from qsan_exporter.metrics import METRICS, MetricDef
 
 MIB = 1048576  # the device's "MB" is MiB (SPEC §4)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,10 @@ def number(raw: object) -> float | None:
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond float range, e.g. 10**400
+            return None
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
@@ -149,7 +154,12 @@ def text(raw: object) -> str:
         return "true" if raw else "false"
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
-    return str(raw).strip()
+    value = str(raw).strip()
+    if value.isascii():
+        return value
+    # JSON may carry a lone UTF-16 surrogate ("\ud800"); it has no UTF-8 encoding, so one such
+    # label value would make the whole exposition fail to render. It becomes U+FFFD instead.
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def enabled(raw: object) -> bool:
