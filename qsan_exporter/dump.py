@@ -1,0 +1,256 @@
+"""`qsan-exporter dump`: save every GET answer the exporter reads from one array, for bug reports.
+
+A bug report about a firmware's odd spelling needs the array's real answers, and an admin must
+be able to attach them without leaking anything. So the dump:
+- logs in with the array's configured credentials (the same `UnifiedClient` the poller uses),
+  GETs every Unified endpoint the exporter reads, and revokes its token at the end;
+- writes one JSON file per endpoint plus `index.json` (endpoint, file, status, bytes, error);
+- redacts, at any depth, every value under a key naming a serial number, WWN, token, password
+  or secret, and then every other occurrence of those values (an IQN embeds the enclosure serial,
+  a WWN the serial too), case-insensitively, together with the configured password and the
+  array's host name or address;
+- goes on past failures: a task type the product lacks answers 404, which is worth recording.
+
+Exit codes: 0 once the login worked (whatever the endpoints answered), 1 on a usage, config or
+login error. Messages come from the API client, which never quotes a password or a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from qsan_exporter import __version__
+from qsan_exporter.api.errors import ApiError, ApiHTTPError
+from qsan_exporter.api.sources import LOG_PATH, TASK_TYPES
+from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.config import ConfigError, load_config
+
+EXIT_OK, EXIT_USAGE = 0, 1
+REDACTED = "REDACTED"
+# Keys whose values identify the hardware or grant access. Substring match, case-insensitive:
+# serialNumber, diskSerial, wwn, wwpn, accessToken, refreshToken, password, chapSecret, ...
+SENSITIVE_KEY = re.compile(r"serial|wwn|wwpn|token|passw|secret", re.IGNORECASE)
+MIN_SCRUB_LENGTH = 4  # shorter values ("0", "1") would redact unrelated numbers
+LOG_PAGE_SIZE = 1000
+INDEX_FILE = "index.json"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    params: dict[str, str]
+
+    @property
+    def display(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.path}?{query}" if query else self.path
+
+    @property
+    def file_name(self) -> str:
+        stem = self.path.removeprefix("/rest/v1/").strip("/").replace("/", "_")
+        return re.sub(r"[^A-Za-z0-9_.-]", "-", stem) + ".json"
+
+
+@dataclass
+class Result:
+    endpoint: Endpoint
+    status: int | str  # HTTP status, or "error" when there was no usable answer
+    body: Any = None
+    error: str | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Checked in run(), not with required=True: argparse would exit 2, the CLI's usage code is 1.
+    parser.add_argument("--config.file", dest="config_file", metavar="FILE",
+                        help="the exporter's YAML config (required)")
+    parser.add_argument("--array", metavar="NAME",
+                        help="the `name:` of the array to dump (required)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="directory to write the JSON files to, created if missing (required)")
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [flag for flag, value in (("--config.file", args.config_file),
+                                        ("--array", args.array), ("--out", args.out)) if not value]
+    if missing:
+        print(f"qsan-exporter dump: {', '.join(missing)} required "
+              "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        print(f"qsan-exporter dump: {args.config_file}: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    array = config.array(args.array)
+    if array is None:
+        known = ", ".join(a.name for a in config.arrays)
+        print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
+              f"(known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"qsan-exporter dump: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+
+    client = UnifiedClient(array.url, array.username, array.password, verify=array.verify,
+                           timeout=array.timeout_seconds,
+                           password_encoding=array.password_encoding)
+    try:
+        first = _fetch(client, Endpoint("/rest/v1/hardware/info", {}))
+        if not client.has_token:
+            print(f"qsan-exporter dump: array {array.name!r}: could not log in: {first.error}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        plan = _plan(first.body)
+        results = [first]
+        _progress(1, len(plan), first)
+        for number, endpoint in enumerate(plan[1:], start=2):
+            result = _fetch(client, endpoint)
+            results.append(result)
+            _progress(number, len(plan), result)
+    finally:
+        client.close()  # revoke the token: the array keeps only ten per user
+
+    scrub = _scrub_values(r.body for r in results)
+    # The password, and the array's address (error texts name it; it maps the network).
+    scrub.update(v for v in (array.password, urlsplit(array.url).hostname) if v)
+    redactor = _Redactor(scrub)
+    index = []
+    for result in results:
+        document: Any = (redactor.redact(result.body) if result.error is None
+                         else {"endpoint": result.endpoint.display, "status": result.status,
+                               "error": redactor.redact(result.error)})
+        data = (json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        (out / result.endpoint.file_name).write_text(data, encoding="utf-8")
+        index.append({"endpoint": result.endpoint.display, "file": result.endpoint.file_name,
+                      "status": result.status, "bytes": len(data.encode("utf-8")),
+                      "error": redactor.redact(result.error)})
+    summary = {
+        "qsan_exporter_version": __version__,
+        "array": array.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "redacted": "values of keys matching " + SENSITIVE_KEY.pattern
+                    + " and every other occurrence of them; the password",
+        "endpoints": index,
+    }
+    (out / INDEX_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                  encoding="utf-8")
+    failed = sum(1 for r in results if r.error is not None)
+    print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
+          f"{out / INDEX_FILE}")
+    return EXIT_OK
+
+
+def _plan(info: Any) -> list[Endpoint]:
+    """Every endpoint the exporter's collectors read, one per enclosure where it takes an id."""
+    more = {"moreInfo": "true"}
+    plan = [Endpoint("/rest/v1/hardware/info", {}),
+            Endpoint("/rest/v1/hardware/all/info", more)]
+    plan += [Endpoint(f"/rest/v1/hardware/{number}/info", more)
+             for number in _enclosure_numbers(info)]
+    plan += [Endpoint(f"/rest/v1/storage/{area}/list", {}) for area in ("pool", "disk", "volume")]
+    plan += [Endpoint(f"/rest/v1/iscsi/{kind}/list", {}) for kind in ("target", "session")]
+    plan += [Endpoint(f"/rest/v1/backup/{kind}/list", {}) for kind in TASK_TYPES]
+    plan.append(Endpoint(LOG_PATH, {"pageNumber": "1", "pageSize": str(LOG_PAGE_SIZE)}))
+    return plan
+
+
+def _enclosure_numbers(info: Any) -> list[str]:
+    numbers = info.get("enclosureNumbers") if isinstance(info, dict) else None
+    if not isinstance(numbers, list) or not numbers:
+        return ["0"]  # the local enclosure always exists
+    return [str(n) for n in numbers if isinstance(n, int | str) and not isinstance(n, bool)]
+
+
+def _fetch(client: UnifiedClient, endpoint: Endpoint) -> Result:
+    try:
+        body = client.get(endpoint.path, params=endpoint.params or None)
+    except ApiHTTPError as exc:
+        return Result(endpoint, exc.status, error=str(exc))
+    except ApiError as exc:  # unreachable, refused login, not JSON: recorded, not fatal
+        return Result(endpoint, "error", error=str(exc))
+    return Result(endpoint, 200, body=body)
+
+
+def _progress(number: int, total: int, result: Result) -> None:
+    if result.error is None:
+        size = len(json.dumps(result.body, ensure_ascii=False).encode("utf-8"))
+        outcome = f"{result.status}, {size / 1024:.1f} KiB"
+    else:
+        outcome = f"{result.status}: {result.error}"
+    print(f"[{number}/{total}] GET {result.endpoint.display} ... {outcome}", flush=True)
+
+
+def _scrub_values(bodies: Iterable[Any]) -> set[str]:
+    """Every value under a sensitive key, to redact wherever else it appears."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and SENSITIVE_KEY.search(key):
+                    found.update(_leaves(value))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for body in bodies:
+        walk(body)
+    # A serial or token has digits; "None" or "Unknown" under such a key is a placeholder whose
+    # every other occurrence must stay readable.
+    return {v for v in found if len(v) >= MIN_SCRUB_LENGTH and any(c.isdigit() for c in v)}
+
+
+def _leaves(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [leaf for value in node.values() for leaf in _leaves(value)]
+    if isinstance(node, list):
+        return [leaf for item in node for leaf in _leaves(item)]
+    if node is None or isinstance(node, bool):
+        return []
+    return [str(node).strip()]
+
+
+class _Redactor:
+    def __init__(self, values: set[str]) -> None:
+        # Longest first, so a WWN "2000<serial>" goes whole rather than leaving "2000".
+        ordered = sorted(values, key=len, reverse=True)
+        self._pattern = (re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
+                         if ordered else None)
+
+    def redact(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: REDACTED if isinstance(key, str) and SENSITIVE_KEY.search(key)
+                    else self.redact(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self.redact(item) for item in node]
+        if isinstance(node, str) and self._pattern is not None:
+            return self._pattern.sub(REDACTED, node)
+        return node
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m qsan_exporter.dump ...`, the same as `qsan-exporter dump ...`."""
+    parser = argparse.ArgumentParser(
+        prog="qsan-exporter dump",
+        description="Save every GET answer of one array as JSON, secrets redacted.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
