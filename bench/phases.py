@@ -1,0 +1,264 @@
+"""Poll cost, fleet freshness and memory: the exporter's side, measured with its own clocks.
+
+The simulators always live in another process (`fleet.SimFleet`), so `time.process_time()` here
+counts the exporter alone: HTTP client, JSON parsing, translation, rendering and scheduling.
+The fleet and memory phases each run in a fresh spawned process, so earlier phases leave no
+garbage, threads or caches behind in what is measured.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import logging
+import multiprocessing
+import statistics
+import time
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY
+
+from bench.fleet import PASSWORD, USERNAME
+from qsan_exporter import poller as poller_module
+from qsan_exporter.config import ArrayConfig, Config
+from qsan_exporter.exposition import Exposition
+from qsan_exporter.poller import Poller, build_member
+
+SAMPLE_EVERY_SECONDS = 0.1
+FIRST_POLL_WAIT_SECONDS = 180.0
+
+
+def array_configs(urls: list[str], interval: float, timeout: float) -> list[ArrayConfig]:
+    return [
+        ArrayConfig(name=f"bench-{index:03d}", url=url, username=USERNAME, password=PASSWORD,
+                    interval_seconds=interval, timeout_seconds=timeout,
+                    labels={"site": "bench"})
+        for index, url in enumerate(urls)
+    ]
+
+
+def series_count(exposition: Exposition, now: float) -> int:
+    total = 0
+    for snapshot in exposition.snapshots().values():
+        families = [*snapshot.exporter_families]
+        for state in snapshot.live_collectors(now):
+            families.extend(state.families)
+        total += sum(len(f.samples) for f in families)
+    return total
+
+
+# --- d. poll cost ------------------------------------------------------------------------------
+
+@dataclass
+class PollCost:
+    polls: int
+    failed_polls: int
+    cpu_seconds_per_poll: float  # poll + publish, the exporter's whole per-poll work
+    cpu_seconds_per_fetch_and_translate: float  # ArrayPoll.poll(): HTTP, JSON, collectors
+    cpu_seconds_per_publish: float  # Exposition.publish(): rendering both formats
+    wall_seconds: float
+
+
+POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (array_poll._due)
+
+
+def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Exposition]:
+    """Poll every array `rounds` times, one after another, on this thread; publish each.
+
+    Runs the exporter's own code (`build_member`, `ArrayPoll.poll`, `Exposition.publish`) in
+    the order `Poller._run` does, without the scheduler, so the CPU clock holds nothing else.
+    The first round (logins, the log history) is a warm-up and is not counted.
+    """
+    exposition = Exposition(extra=[REGISTRY])
+    configs = array_configs(urls, POLL_COST_INTERVAL_SECONDS, timeout=1.5)
+    members = [build_member(config) for config in configs]
+    last_start = [0.0] * len(members)
+    polls = failed = 0
+    poll_cpu = publish_cpu = 0.0
+    wall = time.perf_counter()
+    try:
+        for round_index in range(rounds + 1):
+            for index, member in enumerate(members):
+                # Small fleets come round faster than the interval: wait (no CPU) until due.
+                wait = last_start[index] + POLL_COST_INTERVAL_SECONDS - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                last_start[index] = time.time()
+                c0 = time.process_time()
+                snapshot = member.poll.poll()
+                c1 = time.process_time()
+                exposition.publish(snapshot)
+                c2 = time.process_time()
+                if round_index == 0:
+                    wall = time.perf_counter()
+                    continue
+                polls += 1
+                failed += not (snapshot.up and all(s.success for s in snapshot.collectors.values()))
+                poll_cpu += c1 - c0
+                publish_cpu += c2 - c1
+        wall = time.perf_counter() - wall
+    finally:
+        for member in members:
+            member.poll.close()
+            member.client.close()
+    polls = max(polls, 1)
+    return PollCost(polls, failed, (poll_cpu + publish_cpu) / polls, poll_cpu / polls,
+                    publish_cpu / polls, wall), exposition
+
+
+# --- d. fleet freshness with the real Poller -----------------------------------------------
+
+@dataclass
+class FleetRun:
+    arrays: int
+    interval_seconds: float
+    window_seconds: float
+    polls: int
+    failed_polls: int
+    cpu_seconds: float
+    cpu_utilisation: float  # cores, over the window
+    cpu_seconds_per_poll: float
+    max_age_seconds: float  # longest time any array went without a newly published poll
+    arrays_never_polled_in_window: int
+    poll_wall_mean_seconds: float
+    poll_wall_max_seconds: float
+    workers: int | None
+
+
+def _quiet() -> None:
+    """Polls cut short by the end of a run log 'skipped: shutting down'; not news here."""
+    logging.getLogger("qsan_exporter").setLevel(logging.CRITICAL)
+
+
+def _workers(poller: Poller) -> int | None:
+    """The scheduler's thread count, for the report (private attributes: None if they move)."""
+    try:
+        return poller._scheduler._executors["default"]._pool._max_workers  # type: ignore
+    except AttributeError:
+        return None
+
+
+def _published_at(snapshot: object) -> float:
+    return snapshot.started_at + snapshot.duration  # type: ignore[attr-defined]
+
+
+def run_fleet(urls: list[str], interval: float, window_intervals: float,
+              spread_over_interval: bool = False) -> FleetRun:
+    """The real Poller (apscheduler, its default worker pool) polling every URL each `interval`.
+
+    After every array has published its first poll (logins and log history done), measure for
+    `window_intervals` intervals: process CPU, and every 0.1 s each array's age - the time since
+    its newest poll finished (`started_at + duration`). Fresh means that age stays below the
+    interval plus slack (see `run.FRESH_SLACK`).
+
+    `spread_over_interval` measures a proposed Poller change in this (throw-away) process only:
+    first polls spread over the whole interval instead of its first 5 s, so the fleet's polls do
+    not come as one burst every interval.
+    """
+    _quiet()
+    if spread_over_interval:
+        poller_module.MAX_START_SPREAD_SECONDS = interval
+    exposition = Exposition()
+    poller = Poller(exposition)
+    configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
+    names = [c.name for c in configs]
+    poller.start(Config(arrays=tuple(configs)))
+    workers = _workers(poller)
+    try:
+        deadline = time.monotonic() + FIRST_POLL_WAIT_SECONDS + interval
+        while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
+            time.sleep(SAMPLE_EVERY_SECONDS)
+        snapshots = exposition.snapshots()
+        seen = {n: snapshots[n].generation for n in names if n in snapshots}
+        published = {n: _published_at(snapshots[n]) for n in names if n in snapshots}
+        window = interval * window_intervals
+        polls = failed = 0
+        durations: list[float] = []
+        max_age = 0.0
+        polled_in_window: set[str] = set()
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        while time.monotonic() - wall0 < window:
+            time.sleep(SAMPLE_EVERY_SECONDS)
+            now = time.time()
+            snapshots = exposition.snapshots()
+            for name in names:
+                snapshot = snapshots.get(name)
+                if snapshot is None:
+                    continue
+                if snapshot.generation != seen.get(name):
+                    polls += snapshot.generation - seen.get(name, 0)
+                    failed += not snapshot.up
+                    durations.append(snapshot.duration)
+                    seen[name] = snapshot.generation
+                    published[name] = _published_at(snapshot)
+                    polled_in_window.add(name)
+                if name in published:
+                    max_age = max(max_age, now - published[name])
+                else:
+                    max_age = max(max_age, now - wall0 + interval)
+        cpu = time.process_time() - cpu0
+        elapsed = time.monotonic() - wall0
+    finally:
+        poller.stop()
+    return FleetRun(
+        arrays=len(names), interval_seconds=interval, window_seconds=elapsed, polls=polls,
+        failed_polls=failed, cpu_seconds=cpu, cpu_utilisation=cpu / elapsed,
+        cpu_seconds_per_poll=cpu / max(polls, 1), max_age_seconds=max_age,
+        arrays_never_polled_in_window=len(names) - len(polled_in_window),
+        poll_wall_mean_seconds=statistics.fmean(durations) if durations else 0.0,
+        poll_wall_max_seconds=max(durations, default=0.0), workers=workers,
+    )
+
+
+# --- e. memory -----------------------------------------------------------------------------------
+
+def rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+@dataclass
+class MemoryPoint:
+    arrays: int
+    rss_bytes: int
+    rss_before_bytes: int  # the same process with the exporter imported, before polling
+    series: int
+
+
+def measure_memory(urls: list[str]) -> MemoryPoint:
+    """RSS of a fresh exporter process (Poller + Exposition) once every array has been polled.
+
+    The interval is long, so after the first poll of each array nothing runs; one OpenMetrics
+    gzip body is built, as the first scrape would, then a full GC, then VmRSS is read.
+    """
+    _quiet()
+    gc.collect()
+    before = rss_bytes()
+    exposition = Exposition(extra=[REGISTRY])
+    poller = Poller(exposition)
+    configs = array_configs(urls, 3600.0, timeout=10.0)
+    poller.start(Config(arrays=tuple(configs)))
+    try:
+        deadline = time.monotonic() + FIRST_POLL_WAIT_SECONDS
+        while time.monotonic() < deadline and not (
+            poller.ready() and len(exposition.snapshots()) == len(configs)
+        ):
+            time.sleep(SAMPLE_EVERY_SECONDS)
+        now = time.time()
+        exposition.body(now, openmetrics=True, compress=True)
+        gc.collect()
+        rss = rss_bytes()
+        series = series_count(exposition, now)
+    finally:
+        poller.stop()
+    return MemoryPoint(len(configs), rss, before, series)
+
+
+def in_fresh_process(function: object, *args: object, timeout: float = 900.0) -> object:
+    """Run `function(*args)` in a newly spawned process and return its result."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
+        return executor.submit(function, *args).result(timeout=timeout)  # type: ignore[arg-type]

@@ -1,0 +1,143 @@
+"""Machine facts, targets, the printed table, the JSON file and the README section."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+README_BEGIN = re.compile(r"<!-- bench:begin[^>]*-->")
+README_END = "<!-- bench:end -->"
+MIB = 1024 * 1024
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "prometheus_client": metadata.version("prometheus-client"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float
+    target: str
+    met: bool
+    shown: str  # the value as printed
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def _mib(value: float) -> str:
+    return f"{value / MIB:.1f} MiB"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The human summary: figures, then ratios and targets with MET/MISSED."""
+    cfg, lat, poll = results["config"], results["latency"], results["poll_cost"]
+    fleet, mem, m = results["fleet"], results["memory"], results["machine"]
+    size = cfg["array_size"]
+    lines = [
+        f"qsan-exporter bench - {cfg['arrays']} arrays of {size['enclosures']} enclosures, "
+        f"{size['disks']} disks, {size['pools']} pools, {size['volumes']} volumes "
+        f"({lat['series_in_body']} series, {lat['body_bytes_uncompressed'] / MIB:.1f} MiB "
+        f"text, {lat['exporter_after_publish']['bytes'] / 1024:.0f} KiB gzip)",
+        f"machine: {m['cpu_model']}, {m['usable_cpus']} usable CPUs, Python {m['python']}, "
+        f"load average at start {m['load_average_at_start'][0]}",
+        "",
+        f"{'/metrics, Prometheus headers, new connection each':<52}{'p50':>10}{'p99':>10}"
+        f"{'n':>6}",
+    ]
+    rows = [
+        ("a  exporter, after an array published (steady state)", "exporter_after_publish"),
+        ("a' exporter, nothing changed since last scrape", "exporter_cached"),
+        ("b  naive prometheus_client collector", "baseline"),
+        ("c  same gzip bytes, static file (http.server)", "static"),
+        ("p  prototype exposition, after a publish", "prototype_after_publish"),
+        ("p' prototype exposition, builder idle", "prototype_idle"),
+    ]
+    for label, key in rows:
+        row = lat[key]
+        lines.append(f"{label:<52}{_ms(row['p50_seconds']):>10}{_ms(row['p99_seconds']):>10}"
+                     f"{row['scrapes']:>6}")
+    lines += [
+        "",
+        f"poll cost: {poll['cpu_seconds_per_poll'] * 1000:.1f} ms CPU per array poll "
+        f"({poll['cpu_seconds_per_fetch_and_translate'] * 1000:.1f} fetch+translate, "
+        f"{poll['cpu_seconds_per_publish'] * 1000:.1f} render at publish; "
+        f"{poll['polls']} polls, {poll['failed_polls']} failed)",
+        *_fleet_lines("fleet", fleet),
+        *_fleet_lines("fleet, prototype spread", results["fleet_prototype_spread"]),
+        f"prototype body build (background, gzip -1): "
+        f"{lat['prototype_build_seconds_mean'] * 1000:.0f} ms per build",
+        "memory: " + ", ".join(f"{p['arrays']} arrays {_mib(p['rss_bytes'])}"
+                               for p in mem["points"])
+        + f"; {mem['growth_per_array_bytes'] / 1024:.0f} KiB per array",
+        "",
+        f"{'target':<58}{'value':>12}  {'goal':<8}",
+    ]
+    for t in results["targets"]:
+        lines.append(f"{t['name']:<58}{t['shown']:>12}  {t['target']:<8}"
+                     f"{'MET' if t['met'] else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def _fleet_lines(label: str, fleet: dict[str, Any]) -> list[str]:
+    return [
+        f"{label}: {fleet['arrays']} arrays, "
+        f"{fleet['latency_per_request_seconds'] * 1000:.0f} ms per request, interval "
+        f"{fleet['interval_seconds']:g} s (= {fleet['equivalent_arrays_at_60s']} arrays at "
+        f"60 s): {fleet['polls']} polls in {fleet['window_seconds']:.0f} s, "
+        f"{fleet['failed_polls']} failed",
+        f"  max age {fleet['max_age_seconds']:.1f} s (fresh below "
+        f"{fleet['fresh_limit_seconds']:.1f} s: {'yes' if fleet['fresh'] else 'NO'}), poll wall "
+        f"mean "
+        f"{fleet['poll_wall_mean_seconds']:.2f} s max {fleet['poll_wall_max_seconds']:.2f} s, "
+        f"CPU {fleet['cpu_utilisation']:.2f} cores -> {fleet['cpu_cores_at_60s']:.3f} at 60 s, "
+        f"ceiling ~{fleet['max_arrays_at_60s']} arrays at 60 s",
+    ]
+
+
+def readme_section(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    return (
+        "Generated by `" + results["command"] + "` on " + results["finished_at"][:10]
+        + f" - {m['cpu_model']}, {m['usable_cpus']} usable CPUs (shared, noisy), "
+        f"Python {m['python']}, prometheus_client {m['prometheus_client']}. One run; read the "
+        "ratios, not the milliseconds. Method and caveats: "
+        "[`bench/README.md`](bench/README.md).\n\n"
+        "```\n" + table(results) + "\n```\n\n"
+        "Regenerate (about 7 minutes on 2 cores; rewrites this section and "
+        "`bench/results/latest.json`):\n\n"
+        "```sh\n.venv/bin/python -m bench.run\n```\n"
+    )
+
+
+def rewrite_readme(path: Path, section: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    begin = README_BEGIN.search(text)
+    end = text.find(README_END, begin.end()) if begin else -1
+    if begin is None or end < 0:
+        raise RuntimeError(f"{path}: no '<!-- bench:begin ... -->' / '{README_END}' markers")
+    path.write_text(text[: begin.end()] + "\n" + section + text[end:], encoding="utf-8")
