@@ -21,7 +21,7 @@ from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.collectors import COLLECTORS
-from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, items
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, text
 from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.snapshot import CollectorState, Identity, Snapshot
@@ -48,14 +48,14 @@ def identify(system_raw: Any) -> tuple[str, str]:
     """Model and serial of the array: those of its local enclosure (the first listed)."""
     enclosures = field(system_raw, "enclosures")
     if isinstance(enclosures, Mapping):
-        enclosures = [enclosures] if "info" in enclosures else items(
-            enclosures, "enclosures", "data", "list"
-        )
+        # Identity is best effort: a malformed list here must not fail the poll.
+        inner = field(enclosures, "enclosures", "data", "list")
+        enclosures = [enclosures] if "info" in enclosures else inner
     for enclosure in enclosures if isinstance(enclosures, list) else []:
         info = field(enclosure, "info")
         model = field(info, "modelName")
         if model:
-            return str(model).strip(), str(field(info, "serialNumber", default="")).strip()
+            return text(model), text(field(info, "serialNumber", default=""))
     return "", ""
 
 

@@ -53,7 +53,10 @@ class RenderedFamily:
 
 
 def _split(rendered: bytes) -> tuple[bytes, bytes]:
-    lines = [line for line in rendered.splitlines(keepends=True) if line != _EOF]
+    # Only b"\n" ends a line in either format; splitlines() would also cut at a bare "\r",
+    # which prometheus_client leaves unescaped inside a label value.
+    lines = [line + b"\n" for line in rendered.split(b"\n")[:-1]]
+    lines = [line for line in lines if line != _EOF]
     header = b"".join(line for line in lines if line.startswith(b"# "))
     samples = b"".join(line for line in lines if not line.startswith(b"# ") and line.strip())
     return header, samples

@@ -14,9 +14,9 @@ simulator's answers - damaged by a few hypothesis-chosen mutations, through the 
   nothing duplicated, nothing pushed into a comment line - and no value is NaN or infinite;
 - a sample of the text bodies passes `promtool check metrics` without a word.
 
-Two bugs outside tests/ and collectors/ are found by these properties and pinned by strict xfail
-tests below; until they are fixed the strategies steer around them (`_KNOWN_BUG_*`). When an xfail
-turns into a pass, delete it and its steering.
+Two bugs outside tests/ and collectors/ were found by these properties (identify() raising on a
+malformed enclosure list; a bare "\r" in a label value splitting a rendered line); the regression
+tests at the end keep them fixed.
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.array_poll import ArrayPoll, identify
-from qsan_exporter.collectors.base import field
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.metrics import COLLECTOR_NAMES
@@ -57,18 +56,6 @@ SETTINGS = settings(
                            HealthCheck.filter_too_much, HealthCheck.large_base_example],
 )
 
-# exposition._split cuts rendered bytes with bytes.splitlines(), which also splits on a bare
-# "\r" - legal, unescaped, inside a label value: the sample is mangled or moved into the header.
-_KNOWN_BUG_CR = True
-
-
-def _known_bug_identify(system: object) -> bool:
-    """array_poll.identify() raises (outside any try) on `{"enclosures": {"data": 5}}`."""
-    enclosures = field(system, "enclosures")
-    if not isinstance(enclosures, Mapping) or "info" in enclosures:
-        return False
-    wrapped = field(enclosures, "enclosures", "data", "list")
-    return wrapped is not None and not isinstance(wrapped, list)
 
 
 # --- realistic bodies -------------------------------------------------------------------------
@@ -221,15 +208,11 @@ SPECIAL_NUMBERS = (
 )
 
 
-def _no_cr(value: str) -> str:
-    return value.replace("\r", "") if _KNOWN_BUG_CR else value
-
-
 texts = st.one_of(
-    st.text(st.characters(exclude_characters="\r")
+    st.text(st.characters()
              | st.characters(categories=["Cs"]), max_size=12),
     st.sampled_from(NASTY_TEXT),
-).map(_no_cr)
+)
 numbers = st.one_of(st.integers(), st.floats(), st.sampled_from(SPECIAL_NUMBERS))
 scalars = st.one_of(st.none(), st.booleans(), numbers, texts,
                     numbers.map(lambda n: str(n)))  # numbers as strings
@@ -319,7 +302,7 @@ def _mutate_once(draw: Callable[..., Any], body: Any, kinds: tuple[str, ...]) ->
     elif kind == "empty_string":
         container[key] = ""
     elif kind == "long_string":
-        container[key] = draw(st.sampled_from(NASTY_TEXT[1:]).map(_no_cr)) * 3000
+        container[key] = draw(st.sampled_from(NASTY_TEXT[1:])) * 3000
     elif kind == "wrap_list":
         container[key] = [value]
     elif kind == "wrap_object":
@@ -382,7 +365,6 @@ def test_arbitrary_json_never_escapes_the_poll() -> None:
     @example(raw={**BASES["fixture-san"], "system": {"enclosures": [
         {"encId": "x\udfff", "info": {"modelName": "XS\ud800"}}]}}, product="auto")
     def prop(raw: dict[str, Any], product: str) -> None:
-        assume(not _known_bug_identify(raw["system"]))
         snapshot = poll_once(raw, product)
         bodies.append(check_snapshot(snapshot)[0])
 
@@ -398,7 +380,6 @@ def test_damaged_real_answers_fail_only_their_own_area() -> None:
     @example(case=_with("simulator-san", "pools", _set(("pools",), "garbage")), product="auto")
     def prop(case: tuple[str, dict, frozenset], product: str) -> None:
         _, raw, damaged_areas = case
-        assume(not _known_bug_identify(raw["system"]))
         snapshot = poll_once(raw, product)
         assert snapshot.up and snapshot.error is None
         failed = {n: c.error for n, c in snapshot.collectors.items()
@@ -466,20 +447,15 @@ def test_check_snapshot_catches_a_broken_exposition(monkeypatch: pytest.MonkeyPa
         check_snapshot(poll_once(copy.deepcopy(BASES["fixture-san"])))
 
 
-# --- known bugs outside tests/ and collectors/ (pinned; fix, then delete the steering) --------
+# --- regressions: bugs outside tests/ and collectors/ these properties found ------------------
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="array_poll.identify() reads `enclosures` with items(), which raises "
-                          "on a non-list, outside any try: poll() raises")
-def test_known_bug_identify_raises_out_of_the_poll() -> None:
+def test_identify_tolerates_a_malformed_enclosure_list() -> None:
     assert identify({"enclosures": {"data": 5}}) == ("", "")
     raw = {**copy.deepcopy(BASES["fixture-nas"]), "system": {"enclosures": {"data": 5}}}
     check_snapshot(poll_once(raw))
 
 
-@pytest.mark.xfail(strict=True, raises=(AssertionError, ValueError),
-                   reason="exposition._split() splits on a bare \\r inside a label value")
-def test_known_bug_carriage_return_in_a_label_value() -> None:
+def test_carriage_return_in_a_label_value_stays_in_the_label() -> None:
     raw = copy.deepcopy(BASES["fixture-san"])
     raw["disks"]["disks"][0]["vendor"] = "W\r# HELP qsan_up x"
     check_snapshot(poll_once(raw))

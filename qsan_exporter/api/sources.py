@@ -181,7 +181,7 @@ def _timestamp(value: Any) -> float | None:
         return None
     try:
         timestamp = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return timestamp if timestamp == timestamp and abs(timestamp) != float("inf") else None
 
