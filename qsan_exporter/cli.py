@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from qsan_exporter import __version__
+from qsan_exporter.api.guard import GlobalLimit
 from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.exposition import Exposition
@@ -28,13 +29,17 @@ log = logging.getLogger("qsan_exporter")
 
 EXIT_OK, EXIT_USAGE = 0, 1
 DEFAULT_LISTEN = ":9747"
+# Requests in flight to all arrays together. Each array already gets one at a time by default
+# (max_concurrent_requests); this bounds the exporter's sockets and threads on a large fleet.
+DEFAULT_GLOBAL_REQUESTS = 32
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="qsan-exporter",
         description="Prometheus exporter for QSAN storage arrays (XCubeSAN, XCubeFAS, XCubeNAS).",
-        epilog="Subcommands: 'qsan-exporter simulate --help' runs a simulated array.",
+        epilog="Subcommands: 'qsan-exporter simulate --help' runs a simulated array; "
+               "'qsan-exporter dump --help' saves one array's API answers for a bug report.",
     )
     p.add_argument("--config.file", dest="config_file", metavar="FILE",
                    help="YAML config (see config/qsan_exporter.example.yml)")
@@ -51,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="run three simulated arrays (san, fas, nas) and poll them; no config")
     p.add_argument("--shard", metavar="I/N",
                    help="poll and serve only the arrays whose name hashes to shard I of N")
+    p.add_argument("--api.max-concurrent-requests", dest="global_requests", type=int,
+                   default=DEFAULT_GLOBAL_REQUESTS, metavar="N",
+                   help="requests in flight to all arrays together, 0 for no cap "
+                        f"(default {DEFAULT_GLOBAL_REQUESTS}; per array: the config key "
+                        "max_concurrent_requests, default 1)")
     p.add_argument("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
     p.add_argument("--log.format", dest="log_format", default="logfmt",
                    choices=["logfmt", "json"])
@@ -106,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = sp.parse_args(argv[1:])
         setup_logging("info", "logfmt")
         return simulator_cli.run(args)
+    if argv[:1] == ["dump"]:
+        from qsan_exporter import dump
+
+        setup_logging("warning", "logfmt")  # the dump prints its own progress lines
+        return dump.main(argv[1:])
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -114,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         shard = parse_shard(args.shard) if args.shard else None
     except ValueError as exc:
         print(f"qsan-exporter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.global_requests < 0:
+        print("qsan-exporter: --api.max-concurrent-requests must be >= 0", file=sys.stderr)
         return EXIT_USAGE
     web_config: WebConfig | None = None
     if args.web_config_file:
@@ -163,7 +181,8 @@ def _serve(
 ) -> int:
     global_metrics = _GlobalMetrics()
     exposition = Exposition(extra=[global_metrics, REGISTRY])
-    poller = Poller(exposition)
+    global_limit = GlobalLimit(args.global_requests) if args.global_requests else None
+    poller = Poller(exposition, global_limit=global_limit)
     reload_lock = threading.Lock()
 
     def reload() -> ReloadResult:

@@ -155,3 +155,17 @@ def test_unreachable_array_is_an_error(simulators, tmp_path, capsys) -> None:
     sim.stop()
     assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
     assert "could not log in" in capsys.readouterr().err
+
+
+def test_the_cli_subcommand_runs_the_dump(simulators, tmp_path, capsys) -> None:
+    """`qsan-exporter dump ...` as typed by an admin (SPEC §1) reaches the same code."""
+    from qsan_exporter.cli import main
+
+    sim = simulators("fas", enclosures=1, disks=8, pools=1, volumes=2)
+    config = write_config(tmp_path / "c.yml", {"arr": sim})
+    out = tmp_path / "out"
+    assert main(["dump", f"--config.file={config}", "--array=arr", f"--out={out}"]) == 0
+    stdout = capsys.readouterr().out
+    assert json.loads((out / "index.json").read_text())["array"] == "arr"
+    assert re.search(r"^\[1/\d+\] GET /rest/v1/hardware/info \.\.\. 200", stdout, re.M)
+    assert main(["dump", f"--config.file={config}", "--array=nope", f"--out={out}"]) == 1
