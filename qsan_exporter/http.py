@@ -22,6 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poller import Poller
+from qsan_exporter.snapshot import Snapshot
 from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class App:
             config = configs[name]
             if snap is None:
                 rows.append(f"<tr><td>{_e(name)}</td><td>{_e(config.url)}</td>"
-                            "<td colspan=6>waiting for the first poll</td></tr>")
+                            "<td colspan=7>waiting for the first poll</td></tr>")
                 continue
             api = snap.identity.api if snap.identity else config.api
             product = snap.identity.product if snap.identity else config.product
@@ -137,7 +138,8 @@ class App:
             rows.append(
                 f"<tr><td>{_e(name)}</td><td>{_e(config.url)}</td>"
                 f"<td>{_e(api)} / {_e(product)} {_e(model)}</td><td>{state}</td>"
-                f"<td>{last}</td><td>{snap.duration:.2f} s</td><td>{collectors}</td></tr>"
+                f"<td>{last}</td><td>{snap.duration:.2f} s</td>"
+                f"<td>{_next_poll(snap, now)}</td><td>{collectors}</td></tr>"
             )
         page = (
             "<!doctype html><html><head><meta charset=utf-8><title>qsan-exporter</title>"
@@ -146,7 +148,7 @@ class App:
             "<h1>qsan-exporter</h1><p><a href=/metrics>/metrics</a> &middot; "
             "<a href=/-/healthy>/-/healthy</a> &middot; <a href=/-/ready>/-/ready</a></p>"
             "<table><tr><th>array</th><th>url</th><th>api / product</th><th>state</th>"
-            "<th>last success</th><th>poll</th><th>collectors</th></tr>"
+            "<th>last success</th><th>poll</th><th>next poll</th><th>collectors</th></tr>"
             + "".join(rows) + "</table></body></html>"
         )
         data = page.encode()
@@ -157,6 +159,23 @@ class App:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _exporter_value(snap: Snapshot, name: str) -> float | None:
+    """A value of the array's own exporter series: the page says what the metrics say."""
+    for family in snap.exporter_families:
+        if family.name == name and family.samples:
+            return float(family.samples[0].value)
+    return None
+
+
+def _next_poll(snap: Snapshot, now: float) -> str:
+    at = _exporter_value(snap, "qsan_poll_next_attempt_timestamp_seconds")
+    when = "" if at is None else f"in {max(0.0, at - now):.0f} s"
+    if _exporter_value(snap, "qsan_poll_backoff") == 1:
+        failures = _exporter_value(snap, "qsan_poll_consecutive_failures") or 0
+        return f"BACKING OFF after {failures:.0f} failed poll(s): next attempt {when}"
+    return when or "&mdash;"
 
 
 def _ago(now: float, then: float | None) -> str:

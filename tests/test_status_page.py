@@ -1,0 +1,44 @@
+"""The status page at `/` (SPEC §3) against the real exporter: flavour, state, backoff."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import wait_for, write_config
+
+
+def row_of(page: str, array: str) -> str:
+    rows = [r for r in page.split("<tr>") if r.startswith(f"<td>{array}</td>")]
+    assert len(rows) == 1, f"one row for {array}"
+    return html.unescape(re.sub(r"<[^>]+>", " ", rows[0]))
+
+
+def sample(text: str, name: str, array: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels.get("array") == array:
+                return s.value
+    return None
+
+
+def test_status_page_shows_backoff_of_a_dead_array(simulators, exporter, tmp_path) -> None:
+    sims = {"st-ok": simulators("san"), "st-dead": simulators("nas")}
+    config = write_config(tmp_path / "c.yml", sims, interval_seconds=1, timeout_seconds=0.5)
+    e = exporter(f"--config.file={config}")
+    e.wait_ready()
+    page = e.get("/").text
+    assert "BACKING OFF" not in page
+    assert "unified / san" in row_of(page, "st-ok") and "unified / nas" in row_of(page, "st-dead")
+
+    sims["st-dead"].stop()
+    wait_for(lambda: sample(e.get("/metrics").text, "qsan_poll_backoff", "st-dead") == 1, 30,
+             "the dead array to back off")
+    page = e.get("/").text
+    dead, ok = row_of(page, "st-dead"), row_of(page, "st-ok")
+    assert "DOWN" in dead
+    assert re.search(r"BACKING OFF after [2-9]\d* failed poll\(s\): next attempt in \d+ s", dead)
+    assert "BACKING OFF" not in ok and "DOWN" not in ok
+    assert re.search(r"next poll.*", page) and re.search(r"\bin \d+ s\b", ok)
