@@ -135,12 +135,15 @@ def test_unreachable_array_mutes_only_its_own_alerts(alertmanager: str) -> None:
               case="expect-inhibited-disk-same-array"),
         alert("QsanArrayDataStale", "warning", array="san-a", case="expect-inhibited-stale"),
         alert("QsanDiskFailed", "warning", array="san-b", disk="0-3", case="other-array"),
+        # The cause of the unreachable page stays visible.
+        alert("QsanArrayLoginRejected", "warning", array="san-a", case="login-rejected-shown"),
     ])
     assert state == {
         "source-unreachable": False,
         "expect-inhibited-disk-same-array": True,
         "expect-inhibited-stale": True,
         "other-array": False,
+        "login-rejected-shown": False,
     }
 
 

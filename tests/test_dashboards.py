@@ -346,7 +346,8 @@ def test_array_dashboard_has_a_row_per_area() -> None:
         "qsan_up", "qsan_poll_duration_seconds", "qsan_collector_success",
         "qsan_collector_duration_seconds", "qsan_api_requests_total", "qsan_auth_logins_total",
         "qsan_auth_refreshes_total", "process_cpu_seconds_total",
-        "process_resident_memory_bytes"}),
+        "process_resident_memory_bytes", "qsan_poll_backoff", "qsan_poll_consecutive_failures",
+        "qsan_poll_next_attempt_timestamp_seconds", "qsan_auth_login_failures_total"}),
 ])
 def test_dashboard_shows_its_metrics(name: str, metrics: set[str]) -> None:
     used = set()
