@@ -72,6 +72,24 @@ def test_retry_after_is_honoured(rsps, status) -> None:
     assert len(calls_to(rsps, POOLS)) == 2
 
 
+def test_close_revokes_even_inside_a_retry_after_wait(rsps) -> None:
+    """Regression (found by bench/soak.py): the revoke at shutdown was refused by the guard
+    while a 429's Retry-After ran, leaving the token set alive on the array."""
+    clock = Clock()
+    add_login(rsps)
+    rsps.add(responses.GET, BASE + POOLS, status=429, json={}, headers={"Retry-After": "120"})
+    rsps.add(responses.POST, BASE + "/auth/revoke", json={})
+    client = make(clock)
+    with pytest.raises(ApiHTTPError):
+        client.get(POOLS)
+    clock.now += 10  # still inside the wait: a poll would send nothing
+    with pytest.raises(ApiUnreachable, match="Retry-After"):
+        client.get(POOLS)
+    client.close()
+    assert len(calls_to(rsps, "/auth/revoke")) == 1
+    assert len(calls_to(rsps, POOLS)) == 1
+
+
 def test_retry_after_as_http_date_and_bounded() -> None:
     clock = Clock()
     guard = RequestGuard("a", clock=clock)

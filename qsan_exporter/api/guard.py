@@ -70,14 +70,17 @@ class RequestGuard:
         return configured if left is None else max(0.05, min(configured, left))
 
     @contextlib.contextmanager
-    def slot(self, what: str, deadline: float | None = None) -> Iterator[None]:
+    def slot(self, what: str, deadline: float | None = None, *,
+             last_request: bool = False) -> Iterator[None]:
         """Hold a per-array and a global slot for one request, or fail at the deadline.
 
         `deadline` overrides the poll's (used by the revoke at shutdown, which must not wait
-        behind a request hanging on a dead array).
+        behind a request hanging on a dead array). `last_request` (that revoke) is sent even
+        inside a Retry-After wait: it is the client's last request ever, and skipping it would
+        leave a token set occupying one of the user's ten sessions for its whole lifetime.
         """
         now = self._clock()
-        if now < self.not_before:
+        if now < self.not_before and not last_request:
             raise ApiUnreachable(f"{what}: the array asked us to wait (Retry-After) until "
                                  f"{time.strftime('%H:%M:%S', time.gmtime(self.not_before))} UTC")
         left = self.remaining(deadline)

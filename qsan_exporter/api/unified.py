@@ -134,7 +134,8 @@ class UnifiedClient:
             self._closed = True
             tokens, self._tokens = self._tokens, None
             if tokens is not None and tokens.refresh:
-                self._revoke(tokens, deadline=self._clock() + REVOKE_BUDGET_SECONDS)
+                self._revoke(tokens, deadline=self._clock() + REVOKE_BUDGET_SECONDS,
+                             last_request=True)
             self._session.close()
 
     # --- token lifecycle (callers hold no lock; these take it) ----------------------------------
@@ -229,11 +230,14 @@ class UnifiedClient:
         self.stats.count_refresh()
         return self._tokens
 
-    def _revoke(self, tokens: _Tokens, deadline: float | None = None) -> None:
-        """Best effort: a failure is logged, never raised (we are dropping the set anyway)."""
+    def _revoke(self, tokens: _Tokens, deadline: float | None = None, *,
+                last_request: bool = False) -> None:
+        """Best effort: a failure is logged, never raised (we are dropping the set anyway).
+        `last_request`: the revoke at close, sent even while Retry-After holds other calls."""
         try:
             response = self._send("POST", AUTH_REVOKE, token=tokens.access,
-                                  body={"refreshToken": tokens.refresh}, deadline=deadline)
+                                  body={"refreshToken": tokens.refresh}, deadline=deadline,
+                                  last_request=last_request)
         except ApiUnreachable as exc:
             log.warning("could not revoke the refresh token: %s", exc)
             return
@@ -268,7 +272,8 @@ class UnifiedClient:
     def _send(self, method: str, path: str, *, token: str | None = None,
               params: Mapping[str, Any] | None = None,
               body: Mapping[str, Any] | None = None,
-              deadline: float | None = None) -> requests.Response:
+              deadline: float | None = None,
+              last_request: bool = False) -> requests.Response:
         """One request, counted; transport failures become ApiUnreachable with our own text."""
         endpoint = path.split("?", 1)[0]
         headers = {"Accept": "application/json"}
@@ -277,7 +282,7 @@ class UnifiedClient:
         where = f"{method} {endpoint} at {self.base_url}"
         timeout = self._timeout
         try:
-            with self.guard.slot(where, deadline):
+            with self.guard.slot(where, deadline, last_request=last_request):
                 timeout = self.guard.timeout(self._timeout, deadline)
                 response = self._session.request(
                     method, self._root + path, params=params, json=body, headers=headers,
