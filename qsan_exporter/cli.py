@@ -9,12 +9,13 @@ import sys
 import threading
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from qsan_exporter import __version__
+from qsan_exporter import __version__, kube_shard
 from qsan_exporter.api.guard import GlobalLimit
 from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="run three simulated arrays (san, fas, nas) and poll them; no config")
     p.add_argument("--shard", metavar="I/N",
                    help="poll and serve only the arrays whose name hashes to shard I of N")
+    p.add_argument("--shard.statefulset", dest="shard_statefulset", metavar="NAME",
+                   help="in a Kubernetes StatefulSet: N is NAME's replica count, read from the "
+                        "API and followed as it is scaled; --shard then gives I only")
+    p.add_argument("--shard.refresh-interval", dest="shard_refresh", type=float,
+                   default=kube_shard.DEFAULT_REFRESH_SECONDS, metavar="SECONDS",
+                   help="how often --shard.statefulset re-reads the replica count "
+                        f"(default {kube_shard.DEFAULT_REFRESH_SECONDS:.0f})")
     p.add_argument("--api.max-concurrent-requests", dest="global_requests", type=int,
                    default=DEFAULT_GLOBAL_REQUESTS, metavar="N",
                    help="requests in flight to all arrays together, 0 for no cap "
@@ -78,6 +86,24 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _shard_from_args(
+    args: argparse.Namespace,
+) -> tuple[tuple[int, int] | None, kube_shard.StatefulSetReplicas | None]:
+    """--shard=I/N as given, or I with N read from the StatefulSet (--shard.statefulset)."""
+    if not args.shard_statefulset:
+        return (parse_shard(args.shard) if args.shard else None), None
+    if not args.shard or not args.shard.isdigit():
+        raise ValueError("--shard.statefulset needs --shard=I (the pod's ordinal, without /N)")
+    if args.shard_refresh <= 0:
+        raise ValueError("--shard.refresh-interval must be > 0")
+    replicas = kube_shard.StatefulSetReplicas(args.shard_statefulset)
+    count = replicas.get()
+    index = int(args.shard)
+    log.info("StatefulSet %s has %d replicas: this is shard %d/%d",
+             args.shard_statefulset, count, index, count)
+    return (index, count), replicas
+
+
 def shard_of(name: str, count: int) -> int:
     """Stable across processes, Python versions and restarts (unlike hash())."""
     return zlib.crc32(name.encode("utf-8")) % count
@@ -87,7 +113,16 @@ def select_shard(config: Config, shard: tuple[int, int] | None) -> Config:
     if shard is None:
         return config
     index, count = shard
+    # An ordinal beyond the count (a pod of a StatefulSet being scaled down) owns nothing.
     return Config(arrays=tuple(a for a in config.arrays if shard_of(a.name, count) == index))
+
+
+@dataclass
+class _Selection:
+    """The loaded config and this instance's shard: reload changes one, re-sharding the other."""
+
+    config: Config
+    shard: tuple[int, int] | None
 
 
 class _GlobalMetrics:
@@ -126,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        shard = parse_shard(args.shard) if args.shard else None
-    except ValueError as exc:
+        shard, replicas = _shard_from_args(args)
+    except (ValueError, kube_shard.KubeError) as exc:
         print(f"qsan-exporter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.global_requests < 0:
@@ -152,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         simulators, config = start_demo_arrays()
         try:
-            return _serve(config, args, shard, None, web_config)
+            return _serve(config, args, shard, None, web_config, replicas)
         finally:
             for sim in simulators:
                 sim.stop()
@@ -172,12 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
               + ", ".join(a.name for a in config.arrays))
         return EXIT_OK
-    return _serve(config, args, shard, Path(args.config_file), web_config)
+    return _serve(config, args, shard, Path(args.config_file), web_config, replicas)
 
 
 def _serve(
     config: Config, args: argparse.Namespace, shard: tuple[int, int] | None,
     config_path: Path | None, web_config: WebConfig | None = None,
+    replicas: kube_shard.StatefulSetReplicas | None = None,
 ) -> int:
     global_metrics = _GlobalMetrics()
     exposition = Exposition(extra=[global_metrics, REGISTRY])
@@ -185,16 +221,20 @@ def _serve(
     poller = Poller(exposition, global_limit=global_limit)
     reload_lock = threading.Lock()
 
+    current = _Selection(config, shard)  # what reload and re-sharding start from
+
     def reload() -> ReloadResult:
         assert config_path is not None
         with reload_lock:
             try:
-                new = select_shard(load_config(config_path), shard)
+                loaded = load_config(config_path)
+                new = select_shard(loaded, current.shard)
             except ConfigError as exc:
                 global_metrics.reload_successful = False
                 log.error("reload of %s failed, keeping the running config: %s",
                           config_path, "; ".join(exc.problems))
                 return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
+            current.config = loaded
             poller.apply(new)
             global_metrics.reload_successful = True
             log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
@@ -208,9 +248,20 @@ def _serve(
     except (OSError, ValueError) as exc:
         print(f"qsan-exporter: cannot listen on {args.listen}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    def reshard(count: int) -> None:
+        with reload_lock:
+            assert shard is not None
+            current.shard = (shard[0], count)
+            poller.apply(select_shard(current.config, current.shard))
+
     selected = select_shard(config, shard)
     poller.start(selected)
     server.start()
+    watcher = None
+    if replicas is not None and shard is not None:
+        watcher = kube_shard.ShardCountWatcher(replicas, shard[1], reshard,
+                                               interval=args.shard_refresh)
+        watcher.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -224,6 +275,8 @@ def _serve(
     while not stop.wait(1.0):
         pass
     log.info("shutting down: stopping polls and revoking tokens")
+    if watcher is not None:
+        watcher.stop()
     server.stop()
     poller.stop()
     return EXIT_OK

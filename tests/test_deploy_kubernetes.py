@@ -24,7 +24,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from qsan_exporter.cli import parse_shard, shard_of
+from qsan_exporter.cli import _parser, shard_of
 from tests.conftest import ROOT
 
 K8S = ROOT / "deploy" / "kubernetes"
@@ -245,7 +245,8 @@ def test_pod_probes_security_and_resources(variant) -> None:
     assert "--web.listen-address=:9747" in c["args"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
+    # Only the shards talk to the API server (their own replica count); see test_shard_rbac.
+    assert pod["automountServiceAccountToken"] is (obj["kind"] == "StatefulSet")
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
@@ -310,10 +311,8 @@ def test_statefulset_pods_get_one_shard_each_and_cover_every_array() -> None:
     objects = load_kustomization(K8S / "shards")
     sts = workload(objects)
     assert sts["kind"] == "StatefulSet"
-    replicas = sts["spec"]["replicas"]
     c = container(sts)
     env = {e["name"]: e for e in c["env"]}
-    assert env["SHARD_COUNT"]["value"] == str(replicas), "SHARD_COUNT must equal replicas"
     assert env["SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
         "metadata.labels['apps.kubernetes.io/pod-index']")
     [headless] = [s for s in by_kind(objects, "Service")
@@ -322,16 +321,37 @@ def test_statefulset_pods_get_one_shard_each_and_cover_every_array() -> None:
 
     [configmap] = by_kind(objects, "ConfigMap")
     names = [a["name"] for a in yaml.safe_load(configmap["data"][CONFIG_FILE])["arrays"]]
-    owners: dict[str, list[int]] = {name: [] for name in names}
-    for ordinal in range(replicas):
-        values = {"SHARD_INDEX": str(ordinal), "SHARD_COUNT": env["SHARD_COUNT"]["value"]}
-        [shard_arg] = [_expand(a, values) for a in c["args"] if a.startswith("--shard=")]
-        index, count = parse_shard(shard_arg.partition("=")[2])
-        assert (index, count) == (ordinal, replicas)
-        for name in names:
-            if shard_of(name, count) == index:
-                owners[name].append(ordinal)
-    assert all(len(o) == 1 for o in owners.values()), owners
+    # N is the replica count the pods read from the API (test_kube_shard.py), so every count
+    # kubectl scale may set must split the arrays with each owned exactly once.
+    for replicas in (sts["spec"]["replicas"], 1, 5):
+        owners: dict[str, list[int]] = {name: [] for name in names}
+        for ordinal in range(replicas):
+            args = [_expand(a, {"SHARD_INDEX": str(ordinal)}) for a in c["args"]]
+            parsed = _parser().parse_args(args)
+            assert parsed.shard == str(ordinal)
+            assert parsed.shard_statefulset == sts["metadata"]["name"]
+            for name in names:
+                if shard_of(name, replicas) == ordinal:
+                    owners[name].append(ordinal)
+        assert all(len(o) == 1 for o in owners.values()), owners
+
+
+def test_shard_rbac_grants_only_reading_the_statefulsets_scale() -> None:
+    objects = load_kustomization(K8S / "shards")
+    sts = workload(objects)
+    pod = sts["spec"]["template"]["spec"]
+    [account] = by_kind(objects, "ServiceAccount")
+    [role] = by_kind(objects, "Role")
+    [binding] = by_kind(objects, "RoleBinding")
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert account["automountServiceAccountToken"] is False  # only where a pod asks for it
+    assert role["rules"] == [{"apiGroups": ["apps"], "resources": ["statefulsets/scale"],
+                              "resourceNames": [sts["metadata"]["name"]], "verbs": ["get"]}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount",
+                                    "name": account["metadata"]["name"]}]
+    assert not by_kind(load_kustomization(K8S / "single"), "Role"), "single needs no API access"
 
 
 def _generator() -> ModuleType:

@@ -69,8 +69,8 @@ def test_every_documented_flag_exists() -> None:
             known.update(action.option_strings)
     text = README.read_text(encoding="utf-8")
     documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z.-]*[a-z])", text))
-    # Flags of other programs the README quotes: docker compose, the metric table generator.
-    foreign = {"--build", "--write"}
+    # Flags of other programs the README quotes: docker compose, kubectl, the table generator.
+    foreign = {"--build", "--replicas", "--write"}
     missing = documented - known - foreign
     assert not missing, f"README documents flags the CLI does not have: {sorted(missing)}"
     assert {"--web.config.file", "--api.max-concurrent-requests", "--shard"} <= documented
