@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -407,3 +408,15 @@ def test_count_panels_are_not_health_panels() -> None:
     panel = {"targets": [{"expr": 'count(qsan_disk_health{array=~"$array"} > 0)'}]}
     assert not is_health_panel(panel)
     assert is_health_panel({"targets": [{"expr": 'max by (array) (qsan_pool_health{a="b"})'}]})
+
+
+def test_alerts_and_dashboards_doc_is_up_to_date() -> None:
+    """docs/alerts-and-dashboards.md is generated from the rules and the dashboards."""
+    script = ROOT / "scripts" / "generate_alerts_doc.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    text = (ROOT / "docs" / "alerts-and-dashboards.md").read_text()
+    for name in EXPECTED_DASHBOARDS:
+        for panel in data_panels(load(name)):
+            assert f"| {panel['title']} |" in text, f"{name} {where(panel)} not documented"
