@@ -289,7 +289,9 @@ class ArrayPoll:
         model, serial = identify(system_raw)
         if not model and self._identity is not None:
             return
-        api = "legacy" if self.config.api == "legacy" else "unified"
+        # The flavour the source speaks (api: auto decides at run time), else the config's.
+        api = getattr(self.source, "api", None) or (
+            "legacy" if self.config.api == "legacy" else "unified")
         product = self.config.product
         if product == "auto":
             product = product_from_model(model) or "unknown"

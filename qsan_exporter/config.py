@@ -200,10 +200,6 @@ def _parse_array(
         if key in _CHOICES and value not in _CHOICES[key]:
             problems.append(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}")
             continue
-        if key == "api" and value == "legacy":
-            problems.append(f"{where}: api: legacy (SANOS 4.0) is not supported by this version "
-                            "yet; use unified or auto")
-            continue
         values[key] = value
 
     for required in ("name", "url", "username"):

@@ -20,10 +20,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
-from qsan_exporter.api.sources import UnifiedSource
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.unified import UnifiedClient
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
@@ -36,7 +35,7 @@ MAX_START_SPREAD_SECONDS = 5.0
 @dataclass
 class _Member:
     poll: ArrayPoll
-    client: UnifiedClient
+    client: Closable  # UnifiedClient, LegacyClient or AutoSource (api: auto)
     attempted: bool = False
 
 
@@ -50,12 +49,8 @@ def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -
     stats = ApiStats()
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
                          global_limit=global_limit)
-    client = UnifiedClient(
-        config.url, config.username, config.password,
-        verify=config.verify, timeout=config.timeout_seconds,
-        password_encoding=config.password_encoding, stats=stats, guard=guard,
-    )
-    poll = ArrayPoll(config, UnifiedSource(client), stats, guard=guard)
+    source, client = make_source(config, stats=stats, guard=guard)  # by the config's `api:`
+    poll = ArrayPoll(config, source, stats, guard=guard)
     return _Member(poll=poll, client=client)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qsan_exporter.config import ConfigError, load_config
+from qsan_exporter.config import ConfigError, load_config, parse_config
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 CONFFILES = Path(__file__).parent / "conffiles"
@@ -86,8 +86,7 @@ def test_every_problem_reported_at_once() -> None:
         "array 'd': timezone 'Mars/Olympus' is not a known IANA time zone",
         "array 'e': verify_tls must be true or false, got str",
         "array 'e': password_file '/nonexistent/pw' cannot be read",
-        "array 'f': api: legacy (SANOS 4.0) is not supported by this version yet",
-    ]
+    ]  # array 'f' (api: legacy) is valid since the SANOS 4.0 API is supported
     for fragment in expected:
         assert fragment in text, f"missing problem: {fragment}\n--- got:\n{text}"
     assert len(problems) == len(expected)
@@ -137,3 +136,16 @@ def test_world_readable_inline_password_warns(
     with caplog.at_level(logging.WARNING):
         load_config(path)
     assert "world-readable" not in caplog.text
+
+
+@pytest.mark.parametrize("api", ["unified", "legacy", "auto"])
+def test_every_api_flavour_is_accepted(api: str) -> None:
+    config = parse_config({"arrays": [{"name": "a", "url": "https://a", "username": "u",
+                                       "password": "p", "api": api}]})
+    assert config.arrays[0].api == api
+
+
+def test_api_defaults_to_auto() -> None:
+    config = parse_config({"arrays": [{"name": "a", "url": "https://a", "username": "u",
+                                       "password": "p"}]})
+    assert config.arrays[0].api == "auto"

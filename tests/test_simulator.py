@@ -436,7 +436,7 @@ def test_scenario_holds_at_other_sizes(start: Any, profile: str, size: dict[str,
 
 def test_config_rejects_sizes_the_scenario_cannot_fit() -> None:
     for bad in ({"disks": 7, "pools": 2}, {"volumes": 1}, {"pools": 0}, {"enclosures": 0},
-                {"profile": "legacy"}, {"token_lifetime": 0}):
+                {"profile": "sanos"}, {"token_lifetime": 0}):
         with pytest.raises(ValueError):
             SimulatorConfig(**bad)  # type: ignore[arg-type]
     SimulatorConfig(disks=8, pools=2)
@@ -535,18 +535,19 @@ CLI = ("import argparse, sys\nfrom qsan_exporter.simulator import cli\n"
        "sys.exit(cli.run(p.parse_args(sys.argv[1:])))")
 
 
-def test_cli_serves_until_sigterm_and_refuses_legacy() -> None:
-    legacy = subprocess.run([sys.executable, "-c", CLI, "--profile=legacy"],
-                            capture_output=True, text=True, timeout=20)
-    assert legacy.returncode == 1 and "not implemented yet" in legacy.stderr
+@pytest.mark.parametrize("profile", ["nas", "legacy"])
+def test_cli_serves_until_sigterm(profile: str) -> None:
     process = subprocess.Popen([sys.executable, "-c", CLI, "--listen=127.0.0.1:0",
-                                "--profile=nas", "--password=pw"], stdout=subprocess.PIPE,
-                               text=True)
+                                f"--profile={profile}", "--password=pw"],
+                               stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         url = re.search(r"http://\S+", process.stdout.readline()).group(0)  # type: ignore[union-attr]
-        login = requests.post(url + "/auth/get", json={"user": "admin", "password": "pw"},
-                              timeout=5)
+        if profile == "legacy":
+            login = requests.post(url + "/rest/login/account/admin/password/pw", timeout=5)
+        else:
+            login = requests.post(url + "/auth/get", json={"user": "admin", "password": "pw"},
+                                  timeout=5)
         assert login.status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0

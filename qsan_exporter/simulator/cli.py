@@ -60,10 +60,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.profile == "legacy":
-        print("qsan-exporter simulate: profile 'legacy' (SANOS 4.0 API) is not implemented yet",
-              file=sys.stderr)
-        return EXIT_USAGE
     try:
         host, port = parse_listen(args.listen)
         config = SimulatorConfig(

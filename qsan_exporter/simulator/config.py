@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROFILES = ("san", "fas", "nas")
+PROFILES = ("san", "fas", "nas", "legacy")  # legacy: the SANOS 4.0 API (`legacy`)
 PASSWORD_ENCODINGS = ("plain", "base64", "any")
 
 MIN_ENCLOSURES = 1

@@ -90,4 +90,18 @@ NAS = Profile(
     sensor_status=True, psu_prefix="PSU", schedule_week_of_month=False,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (SAN, FAS, NAS)}
+# SANOS 4.0 (legacy API, see `legacy`): an XCubeSAN of the manual's era. Its Unified documents
+# are never served; `legacy` renders the legacy answers from them, so the scenario is the same.
+LEGACY = Profile(
+    name="legacy", model="XS5216D", expansion_model="XD5316",
+    cpu_info="Intel(R) Xeon(R) Processor D-1500 4 Cores", controllers=2, mem_total_mb=16384,
+    nas=False, task_types=frozenset(),
+    disk_size_mb=3815447, disk_media="HDD", disk_bus="NL-SAS", disk_vendor="SEAGATE",
+    disk_model="ST4000NM0025", ssd_size_mb=915715,
+    raidsets_key="raidsets", hw_enc_key="encID", disk_enc_key="encID", c2f_key="cacheToFlash",
+    c2f_field="value", c2f_name_suffix="", ids_as_strings=False, disk_id_style="index",
+    fan_as_string=False, temperature_as_string=False, cpu_usage_as_string=False,
+    sensor_status=True, psu_prefix="PSU", schedule_week_of_month=True,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (SAN, FAS, NAS, LEGACY)}

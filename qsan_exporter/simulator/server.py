@@ -31,6 +31,7 @@ from qsan_exporter.simulator.auth import TokenStore
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.device import Device, error_body
 from qsan_exporter.simulator.faults import Fault, FaultSet
+from qsan_exporter.simulator.legacy import COOKIE, LegacyApi, LegacySessions, route_of
 from qsan_exporter.simulator.scenario import Facts
 from qsan_exporter.simulator.stats import Stats
 
@@ -90,7 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        # route_of: a legacy login's request line carries the password in its path.
+        line = format % args
+        if "/rest/login/account/" in line:
+            line = " ".join(route_of(word) for word in line.split(" "))
+        log.debug("%s %s", self.address_string(), line)
 
 
 class SimulatedArray:
@@ -111,6 +116,12 @@ class SimulatedArray:
         self.device = Device(config, started=clock())
         self.tokens = TokenStore(config.username, config.password, config.token_lifetime,
                                  config.password_encoding, self.stats, self._lock, clock=clock)
+        # The SANOS 4.0 API (profile legacy) instead of /auth/* + /rest/v1/*: see `legacy`.
+        self.legacy: LegacyApi | None = None
+        if config.profile == "legacy":
+            self.legacy = LegacyApi(self.device, LegacySessions(
+                config.username, config.password, config.token_lifetime, self.stats, self._lock,
+                clock=clock), clock)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,13 +177,17 @@ class SimulatedArray:
         return self.device.facts
 
     def live_token_sets(self) -> int:
-        """Refresh-token sets issued and neither revoked nor rotated out."""
+        """Refresh-token sets issued and neither revoked nor rotated out (legacy: sessions)."""
+        if self.legacy is not None:
+            return self.legacy.sessions.live()
         return self.tokens.live_token_sets()
 
     def revoke_all_tokens(self) -> int:
         """Invalidate every access and refresh token now, behind the client's back (as an
         administrator or a controller failover would): its next GET gets 401 and its refresh
         401. Returns how many access tokens died; counted in `stats.forced_revokes`."""
+        if self.legacy is not None:
+            return self.legacy.sessions.revoke_all()
         return self.tokens.revoke_all()
 
     def stats_snapshot(self) -> dict[str, Any]:
@@ -188,8 +203,9 @@ class SimulatedArray:
         if path.startswith(admin.PREFIX):
             self._admin(handler, method, path)
             return
+        route = route_of(path)  # never a legacy login's credentials in stats or fault matching
         with self._lock:
-            self.stats.arrive(path, time.monotonic())
+            self.stats.arrive(route, time.monotonic())
         handler.sim_in_flight = True
         try:
             try:
@@ -198,12 +214,12 @@ class SimulatedArray:
                 handler.close_connection = True  # out of step with the client's bytes
                 self.respond(handler, "error", 400, error_body(400, "bad Content-Length"))
                 return
-            taken = self.faults.take(path) if self.faults.armed else None
+            taken = self.faults.take(route) if self.faults.armed else None
             handler.sim_fault = None if taken is None else taken[0]
             if taken is not None:
                 with self._lock:
                     self.stats.faults_injected += 1
-                if inject.act(handler, path, *taken, respond=self.respond,
+                if inject.act(handler, route, *taken, respond=self.respond,
                               stopping=self._stopping, count_failed_login=self._failed_login):
                     return
             try:
@@ -230,6 +246,9 @@ class SimulatedArray:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(length))
+        for name, value in getattr(handler, "sim_headers", ()):
+            handler.send_header(name, value)
+        handler.sim_headers = ()  # type: ignore[attr-defined]
         if status == 405:
             handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
         if fault is not None and fault.kind == "rate_limit":
@@ -240,11 +259,25 @@ class SimulatedArray:
 
     def _answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str,
                 body: bytes) -> tuple[str, int, bytes]:
+        if self.legacy is not None:
+            return self._legacy(handler, method, path)
         if path.startswith("/auth/"):
             return self._auth(method, path, body)
         if path.startswith("/rest/v1/"):
             return self._rest(handler, method, path, query)
         return "unknown", 404, error_body(404, "no such API")
+
+    def _legacy(self, handler: BaseHTTPRequestHandler, method: str,
+                path: str) -> tuple[str, int, bytes]:
+        assert self.legacy is not None
+        cookie = handler.headers.get("Cookie") or ""
+        session = next((part.split("=", 1)[1].strip() for part in cookie.split(";")
+                        if part.strip().startswith(COOKIE + "=")), None)
+        answer, new_session = self.legacy.answer(method, path, session)
+        if new_session is not None:
+            handler.sim_headers = [  # type: ignore[attr-defined]
+                ("Set-Cookie", f"{COOKIE}={new_session}; Path=/; HttpOnly")]
+        return answer
 
     def _failed_login(self) -> None:
         with self._lock:

@@ -1,0 +1,141 @@
+"""`api: auto` — tell a Unified array from a SANOS 4.0 one, and build each array's source.
+
+The probe spends no credentials: one unauthenticated `GET /rest/v1/hardware/info`.
+- Unified firmware knows the path and refuses the missing token: 401/403 (or 400/405), or 2xx
+  JSON -> unified; unless, on a 401/403, an unauthenticated `GET /rest/` answers the legacy
+  API list (a legacy server that refuses every path without a session) -> legacy.
+- SANOS 4.0 does not know it: 404, a redirect to its web UI, or an HTML page -> legacy.
+- Anything else (5xx, 429, no answer) decides nothing: the poll fails as for any unreachable
+  array and the next poll probes again.
+The decision is kept; after three consecutive polls that failed as unreachable or
+unauthenticated it is forgotten and the next poll probes again (a controller replaced or
+upgraded). Logins are spent only by the chosen flavour's client, and both clients share the
+array's `RequestGuard`, so a rejected password blocks further logins of either flavour: the
+login budget is never spent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
+from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
+from qsan_exporter.api.sources import UnifiedSource
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.config import ArrayConfig
+from qsan_exporter.legacy.source import LegacySource
+
+log = logging.getLogger(__name__)
+
+PROBE_PATH = "/rest/v1/hardware/info"
+REPROBE_AFTER_FAILURES = 3
+LEGACY_MARKERS = frozenset({"systeminfo", "hwmonitor", "diskinfo", "poolinfo", "volumeinfo"})
+_UNIFIED_STATUSES = frozenset({400, 401, 403, 405})
+
+
+class Fetcher(Protocol):
+    def fetch(self, area: str) -> Any: ...
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def flavour_from_probe(status: int, is_json: bool) -> str | None:
+    """unified, legacy, or None (undecided) from the probe's answer."""
+    if status in _UNIFIED_STATUSES or (200 <= status < 300 and is_json):
+        return "unified"
+    if status == 404 or 300 <= status < 400 or (200 <= status < 300 and not is_json):
+        return "legacy"
+    return None
+
+
+class AutoSource:
+    """A `Source` that probes the flavour first, then delegates; `api` tells which it chose."""
+
+    def __init__(self, unified: Fetcher, unified_client: UnifiedClient,
+                 legacy: Fetcher, legacy_client: LegacyClient, *, name: str = "") -> None:
+        self._sources = {"unified": unified, "legacy": legacy}
+        self._unified_client = unified_client
+        self._legacy_client = legacy_client
+        self._name = name or legacy_client.base_url
+        self._api: str | None = None
+        self._failures = 0
+
+    @property
+    def api(self) -> str | None:
+        """The flavour in use: "unified", "legacy", or None before the first decision."""
+        return self._api
+
+    def fetch(self, area: str) -> Any:
+        api = self._api or self._probe()
+        try:
+            result = self._sources[api].fetch(area)
+        except (ApiUnreachable, ApiAuthError):
+            self._failures += 1
+            if self._failures >= REPROBE_AFTER_FAILURES:
+                log.info("array=%s: %d failures in a row with the %s API; probing the flavour "
+                         "again next time", self._name, self._failures, api)
+                self._api, self._failures = None, 0
+            raise
+        self._failures = 0
+        return result
+
+    def _probe(self) -> str:
+        answer = self._legacy_client.probe(PROBE_PATH)
+        api = flavour_from_probe(answer.status, answer.json)
+        if api == "unified" and answer.status in (401, 403) and self._legacy_help():
+            api = "legacy"  # a legacy array that refuses every unknown path without a session
+        if api is None:
+            raise ApiUnreachable(f"GET {PROBE_PATH} at {self._legacy_client.base_url}: "
+                                 f"HTTP {answer.status} tells neither API flavour; probing "
+                                 "again next poll")
+        log.info("array=%s: detected the %s API (GET %s answered HTTP %d)", self._name,
+                 "SANOS 4.0 legacy" if api == "legacy" else "Unified", PROBE_PATH,
+                 answer.status)
+        self._api = api
+        return api
+
+    def _legacy_help(self) -> bool:
+        """True if `GET /rest/` answers the legacy API list (only asked when step 1 was 401)."""
+        try:
+            words = self._legacy_client.help_words()
+        except ApiError as exc:
+            log.debug("array=%s: GET %s: %s", self._name, HELP_PATH, exc)
+            return False
+        return bool(words and LEGACY_MARKERS & words)
+
+    def close(self) -> None:
+        for client in (self._unified_client, self._legacy_client):
+            try:
+                client.close()
+            except Exception:
+                log.exception("array=%s: closing an API client failed", self._name)
+
+
+def make_source(config: ArrayConfig, *, stats: ApiStats,
+                guard: RequestGuard) -> tuple[Fetcher, Closable]:
+    """The source polling `config`'s array for its `api:` setting, and what to close at the end.
+
+    Every client shares the array's stats and guard, so `qsan_api_requests_total` and the
+    array-protection limits are the same whichever flavour answers.
+    """
+    options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout_seconds,
+                               "password_encoding": config.password_encoding,
+                               "stats": stats, "guard": guard}
+    unified_client = legacy_client = None
+    if config.api in ("unified", "auto"):
+        unified_client = UnifiedClient(config.url, config.username, config.password, **options)
+    if config.api in ("legacy", "auto"):
+        legacy_client = LegacyClient(config.url, config.username, config.password, **options)
+    if unified_client is not None and legacy_client is None:
+        return UnifiedSource(unified_client), unified_client
+    legacy = LegacySource(legacy_client, timezone=config.timezone)  # type: ignore[arg-type]
+    if unified_client is None:
+        return legacy, legacy_client  # type: ignore[return-value]
+    auto = AutoSource(UnifiedSource(unified_client), unified_client, legacy,
+                      legacy_client, name=config.name)  # type: ignore[arg-type]
+    return auto, auto

@@ -1,0 +1,174 @@
+"""`LegacySource`: the `Source` of a SANOS 4.0 array — legacy endpoints in, Unified shapes out.
+
+    area      legacy endpoints (GET)                                  Unified shape produced
+    system    /rest/dashboard/systeminfo + /rest/dashboard/hwmonitor  hardware/info + all/info
+    disks     /rest/storage/diskinfo (+ /rest/storage/disksmart)      storage/disk/list
+    pools     /rest/storage/poolinfo                                  storage/pool/list
+    volumes   /rest/storage/volumeinfo (+ /rest/storage/lunmappinginfo) storage/volume/list
+    iscsi     /rest/storage/availtarget                               iscsi target + session list
+    tasks     (none: the legacy API has no task list)                 {} -> no task series
+    logs      /rest/log/list/<page>                                   log/list events
+
+Endpoints in parentheses are optional: when the array does not offer them (`GET /rest/` does
+not list them) or they fail, the area is served without their facts. A required endpoint that
+is not offered fails its collector with a message saying so; a 404 also makes the client read
+`/rest/` again on the next call (a firmware upgrade may have changed the list).
+
+Logs: the legacy list is paged by number with no time filter. Whether page 1 is the newest
+or the oldest is not documented, so the order is read from the timestamps: newest-first pages
+are read until one reaches the cursor (the newest event already seen); oldest-first pages are
+read from the last page visited before, to the end. Events at exactly the cursor that were
+already returned are dropped the same way as for the Unified API (`api/sources.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
+from qsan_exporter.api.legacy import LegacyClient
+from qsan_exporter.api.sources import AREAS, LogCursor, _new_events
+from qsan_exporter.legacy import translate
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS = {
+    "systeminfo": "/rest/dashboard/systeminfo",
+    "hwmonitor": "/rest/dashboard/hwmonitor",
+    "diskinfo": "/rest/storage/diskinfo",
+    "disksmart": "/rest/storage/disksmart",
+    "poolinfo": "/rest/storage/poolinfo",
+    "volumeinfo": "/rest/storage/volumeinfo",
+    "availtarget": "/rest/storage/availtarget",
+    "lunmappinginfo": "/rest/storage/lunmappinginfo",
+}
+LOG_TEMPLATE = "/rest/log/list/{page}"
+_NEXT_PAGE = ("haveNextPage", "hasNextPage", "hasNext", "nextPage")
+_TOTAL_PAGES = ("totalPages", "totalPage", "pageCount", "pages")
+
+
+class LegacySource:
+    """Fetches one area at a time for the poll of one SANOS 4.0 array (not called concurrently)."""
+
+    api = "legacy"
+
+    def __init__(self, client: LegacyClient, *, timezone: str = "UTC",
+                 log_max_pages: int = 20) -> None:
+        if log_max_pages < 1:
+            raise ValueError("log_max_pages must be >= 1")
+        self._client = client
+        self._timezone = timezone
+        self._max_pages = log_max_pages
+        self._reader = translate.Reader()
+        self._cursor: LogCursor | None = None
+        self._history_pending = True
+        self._next_start_page = 1  # oldest-first logs: where the previous poll ended
+        self._told: set[str] = set()  # optional endpoints already reported missing
+
+    def fetch(self, area: str) -> Any:
+        r = self._reader
+        if area == "system":
+            return translate.system(r, self._get("systeminfo"), self._get("hwmonitor"))
+        if area == "disks":
+            return translate.disks(r, self._get("diskinfo"), self._optional("disksmart"))
+        if area == "pools":
+            return translate.pools(r, self._get("poolinfo"))
+        if area == "volumes":
+            return translate.volumes(r, self._get("volumeinfo"),
+                                     self._optional("lunmappinginfo"))
+        if area == "iscsi":
+            return translate.iscsi(r, self._get("availtarget"))
+        if area == "tasks":
+            return {}
+        if area == "logs":
+            return self._logs()
+        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
+
+    # --- endpoints --------------------------------------------------------------------------------
+
+    def _offered(self, name: str) -> bool:
+        words = self._client.offered()
+        return words is None or name.lower() in words
+
+    def _get(self, name: str) -> Any:
+        path = ENDPOINTS[name]
+        if not self._offered(name):
+            raise ApiHTTPError(f"GET {path} at {self._client.base_url}: not offered by this "
+                               "array (GET /rest/ does not list it)", status=404, endpoint=path)
+        try:
+            return self._client.get(path)
+        except ApiHTTPError as exc:
+            if exc.status == 404:
+                self._client.forget_discovery()
+            raise
+
+    def _optional(self, name: str) -> Any | None:
+        """An endpoint whose facts are a bonus: None (told once at INFO) when unavailable."""
+        try:
+            body = self._get(name)
+        except (ApiHTTPError, ApiFormatError) as exc:
+            if name not in self._told:
+                self._told.add(name)
+                log.info("%s: serving without %s: %s", self._client.base_url, name, exc)
+            return None
+        self._told.discard(name)
+        return body
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    def _logs(self) -> dict[str, Any]:
+        cursor = self._cursor
+        fetched: list[tuple[tuple[float, str, str], Any]] = []
+        complete = False
+        previous: list[Any] | None = None
+        newest_first: bool | None = None
+        start = self._next_start_page
+        page = start
+        for page in range(start, start + self._max_pages):
+            body = self._client.get(LOG_TEMPLATE.format(page=page), LOG_TEMPLATE)
+            events = translate.log_events(self._reader, body, self._timezone)
+            if not events or events == previous:
+                complete = True  # past the last page (or an array that repeats the last one)
+                page -= 1
+                break
+            previous = events
+            stamps = [e["timestamp"] for e in events]
+            if newest_first is None and len(stamps) > 1:
+                newest_first = stamps[0] > stamps[-1]
+            fetched.extend(((e["timestamp"], e["type"], e["message"]), e) for e in events)
+            if newest_first and cursor is not None and min(stamps) < cursor.timestamp:
+                complete = True  # reached events seen before
+                break
+            if _last_page(body, page):
+                complete = True
+                break
+        if not complete:
+            log.warning("%s: legacy log list cut short after %d pages; the rest follows "
+                        "next poll", self._client.base_url, self._max_pages)
+        new, new_cursor = _new_events(cursor, fetched)
+        baseline = self._history_pending
+        self._cursor = new_cursor
+        self._history_pending = baseline and not complete
+        if newest_first is False:
+            self._next_start_page = max(1, page)  # oldest first: new events land at the end
+        return {"events": new, "baseline": baseline}
+
+
+def _last_page(body: Any, page: int) -> bool:
+    """True when the answer says there is no page after `page`."""
+    if not isinstance(body, Mapping):
+        return False
+    keys = {translate.norm(k): v for k, v in body.items() if isinstance(k, str)}
+    for name in _NEXT_PAGE:
+        if translate.norm(name) in keys:
+            value = keys[translate.norm(name)]
+            if isinstance(value, str):
+                return value.strip().lower() in ("false", "0", "no")
+            return not value
+    for name in _TOTAL_PAGES:
+        total = translate.leading_number(keys.get(translate.norm(name)))
+        if total is not None:
+            return page >= total
+    return False
