@@ -1,22 +1,34 @@
-"""Snapshots -> exposition bytes, rendered when a poll completes and cached until the next one.
+"""Snapshots -> exposition bytes, built when a poll completes, so a scrape only sends bytes.
 
 Rendering with prometheus_client costs ~17 µs per series; a large site has 100,000+ series and
 several Prometheus replicas scrape it. Nothing in a scrape needs computing at scrape time, so:
 
 - each family of each snapshot is rendered once, at publish, by prometheus_client itself (it stays
   the source of truth for escaping and number formatting), then split into header and samples;
-- a scrape concatenates the cached sample bytes family by family across arrays (both formats
-  require a family's samples to be contiguous), and the whole body - and its gzip - are cached
-  until a snapshot changes or a collector's data is withdrawn for age;
-- the few process-wide metrics that change on every scrape are rendered per scrape and appended
-  (as a second gzip member when compressing: gzip streams may be concatenated).
+- once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes - each
+  family's samples contiguous across arrays, as both formats require - and compresses it (gzip
+  level 1). A burst of publishes makes one build; builds are at least `BUILD_GAP_FACTOR` times
+  their own duration apart, so the builder never takes more than a small share of a core;
+- a scrape sends the newest complete body: while a rebuild runs it gets the previous one (a few
+  seconds behind at most), never a partial body and never a wait - unless an array was added or
+  removed since (start, reload): then the scrape builds, so /-/ready and a reload show at once in
+  /metrics. A body is only served while
+  every collector in it is still fresh (SPEC §3 withdrawal): the builder wakes at the earliest
+  expiry, and a scrape that finds the body past it builds one itself;
+- the few process-wide metrics that change on every scrape are rendered per scrape and sent after
+  the cached body (as a second gzip member when compressing: gzip streams may be concatenated).
+
+`/probe` (one array) keeps a per-array-set cache built on demand. Without `start()` (tests,
+tools) every body is built on demand and cached until a snapshot changes.
 """
 
 from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Iterable, Sequence
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import exposition as text_format
@@ -31,6 +43,14 @@ OPENMETRICS_CONTENT_TYPE = om_format.CONTENT_TYPE_LATEST
 _EOF = b"# EOF\n"
 # Families in a fixed order: the catalogue's, then anything else (process metrics) by name.
 _ORDER = {name: i for i, name in enumerate([*GLOBAL_METRICS, *METRICS])}
+
+GZIP_LEVEL = 1  # ~3x cheaper than 6 on this text, ~25 % more bytes: built often, sent on LANs
+TAIL_GZIP_LEVEL = 6  # the per-scrape tail is a few KiB
+BUILD_GAP_FACTOR = 10.0  # builder busy at most ~1/10 of the time
+MIN_BUILD_GAP_SECONDS = 1.0
+MAX_LAG_SECONDS = 30.0  # an out-of-date body older than this is never served: build instead
+WANTED_FOR_SECONDS = 600.0  # a format nobody asked for in this long is no longer built
+_DEFAULT_FORMAT = (True, True)  # Prometheus: OpenMetrics, gzip
 
 
 class _Families:
@@ -62,6 +82,14 @@ def _split(rendered: bytes) -> tuple[bytes, bytes]:
     return header, samples
 
 
+def _family_name(family: Metric) -> str:
+    return family.name + "_total" if family.type == "counter" else family.name
+
+
+def _order_key(name: str) -> tuple[int, str]:
+    return _ORDER.get(name, len(_ORDER)), name
+
+
 def render_families(families: Iterable[Metric]) -> tuple[RenderedFamily, ...]:
     """Render each family in both formats with prometheus_client and keep the pieces."""
     rendered = []
@@ -71,8 +99,8 @@ def render_families(families: Iterable[Metric]) -> tuple[RenderedFamily, ...]:
         one = _Families([family])
         text_header, text_samples = _split(text_format.generate_latest(one))
         om_header, om_samples = _split(om_format.generate_latest(one))
-        name = family.name + "_total" if family.type == "counter" else family.name
-        rendered.append(RenderedFamily(name, text_header, text_samples, om_header, om_samples))
+        rendered.append(RenderedFamily(_family_name(family), text_header, text_samples,
+                                       om_header, om_samples))
     return tuple(rendered)
 
 
@@ -100,47 +128,135 @@ def _assemble(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool) -> b
     merged: dict[str, tuple[bytes, list[bytes]]] = {}
     for part in parts:
         for family in part:
-            header = family.om_header if openmetrics else family.text_header
             samples = family.om_samples if openmetrics else family.text_samples
             entry = merged.get(family.name)
             if entry is None:
+                header = family.om_header if openmetrics else family.text_header
                 merged[family.name] = (header, [samples])
             else:
                 entry[1].append(samples)
-    ordered = sorted(merged.items(), key=lambda kv: (_ORDER.get(kv[0], len(_ORDER)), kv[0]))
-    return b"".join(header + b"".join(samples) for _, (header, samples) in ordered)
+    ordered = sorted(merged, key=_order_key)
+    return b"".join(b"".join([merged[n][0], *merged[n][1]]) for n in ordered)
+
+
+def _live_parts(
+    selected: Iterable[RenderedSnapshot], now: float
+) -> tuple[list[Iterable[RenderedFamily]], float, tuple[object, ...]]:
+    """The families to serve at `now`, the time the first of them goes stale, and a version."""
+    parts: list[Iterable[RenderedFamily]] = []
+    valid_until = float("inf")
+    version = []
+    for r in selected:
+        parts.append(r.exporter)
+        names = []
+        for state in r.snapshot.live_collectors(now):
+            assert state.data_at is not None  # live_collectors() guarantees it
+            valid_until = min(valid_until, state.data_at + state.stale_after)
+            names.append(state.name)
+            if state.name in r.collectors:
+                parts.append(r.collectors[state.name])
+        version.append((r.snapshot.array, r.snapshot.generation, tuple(names)))
+    return parts, valid_until, tuple(version)
+
+
+class Body:
+    """One answer: its content type and the chunks to send, in order, without joining them.
+
+    `compressed` chunks are gzip members (a valid gzip stream together). `data` is the
+    uncompressed body, computed only if someone asks (tests, tools) - never on the serve path.
+    """
+
+    __slots__ = ("_data", "chunks", "compressed", "content_type")
+
+    def __init__(self, content_type: str, chunks: Sequence[bytes], compressed: bool) -> None:
+        self.content_type = content_type
+        self.chunks = tuple(chunk for chunk in chunks if chunk)
+        self.compressed = compressed
+        self._data: bytes | None = None
+
+    @property
+    def length(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            joined = b"".join(self.chunks)
+            self._data = gzip.decompress(joined) if self.compressed else joined
+        return self._data
+
+    @property
+    def gzipped(self) -> bytes | None:
+        return b"".join(self.chunks) if self.compressed else None
 
 
 @dataclass(frozen=True)
-class Body:
-    content_type: str
-    data: bytes
+class _Built:
+    """The arrays' part of one format of the full body, as of `version`."""
+
+    version: int
+    members: int  # Exposition._members when built: which arrays it holds
+    built_at: float  # the `now` it was built for
+    valid_until: float  # the first collector in it goes stale after this
+    plain: bytes | None
     gzipped: bytes | None
+
+    def serves(self, now: float, compress: bool) -> bool:
+        present = self.gzipped is not None if compress else self.plain is not None
+        return present and self.built_at <= now <= self.valid_until
+
+
+@dataclass
+class BuildStats:
+    builds: int = 0  # background builds
+    seconds: float = 0.0  # wall time of those builds
+    on_demand: int = 0  # bodies a scrape had to build itself
+    served_previous: int = 0  # scrapes answered with the previous body while a build was due
+    last_seconds: float = 0.0  # the latest background build
+    last_end: float = float("-inf")  # time.monotonic() at its end
 
 
 class Exposition:
-    """Holds the latest rendered snapshot per array and serves cached bodies.
+    """Holds the latest rendered snapshot per array and serves prebuilt bodies.
 
     `publish()` is called from poll threads, `body()` from HTTP threads: the rendered map is
-    replaced, never mutated, and the cache is a dict swapped under a lock.
+    replaced, never mutated, and every cache is swapped under a lock.
     """
 
-    def __init__(self, extra: Iterable[object] = ()) -> None:
+    def __init__(self, extra: Iterable[object] = (), *,
+                 clock: Callable[[], float] = time.time) -> None:
         # Collectors whose families change on every scrape (process metrics, build info).
         self._extra = list(extra)
+        self._clock = clock
         self._rendered: dict[str, RenderedSnapshot] = {}
-        # (format, arrays) -> (generations and live collectors, body, gzipped body)
-        self._cache: dict[tuple[object, ...], tuple[object, bytes, bytes | None]] = {}
-        self._lock = threading.Lock()
+        self._version = 0  # bumped by every publish and removal
+        self._members = 0  # bumped when an array appears or goes
+        self._lock = threading.Condition(threading.Lock())
+        self._build_lock = threading.Lock()  # one full-body build at a time
+        self._built: dict[tuple[bool, bool], _Built] = {}  # (openmetrics, gzip) -> body
+        self._wanted: dict[tuple[bool, bool], float] = {_DEFAULT_FORMAT: float("inf")}
+        # (openmetrics, gzip, arrays) -> (version, body): /probe's cache
+        self._subsets: dict[tuple[object, ...], tuple[object, bytes]] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.stats = BuildStats()
+
+    # --- data in --------------------------------------------------------------------------
 
     def publish(self, snapshot: Snapshot) -> None:
         rendered = render_snapshot(snapshot)
         with self._lock:
+            self._members += snapshot.array not in self._rendered
             self._rendered = {**self._rendered, snapshot.array: rendered}
+            self._version += 1
+            self._lock.notify_all()
 
     def remove(self, array: str) -> None:
         with self._lock:
+            self._members += array in self._rendered
             self._rendered = {k: v for k, v in self._rendered.items() if k != array}
+            self._version += 1
+            self._lock.notify_all()
 
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
@@ -148,30 +264,142 @@ class Exposition:
     def has(self, array: str) -> bool:
         return array in self._rendered
 
-    def _arrays_body(
-        self, arrays: Sequence[str], now: float, openmetrics: bool, compress: bool
-    ) -> tuple[bytes, bytes | None]:
+    # --- the background builder ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build bodies in a background thread from now on (idempotent)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            # The thread holds only a weak reference, so a forgotten Exposition still goes away.
+            self._thread = threading.Thread(target=_builder_loop, args=(weakref.ref(self),),
+                                            name="exposition-builder", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stopping = True
+            self._lock.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _next_work(self) -> tuple[bool, float]:
+        """(build now?, else seconds to wait). Caller holds the lock."""
+        now = self._clock()
+        stale_formats = [k for k in self._wanted if self._built.get(k) is None
+                         or self._built[k].version != self._version]
+        expiry = min((b.valid_until for b in self._built.values()), default=float("inf"))
+        if expiry < now:
+            return True, 0.0
+        wait = expiry - now + 0.001
+        if stale_formats:
+            gap = max(MIN_BUILD_GAP_SECONDS, BUILD_GAP_FACTOR * self.stats.last_seconds)
+            ready_in = self.stats.last_end + gap - time.monotonic()
+            if ready_in <= 0:
+                return True, 0.0
+            wait = min(wait, ready_in)
+        return False, min(wait, 60.0)
+
+    def build_now(self) -> None:
+        """Build every wanted format of the full body for the current data (the builder's job)."""
+        started = time.monotonic()
+        with self._lock:
+            now = self._clock()
+            for key, asked in list(self._wanted.items()):
+                if now - asked > WANTED_FOR_SECONDS:
+                    del self._wanted[key]
+                    self._built.pop(key, None)
+            formats = {om for om, _ in self._wanted}
+        for openmetrics in sorted(formats):
+            self._build_full(openmetrics, now)
+        elapsed = time.monotonic() - started
+        with self._lock:
+            self.stats.builds += 1
+            self.stats.seconds += elapsed
+            self.stats.last_seconds = elapsed
+            self.stats.last_end = time.monotonic()
+
+    def _build_full(self, openmetrics: bool, now: float) -> None:
+        with self._build_lock:
+            with self._lock:
+                version, members, rendered = self._version, self._members, self._rendered
+                kinds = {gz for om, gz in self._wanted if om == openmetrics}
+            parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
+            plain = _assemble(parts, openmetrics)
+            gzipped = gzip.compress(plain, GZIP_LEVEL, mtime=0) if True in kinds else None
+            built = _Built(version, members, now, valid_until,
+                           plain if False in kinds else None, gzipped)
+            with self._lock:
+                for compress in kinds:
+                    current = self._built.get((openmetrics, compress))
+                    if current is None or current.version <= version:
+                        self._built[(openmetrics, compress)] = built
+
+    # --- bodies out -------------------------------------------------------------------------
+
+    def _full(self, now: float, openmetrics: bool, compress: bool) -> bytes:
+        key = (openmetrics, compress)
+        with self._lock:
+            if key not in self._wanted:
+                self._lock.notify_all()  # a new format: the builder keeps it from now on
+            self._wanted[key] = max(self._wanted.get(key, now), now)
+            built = self._built.get(key)
+            if built is not None and built.serves(now, compress):
+                if built.version == self._version:
+                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+                if (self._thread is not None and built.members == self._members
+                        and now - built.built_at <= MAX_LAG_SECONDS):
+                    self.stats.served_previous += 1
+                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+        # Nothing servable (first scrape, a collector just expired, no builder): build it here.
+        with self._build_lock:
+            with self._lock:
+                built = self._built.get(key)
+                if (built is not None and built.serves(now, compress)
+                        and built.version == self._version):
+                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+                version, members, rendered = self._version, self._members, self._rendered
+            parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
+            plain = _assemble(parts, openmetrics)
+            gzipped = gzip.compress(plain, GZIP_LEVEL, mtime=0) if compress else None
+            with self._lock:
+                self.stats.on_demand += 1
+                self._built[key] = _Built(version, members, now, valid_until,
+                                          None if compress else plain, gzipped)
+        return gzipped if compress else plain  # type: ignore[return-value]
+
+    def _subset(self, arrays: Sequence[str], now: float, openmetrics: bool,
+                compress: bool) -> bytes:
         rendered = self._rendered
-        selected = [rendered[a] for a in sorted(arrays) if a in rendered]
-        live = [(r, tuple(c.name for c in r.snapshot.live_collectors(now))) for r in selected]
-        slot = (openmetrics, tuple(r.snapshot.array for r in selected))
-        version = tuple((r.snapshot.generation, names) for r, names in live)
+        selected = [rendered[a] for a in sorted(set(arrays)) if a in rendered]
+        parts, _, version = _live_parts(selected, now)
+        slot = (openmetrics, compress, tuple(r.snapshot.array for r in selected))
         with self._lock:
-            cached = self._cache.get(slot)
-        if cached is not None and cached[0] == version and (cached[2] is not None or not compress):
-            return cached[1], cached[2]
+            cached = self._subsets.get(slot)
         if cached is not None and cached[0] == version:
-            data = cached[1]
-        else:
-            parts: list[Iterable[RenderedFamily]] = []
-            for r, names in live:
-                parts.append(r.exporter)
-                parts.extend(r.collectors[name] for name in names if name in r.collectors)
-            data = _assemble(parts, openmetrics)
-        gzipped = gzip.compress(data, compresslevel=6, mtime=0) if compress else None
+            return cached[1]
+        data = _assemble(parts, openmetrics)
+        if compress:
+            data = gzip.compress(data, GZIP_LEVEL, mtime=0)
         with self._lock:
-            self._cache[slot] = (version, data, gzipped)
-        return data, gzipped
+            # One entry per array set and format; sets of arrays that no longer exist go away.
+            self._subsets = {k: v for k, v in self._subsets.items()
+                             if all(a in rendered for a in k[2])}  # type: ignore[union-attr]
+            self._subsets[slot] = (version, data)
+        return data
+
+    def _tail(self, openmetrics: bool, include_extra: bool) -> bytes:
+        """The process-wide families (they change every scrape), plus OpenMetrics' EOF."""
+        collected: list[Metric] = []
+        if include_extra:
+            collected = [f for c in self._extra for f in c.collect()]  # type: ignore[attr-defined]
+        families = sorted((f for f in collected if f.samples),
+                          key=lambda f: _order_key(_family_name(f)))
+        if openmetrics:
+            return om_format.generate_latest(_Families(families))  # ends with "# EOF"
+        return text_format.generate_latest(_Families(families)) if families else b""
 
     def body(
         self,
@@ -183,18 +411,30 @@ class Exposition:
         include_extra: bool = True,
     ) -> Body:
         """The exposition for `arrays` (default: all), plus the process-wide metrics."""
-        names = list(self._rendered) if arrays is None else list(arrays)
-        data, gzipped = self._arrays_body(names, now, openmetrics, compress)
-        tail = b""
-        if include_extra and self._extra:
-            tail = _assemble(
-                [render_families(f for c in self._extra for f in c.collect())], openmetrics
-            )
-        if openmetrics:
-            tail += _EOF
+        if arrays is None:
+            main = self._full(now, openmetrics, compress)
+        else:
+            main = self._subset(arrays, now, openmetrics, compress)
+        tail = self._tail(openmetrics, include_extra and bool(self._extra))
+        if compress and tail:
+            tail = gzip.compress(tail, TAIL_GZIP_LEVEL, mtime=0)
         content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
-        if compress:
-            assert gzipped is not None
-            tail_gz = gzip.compress(tail, compresslevel=6, mtime=0) if tail else b""
-            return Body(content_type, data + tail, gzipped + tail_gz)
-        return Body(content_type, data + tail, None)
+        return Body(content_type, (main, tail), compress)
+
+
+def _builder_loop(ref: weakref.ref[Exposition]) -> None:
+    while True:
+        exposition = ref()
+        if exposition is None:
+            return
+        with exposition._lock:
+            if exposition._stopping or exposition._thread is not threading.current_thread():
+                return
+            due, wait = exposition._next_work()
+            if not due:
+                # Woken early by publish(), remove(), a new format or close(): re-evaluate.
+                exposition._lock.wait(min(wait, 5.0))
+                due = False
+        if due:
+            exposition.build_now()
+        del exposition

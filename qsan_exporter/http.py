@@ -84,12 +84,12 @@ class App:
             self._clock(), openmetrics=openmetrics, compress=compress, arrays=arrays,
             include_extra=arrays is None,
         )
-        data = body.gzipped if compress and body.gzipped is not None else body.data
-        headers = [("Content-Type", body.content_type), ("Content-Length", str(len(data)))]
-        if compress:
+        # The cached chunks go out as they are: no join, no copy of a body of many MiB.
+        headers = [("Content-Type", body.content_type), ("Content-Length", str(body.length))]
+        if body.compressed:
             headers.append(("Content-Encoding", "gzip"))
         start_response("200 OK", headers)
-        return [data]
+        return list(body.chunks)
 
     def _probe(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         targets = parse_qs(environ.get("QUERY_STRING", "")).get("target", [])

@@ -1,8 +1,10 @@
 """The fleet: one apscheduler job per array, snapshots published to the exposition.
 
 Each array gets one interval job (max_instances=1 so a slow array never piles up polls against
-itself, coalesce so a backlog collapses into one poll) whose first run is spread over the first
-seconds by a stable hash of the name, so a hundred arrays do not all log in at the same instant.
+itself, coalesce so a backlog collapses into one poll). Its first poll comes within the first few
+seconds (a stable hash of the name spreads them), so `/-/ready` is soon true; every later poll
+keeps a phase spread over the whole interval by another hash of the name, so 300 arrays make a
+steady trickle of polls instead of one burst per interval on one GIL.
 Clients are kept across polls and across reloads of an unchanged array: one token set per array.
 """
 
@@ -16,9 +18,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import floor
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
@@ -43,6 +47,33 @@ def start_offset(name: str, interval: float) -> float:
     """A stable offset in [0, min(interval, 5 s)) for the first poll of an array."""
     fraction = zlib.crc32(name.encode()) / 2**32
     return fraction * min(interval, MAX_START_SPREAD_SECONDS)
+
+
+def phase_offset(name: str, interval: float) -> float:
+    """When the second poll comes after the first: a stable point in [gap, interval].
+
+    Over a fleet these are spread evenly over the interval, and so are the phases of all later
+    polls. The gap (at most 5 s, at most half the interval) keeps the second poll off the first.
+    """
+    fraction = zlib.crc32(b"phase:" + name.encode()) / 2**32
+    gap = min(interval / 2, MAX_START_SPREAD_SECONDS)
+    return gap + fraction * (interval - gap)
+
+
+class PhasedInterval(IntervalTrigger):
+    """Fires at `start_date + k * interval`, whenever an extra first run happened before it.
+
+    apscheduler's IntervalTrigger counts from the previous fire time, so an early first run would
+    set the phase for ever; here the grid alone decides.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        if previous_fire_time is None:
+            return super().get_next_fire_time(None, now)
+        start, step = self.start_date.timestamp(), self.interval_length
+        k = floor((previous_fire_time.timestamp() - start) / step) + 1
+        return datetime.fromtimestamp(start + k * step, tz=self.timezone)
 
 
 def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> _Member:
@@ -81,6 +112,7 @@ class Poller:
             timezone=UTC,
         )
         self._scheduler.start()
+        self._exposition.start()  # bodies are built in the background from now on
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -122,6 +154,7 @@ class Poller:
             if not done.wait(timeout):
                 log.warning("polls still running after %.0f s; revoking tokens anyway", timeout)
         _close_all(members)
+        self._exposition.close()
 
     # --- state for HTTP ---------------------------------------------------------------------
 
@@ -142,13 +175,13 @@ class Poller:
 
     def _add_job(self, array: ArrayConfig) -> None:
         assert self._scheduler is not None
-        first = datetime.now(UTC) + timedelta(
-            seconds=start_offset(array.name, array.interval_seconds)
-        )
+        interval = array.interval_seconds
+        first = datetime.now(UTC) + timedelta(seconds=start_offset(array.name, interval))
+        grid = first + timedelta(seconds=phase_offset(array.name, interval))
         self._scheduler.add_job(
-            self._run, "interval", seconds=array.interval_seconds, id=array.name,
-            args=[array.name], next_run_time=first,
-            misfire_grace_time=max(1, int(array.interval_seconds)),
+            self._run, PhasedInterval(seconds=interval, start_date=grid, timezone=UTC),
+            id=array.name, args=[array.name], next_run_time=first,
+            misfire_grace_time=max(1, int(interval)),
         )
 
     def _remove_job(self, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 
 from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
@@ -90,25 +91,159 @@ def test_openmetrics_body_parses_and_ends_with_eof() -> None:
 
 
 def test_gzip_body_is_the_same_bytes() -> None:
-    exposition = Exposition()
+    exposition = Exposition(extra=[_Changing()])
     exposition.publish(_snapshot("a", 1, disks=5))
-    body = exposition.body(1001.0, openmetrics=False, compress=True)
-    assert body.gzipped is not None
-    assert gzip.decompress(body.gzipped) == body.data
+    plain = exposition.body(1001.0, openmetrics=True, compress=False)
+    body = exposition.body(1001.0, openmetrics=True, compress=True)
+    assert body.compressed and len(body.chunks) == 2  # cached body + this scrape's tail
+    assert body.length == sum(len(c) for c in body.chunks)
+    # Two gzip members make one stream; it says what the uncompressed answer says.
+    unzipped = gzip.decompress(b"".join(body.chunks))
+    assert unzipped == body.data
+    assert unzipped.replace(b"qsan_test_scrapes 2.0", b"qsan_test_scrapes 1.0") == plain.data
+    assert unzipped.endswith(b"# EOF\n") and unzipped.count(b"# EOF") == 1
+
+
+class _Changing:
+    """A process-wide collector whose value moves on every scrape."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self) -> list[Metric]:
+        self.calls += 1
+        family = Metric("qsan_test_scrapes", "Scrapes.", "gauge")
+        family.add_sample("qsan_test_scrapes", {}, self.calls)
+        return [family]
 
 
 def test_body_is_cached_until_a_snapshot_changes() -> None:
-    exposition = Exposition()
+    extra = _Changing()
+    exposition = Exposition(extra=[extra])
     exposition.publish(_snapshot("a", 1, disks=5))
     first = exposition.body(1001.0, openmetrics=False, compress=True)
     again = exposition.body(1002.0, openmetrics=False, compress=True)
-    assert again.data is first.data or again.data == first.data
-    assert exposition._cache  # the body was cached ...
-    (cached,) = exposition._cache.values()
-    assert again.gzipped is not None and cached[2] is not None
+    assert again.chunks[0] is first.chunks[0]  # the same cached bytes, not a copy
+    assert exposition.stats.on_demand == 1
+    assert b"qsan_test_scrapes 2.0" in again.data  # the tail is rendered per scrape
     exposition.publish(_snapshot("a", 2, disks=6))
     changed = exposition.body(1003.0, openmetrics=False, compress=False)
     assert changed.data.count(b"qsan_disk_health{") == 6
+    assert exposition.stats.on_demand == 2 and extra.calls == 3
+
+
+def _wait(predicate, what: str, timeout: float = 20.0) -> None:
+    """Bounded wait for the builder thread; never a duration assertion."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def _built_up_to_date(exposition: Exposition) -> bool:
+    built = exposition._built.get((True, True))
+    return built is not None and built.version == exposition._version
+
+
+def test_background_builder_body_equals_the_on_demand_one() -> None:
+    snaps = [_snapshot(name, 1, disks=4) for name in ("c", "a", "b")]
+    built = Exposition(clock=lambda: 1001.0)
+    built.start()
+    try:
+        for snap in snaps:
+            built.publish(snap)
+        _wait(lambda: _built_up_to_date(built), "the first build")
+        body = built.body(1001.0, openmetrics=True, compress=True)
+        assert built.stats.on_demand == 0  # the scrape built nothing itself
+    finally:
+        built.close()
+    reference = Exposition()
+    for snap in snaps:
+        reference.publish(snap)
+    assert body.data == reference.body(1001.0, openmetrics=True, compress=False).data
+    expected = om_format.generate_latest(_All(_reference(snaps))).decode()
+    assert _as_dict(parse_om(body.data.decode())) == _as_dict(parse_om(expected))
+
+
+def test_scrape_during_a_rebuild_gets_the_previous_complete_body() -> None:
+    exposition = Exposition(clock=lambda: 1001.0)
+    exposition.start()
+    try:
+        exposition.publish(_snapshot("a", 1, disks=2))
+        _wait(lambda: _built_up_to_date(exposition), "the first build")
+        before = exposition.body(1001.0, openmetrics=True, compress=True)
+        with exposition._build_lock:  # as if a build were running right now
+            exposition.publish(_snapshot("a", 2, disks=3))
+            during = exposition.body(1001.0, openmetrics=True, compress=True)
+            assert during.chunks == before.chunks  # the previous body, whole
+            assert during.data.count(b'qsan_disk_health{array="a"') == 2
+            assert exposition.stats.served_previous == 1
+        _wait(lambda: _built_up_to_date(exposition), "the rebuild")
+        after = exposition.body(1001.0, openmetrics=True, compress=True)
+        assert after.data.count(b'qsan_disk_health{array="a"') == 3
+        assert exposition.stats.on_demand == 0
+    finally:
+        exposition.close()
+
+
+def test_a_new_or_removed_array_is_in_the_next_scrape() -> None:
+    exposition = Exposition(clock=lambda: 1001.0)
+    exposition.start()
+    try:
+        exposition.publish(_snapshot("a", 1, disks=2))
+        _wait(lambda: _built_up_to_date(exposition), "the first build")
+        with exposition._build_lock:
+            exposition.publish(_snapshot("b", 1, disks=1))
+        added = exposition.body(1001.0, openmetrics=True, compress=True)
+        assert b'qsan_disk_health{array="b"' in added.data and exposition.stats.on_demand == 1
+        exposition.remove("a")
+        removed = exposition.body(1001.0, openmetrics=True, compress=True)
+        assert b'array="a"' not in removed.data and exposition.stats.on_demand == 2
+    finally:
+        exposition.close()
+
+
+def test_builder_withdraws_stale_data_on_time_without_a_publish() -> None:
+    # The clock runs in real time from 1 s before the collector's data goes stale.
+    origin = time.monotonic()
+    clock = lambda: 1180.0 - 1.0 + (time.monotonic() - origin)  # noqa: E731
+    exposition = Exposition(clock=clock)
+    exposition.publish(_snapshot("a", 1, disks=2, data_at=1000.0))
+    exposition.start()  # builds at once: nothing was built before
+    try:
+        _wait(lambda: _built_up_to_date(exposition), "the first build")
+        builds = exposition.stats.builds
+        first = exposition._built[(True, True)].gzipped
+        assert first is not None and b"qsan_disk_health{" in gzip.decompress(first)
+        _wait(lambda: exposition.stats.builds > builds, "the build at the expiry")
+        now = clock()
+        stale = exposition.body(now, openmetrics=True, compress=True).data
+        assert b"qsan_disk_health{" not in stale and b'qsan_up{array="a",site="dc1"} 1' in stale
+        assert exposition.stats.on_demand == 0  # the builder did it, not the scrape
+    finally:
+        exposition.close()
+
+
+def test_a_scrape_past_the_expiry_never_gets_stale_data() -> None:
+    exposition = Exposition(clock=lambda: 1001.0)
+    exposition.start()
+    try:
+        exposition.publish(_snapshot("a", 1, disks=2, data_at=1000.0))
+        _wait(lambda: _built_up_to_date(exposition), "the first build")
+        # The builder's body was made at 1001 and is good until 1180; this scrape is later.
+        late = exposition.body(1181.0, openmetrics=True, compress=True).data
+        assert b"qsan_disk_health{" not in late and exposition.stats.on_demand == 1
+    finally:
+        exposition.close()
+
+
+def test_close_stops_the_builder_thread() -> None:
+    exposition = Exposition()
+    exposition.start()
+    thread = exposition._thread
+    assert thread is not None and thread.is_alive()
+    exposition.close()
+    assert not thread.is_alive()
 
 
 def test_stale_collector_data_is_withdrawn_but_exporter_metrics_remain() -> None:

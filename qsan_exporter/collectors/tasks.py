@@ -31,6 +31,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,10 +194,17 @@ def next_run(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None
         if variants is None:
             return None
         now = datetime.fromtimestamp(polled_at, zone) + timedelta(microseconds=1)
-        times = [CronTrigger(timezone=zone, **fields).get_next_fire_time(None, now)
+        times = [_trigger(zone, tuple(sorted(fields.items()))).get_next_fire_time(None, now)
                  for fields in variants]
     except (ValueError, TypeError):
         return None
     found = [t.timestamp() for t in times if t is not None]
     return min(found) if found else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _trigger(zone: ZoneInfo, fields: tuple[tuple[str, str], ...]) -> CronTrigger:
+    """Parsing a CronTrigger costs more than using it; a fleet repeats the same few schedules.
+    A trigger is immutable once built and keeps no state between get_next_fire_time calls."""
+    return CronTrigger(timezone=zone, **dict(fields))
 
