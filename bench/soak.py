@@ -169,7 +169,8 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float:
 
 def write_config(path: Path, sims: dict[str, SimulatedArray], args: argparse.Namespace) -> None:
     document = {
-        "defaults": {"username": "monitor", "password": PASSWORD,
+        # api: unified, so every poll attempt starts the same way (no flavour probe first).
+        "defaults": {"username": "monitor", "password": PASSWORD, "api": "unified",
                      "interval_seconds": args.interval, "timeout_seconds": args.timeout,
                      "backoff_max_seconds": args.backoff_max},
         "arrays": [{"name": name, "url": sim.url} for name, sim in sims.items()],
@@ -460,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.arrays < 2:
         p.error("--arrays must be >= 2 (one healthy array at least)")
+    # A killed soak still stops its exporter and simulators (the `finally` in `soak`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     result = soak(args)
     print_report(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
