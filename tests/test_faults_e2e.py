@@ -6,7 +6,7 @@ each array has one fault and two arrays are healthy; each test looks at its arra
 count or a bound derived from the exporter's schedule (backoff, Retry-After, login budget), never
 a speed: the machine is small and shared. The fleet runs for the whole module (a test that
 needs more history than the earlier tests gave waits for it, bounded); the SIGTERM test ends it,
-so it comes last. The global request cap is not wired to the CLI, so it is tested in-process.
+so it comes last.
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.soak import backoff_attempts_bound
-from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS, GlobalLimit
-from qsan_exporter.config import ArrayConfig, Config
-from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller
+from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
 from tests.conftest import Exporter, wait_for
 
@@ -347,30 +344,33 @@ def test_at_most_one_request_in_flight_per_array_unless_configured(fleet: Fleet)
             assert peak == 1, (name, peak)
 
 
-def test_global_request_cap_across_arrays() -> None:
-    """In-process: the CLI does not expose the global cap (see the module docstring)."""
+def test_global_request_cap_across_arrays(tmp_path: Path) -> None:
+    """--api.max-concurrent-requests: the cap over all arrays together, each allowed 3."""
     sims = [SimulatedArray(SimulatorConfig(username="monitor", password=PASSWORD, seed=i),
                            host="127.0.0.1", port=0).start() for i in range(4)]
     try:
         for sim in sims:
             sim.faults.add(Fault("latency", "/rest/v1/*", seconds=0.05))
-        peaks = {limit: _peak_in_flight(sims, limit) for limit in (None, 2)}
+        peaks = {cap: _peak_in_flight(sims, cap, tmp_path / f"cap{cap}") for cap in (0, 2)}
     finally:
         for sim in sims:
             sim.faults.clear()
             sim.stop()
-    assert peaks[None] >= 3, peaks  # the measurement can see more than the cap...
-    assert peaks[2] == 2, peaks  # ...and the cap holds
+    assert peaks[0] >= 3, peaks  # without a cap the measurement sees more than 2...
+    assert peaks[2] == 2, peaks  # ...with it, never more
 
 
-def _peak_in_flight(sims: list[SimulatedArray], limit: int | None) -> int:
+def _peak_in_flight(sims: list[SimulatedArray], cap: int, tmp: Path) -> int:
     """Sampled peak of requests in flight at all the simulators together (a lower bound of
     the true peak; the simulator counts a request only while the client holds its slot)."""
-    arrays = tuple(
-        ArrayConfig(name=f"g{i}-{limit}", url=sim.url, username="monitor", password=PASSWORD,
-                    interval_seconds=4, timeout_seconds=3, max_concurrent_requests=3)
-        for i, sim in enumerate(sims))
-    poller = Poller(Exposition(), global_limit=GlobalLimit(limit) if limit else None)
+    tmp.mkdir()
+    config = tmp / "config.yml"
+    config.write_text(yaml.safe_dump({
+        "defaults": {"username": "monitor", "password": PASSWORD, "api": "unified",
+                     "interval_seconds": 4, "timeout_seconds": 3, "max_concurrent_requests": 3},
+        "arrays": [{"name": f"g{i}", "url": sim.url} for i, sim in enumerate(sims)],
+    }))
+    os.chmod(config, 0o600)
     stop = threading.Event()
     peak = 0
 
@@ -382,13 +382,14 @@ def _peak_in_flight(sims: list[SimulatedArray], limit: int | None) -> int:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    poller.start(Config(arrays=arrays))
+    logs = [s.stats.requests_by_path.get(LOGS, 0) for s in sims]
+    exporter = Exporter([f"--config.file={config}", f"--api.max-concurrent-requests={cap}"],
+                        tmp / "exporter.log")
     try:
-        logs = [s.stats.requests_by_path.get(LOGS, 0) for s in sims]
         wait_for(lambda: all(s.stats.requests_by_path.get(LOGS, 0) >= n + 1
                              for s, n in zip(sims, logs, strict=True)), 30, "a poll each")
     finally:
-        poller.stop()
+        assert exporter.stop() == 0
         stop.set()
         sampler.join(2)
     return peak
