@@ -90,6 +90,39 @@ def test_close_revokes_even_inside_a_retry_after_wait(rsps) -> None:
     assert len(calls_to(rsps, POOLS)) == 1
 
 
+def test_a_request_queued_behind_a_429_is_not_sent() -> None:
+    """Regression: Retry-After was checked only before waiting for the array's slot, so with
+    max_concurrent_requests > 1 a request queued behind the one answered 429 went out at once."""
+    clock = Clock()
+    guard = RequestGuard("a", per_array=1, clock=clock)
+    holding, answered = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def first() -> None:
+        with guard.slot("GET /first"):
+            holding.set()
+            answered.wait(5)
+            guard.retry_after("60")  # what the client does on a 429 before releasing
+
+    def second() -> None:
+        try:
+            with guard.slot("GET /second"):
+                outcome.append("sent")
+        except ApiUnreachable as exc:
+            outcome.append(str(exc))
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    holding.wait(5)
+    threads.append(threading.Thread(target=second))
+    threads[1].start()
+    time.sleep(0.2)  # lets the second request queue for the slot (not a timing assertion)
+    answered.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(outcome) == 1 and "Retry-After" in outcome[0], outcome
+
+
 def test_retry_after_as_http_date_and_bounded() -> None:
     clock = Clock()
     guard = RequestGuard("a", clock=clock)

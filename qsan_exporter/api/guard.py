@@ -78,11 +78,11 @@ class RequestGuard:
         behind a request hanging on a dead array). `last_request` (that revoke) is sent even
         inside a Retry-After wait: it is the client's last request ever, and skipping it would
         leave a token set occupying one of the user's ten sessions for its whole lifetime.
+        Retry-After is checked again once the slots are held: a request that queued behind the
+        one answered 429 must not go out right after it.
         """
-        now = self._clock()
-        if now < self.not_before and not last_request:
-            raise ApiUnreachable(f"{what}: the array asked us to wait (Retry-After) until "
-                                 f"{time.strftime('%H:%M:%S', time.gmtime(self.not_before))} UTC")
+        if not last_request:
+            self._check_retry_after(what)
         left = self.remaining(deadline)
         if left is not None and left <= 0:
             raise ApiUnreachable(f"{what}: poll deadline exceeded")
@@ -96,6 +96,8 @@ class RequestGuard:
                     raise ApiUnreachable(
                         f"{what}: poll deadline exceeded waiting for a global request slot")
             try:
+                if not last_request:
+                    self._check_retry_after(what)
                 yield
             finally:
                 if self._global is not None:
@@ -104,6 +106,11 @@ class RequestGuard:
             self._per_array.release()
 
     # --- Retry-After ---------------------------------------------------------------------------
+
+    def _check_retry_after(self, what: str) -> None:
+        if self._clock() < self.not_before:
+            raise ApiUnreachable(f"{what}: the array asked us to wait (Retry-After) until "
+                                 f"{time.strftime('%H:%M:%S', time.gmtime(self.not_before))} UTC")
 
     def retry_after(self, header: str | None) -> float | None:
         """Honour a Retry-After header (seconds or an HTTP date); returns the wait in seconds."""
