@@ -4,6 +4,5 @@
 performance section; `python -m bench.run --quick` is the smoke run the tests use. Modules:
 `fleet` (simulated arrays in their own process), `scrape` (the Prometheus-like client, in its own
 process, and the three servers compared), `baseline` (the naive prometheus_client collector),
-`phases` (poll cost, fleet freshness, memory), `prototype` (a candidate exposition change),
-`report` (table, JSON, README).
+`phases` (poll cost, fleet freshness, memory), `report` (table, JSON, README).
 """

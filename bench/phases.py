@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY
 
 from bench.fleet import PASSWORD, USERNAME
-from qsan_exporter import poller as poller_module
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poller import Poller, build_member
@@ -142,23 +141,17 @@ def _published_at(snapshot: object) -> float:
     return snapshot.started_at + snapshot.duration  # type: ignore[attr-defined]
 
 
-def run_fleet(urls: list[str], interval: float, window_intervals: float,
-              spread_over_interval: bool = False) -> FleetRun:
+def run_fleet(urls: list[str], interval: float, window_intervals: float) -> FleetRun:
     """The real Poller (apscheduler, its default worker pool) polling every URL each `interval`.
 
     After every array has published its first poll (logins and log history done), measure for
     `window_intervals` intervals: process CPU, and every 0.1 s each array's age - the time since
     its newest poll finished (`started_at + duration`). Fresh means that age stays below the
-    interval plus slack (see `run.FRESH_SLACK`).
-
-    `spread_over_interval` measures a proposed Poller change in this (throw-away) process only:
-    first polls spread over the whole interval instead of its first 5 s, so the fleet's polls do
-    not come as one burst every interval.
+    interval plus slack (see `run.FRESH_SLACK`). The CPU includes the exposition's background
+    builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after publishes).
     """
     _quiet()
-    if spread_over_interval:
-        poller_module.MAX_START_SPREAD_SECONDS = interval
-    exposition = Exposition()
+    exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
     names = [c.name for c in configs]

@@ -57,6 +57,7 @@ def table(results: dict[str, Any]) -> str:
     """The human summary: figures, then ratios and targets with MET/MISSED."""
     cfg, lat, poll = results["config"], results["latency"], results["poll_cost"]
     fleet, mem, m = results["fleet"], results["memory"], results["machine"]
+    builder = lat["builder"]
     size = cfg["array_size"]
     lines = [
         f"qsan-exporter bench - {cfg['arrays']} arrays of {size['enclosures']} enclosures, "
@@ -74,8 +75,6 @@ def table(results: dict[str, Any]) -> str:
         ("a' exporter, nothing changed since last scrape", "exporter_cached"),
         ("b  naive prometheus_client collector", "baseline"),
         ("c  same gzip bytes, static file (http.server)", "static"),
-        ("p  prototype exposition, after a publish", "prototype_after_publish"),
-        ("p' prototype exposition, builder idle", "prototype_idle"),
     ]
     for label, key in rows:
         row = lat[key]
@@ -87,10 +86,11 @@ def table(results: dict[str, Any]) -> str:
         f"({poll['cpu_seconds_per_fetch_and_translate'] * 1000:.1f} fetch+translate, "
         f"{poll['cpu_seconds_per_publish'] * 1000:.1f} render at publish; "
         f"{poll['polls']} polls, {poll['failed_polls']} failed)",
+        f"body build (background, gzip -{builder['gzip_level']}, {cfg['arrays']} arrays): "
+        f"{builder['build_seconds_mean'] * 1000:.0f} ms per build, {builder['builds']} builds "
+        f"during the scrapes; {builder['scrapes_served_previous_body']} scrapes got the "
+        f"previous body, {builder['scrapes_that_built']} built one",
         *_fleet_lines("fleet", fleet),
-        *_fleet_lines("fleet, prototype spread", results["fleet_prototype_spread"]),
-        f"prototype body build (background, gzip -1): "
-        f"{lat['prototype_build_seconds_mean'] * 1000:.0f} ms per build",
         "memory: " + ", ".join(f"{p['arrays']} arrays {_mib(p['rss_bytes'])}"
                                for p in mem["points"])
         + f"; {mem['growth_per_array_bytes'] / 1024:.0f} KiB per array",

@@ -193,11 +193,6 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         run_ = phases.in_fresh_process(phases.run_fleet, urls[: args.fleet_arrays], interval,
                                        args.fleet_window)
         results["fleet"] = _fleet_summary(run_, min(64, max(4, args.fleet_arrays)))
-        _step("fleet again, prototype: first polls spread over the whole interval")
-        run_ = phases.in_fresh_process(phases.run_fleet, urls[: args.fleet_arrays], interval,
-                                       args.fleet_window, True)
-        results["fleet_prototype_spread"] = _fleet_summary(run_,
-                                                           min(64, max(4, args.fleet_arrays)))
         sims.set_latency(0.0)
 
         points = []

@@ -10,14 +10,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 TOP_KEYS = {"schema", "command", "started_at", "finished_at", "duration_seconds", "machine",
-            "config", "poll_cost", "latency", "fleet", "fleet_prototype_spread", "memory",
-            "targets"}
+            "config", "poll_cost", "latency", "fleet", "memory", "targets"}
 MACHINE_KEYS = {"cpu_model", "logical_cpus", "usable_cpus", "python", "platform",
                 "prometheus_client", "load_average_at_start", "load_average_at_end"}
 POLL_KEYS = {"polls", "failed_polls", "cpu_seconds_per_poll",
              "cpu_seconds_per_fetch_and_translate", "cpu_seconds_per_publish", "wall_seconds"}
-SERVERS = ("exporter_after_publish", "exporter_cached", "baseline", "static",
-           "prototype_after_publish", "prototype_idle")
+SERVERS = ("exporter_after_publish", "exporter_cached", "baseline", "static")
+BUILDER_KEYS = {"builds", "build_seconds_mean", "scrapes_served_previous_body",
+                "scrapes_that_built", "gzip_level"}
 LATENCY_KEYS = {"scrapes", "p50_seconds", "p99_seconds", "mean_seconds", "max_seconds", "bytes",
                 "content_type", "content_encoding"}
 FLEET_KEYS = {"arrays", "interval_seconds", "window_seconds", "polls", "failed_polls",
@@ -51,6 +51,7 @@ def test_quick_bench_writes_every_key(tmp_path: Path) -> None:
         assert results["latency"][server].keys() >= LATENCY_KEYS, server
         assert results["latency"][server]["scrapes"] >= 1
     assert results["latency"]["same_series_as_baseline"] is True
+    assert results["latency"]["builder"].keys() >= BUILDER_KEYS
     assert results["latency"]["exporter_after_publish"]["content_encoding"] == "gzip"
     assert results["fleet"].keys() >= FLEET_KEYS
     assert results["fleet"]["polls"] >= 1
