@@ -177,7 +177,8 @@ def test_password_never_logged_even_by_urllib3_at_debug(caplog) -> None:
     """urllib3 logs every request line at DEBUG; the filter rewrites the login path."""
     install_log_redaction()
     logger = logging.getLogger("urllib3.connectionpool")
-    with caplog.at_level(logging.DEBUG):
+    # logging_setup raises urllib3 to INFO; this test lowers it as a careless setup would.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="urllib3"):
         logger.debug('%s://%s:%s "%s %s %s" %s %s', "https", "legacy.example", 443, "POST",
                      f"/rest/login/account/monitor/password/{ENCODED}", "HTTP/1.1", 200, 10)
     text = caplog.text
@@ -188,7 +189,8 @@ def test_password_never_logged_even_by_urllib3_at_debug(caplog) -> None:
 def test_password_not_in_any_log_record_of_a_real_login(rsps, caplog) -> None:
     add_login(rsps)
     rsps.add(responses.GET, DISK, status=401, json={})
-    with caplog.at_level(logging.DEBUG), pytest.raises(ApiError):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="urllib3"), \
+            pytest.raises(ApiError):
         make().get("/rest/storage/diskinfo")
     for record in caplog.records:
         assert ENCODED not in record.getMessage() and PASSWORD not in record.getMessage()

@@ -166,7 +166,7 @@ def test_auto_detects_the_flavour(simulators, profile) -> None:
 
 def test_password_never_in_logs_errors_or_metrics(legacy_sim, caplog) -> None:
     config = config_for(legacy_sim, api="auto")
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="urllib3"):
         snapshot, _ = poll_once(config)
         bad = ArrayConfig(name="bad", url=legacy_sim.url.replace(
             str(legacy_sim.port), "1"), username="monitor", password=PASSWORD, api="legacy")
