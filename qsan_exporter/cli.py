@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                         "exporter-toolkit web-config format (see "
                         "config/web-config.example.yml); read at start")
     p.add_argument("--demo", action="store_true",
-                   help="run three simulated arrays (san, fas, nas) and poll them; no config")
+                   help="run four simulated arrays (san, fas, nas, legacy) and poll them")
     p.add_argument("--shard", metavar="I/N",
                    help="poll and serve only the arrays whose name hashes to shard I of N")
     p.add_argument("--shard.statefulset", dest="shard_statefulset", metavar="NAME",

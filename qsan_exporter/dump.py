@@ -2,8 +2,10 @@
 
 A bug report about a firmware's odd spelling needs the array's real answers, and an admin must
 be able to attach them without leaking anything. So the dump:
-- logs in with the array's configured credentials (the same `UnifiedClient` the poller uses),
-  GETs every Unified endpoint the exporter reads, and revokes its token at the end;
+- logs in with the array's configured credentials (the same clients the poller uses; `api: auto`
+  probes the flavour first), GETs every endpoint the exporter reads - Unified, or for a SANOS
+  4.0 array the legacy help page, dashboard/storage endpoints and first log page - and revokes
+  its token (Unified) or drops its session (legacy) at the end;
 - writes one JSON file per endpoint plus `index.json` (endpoint, file, status, bytes, error);
 - redacts, at any depth, every value under a key naming a serial number, WWN, token, password
   or secret, and then every other occurrence of those values (an IQN embeds the enclosure serial,
@@ -29,10 +31,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from qsan_exporter import __version__
+from qsan_exporter.api.auto import detect
 from qsan_exporter.api.errors import ApiError, ApiHTTPError
+from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
 from qsan_exporter.api.sources import LOG_PATH, TASK_TYPES
 from qsan_exporter.api.unified import UnifiedClient
 from qsan_exporter.config import ConfigError, load_config
+from qsan_exporter.legacy.source import ENDPOINTS as LEGACY_ENDPOINTS
+from qsan_exporter.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
 
 EXIT_OK, EXIT_USAGE = 0, 1
 REDACTED = "REDACTED"
@@ -56,7 +62,8 @@ class Endpoint:
 
     @property
     def file_name(self) -> str:
-        stem = self.path.removeprefix("/rest/v1/").strip("/").replace("/", "_")
+        stem = self.path.removeprefix("/rest/v1/").removeprefix("/rest/").strip("/")
+        stem = stem.replace("/", "_") or "rest-help"  # the legacy API's `GET /rest/`
         return re.sub(r"[^A-Za-z0-9_.-]", "-", stem) + ".json"
 
 
@@ -105,24 +112,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"qsan-exporter dump: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
 
-    client = UnifiedClient(array.url, array.username, array.password, verify=array.verify,
-                           timeout=array.timeout_seconds,
-                           password_encoding=array.password_encoding)
+    options: dict[str, Any] = {"verify": array.verify, "timeout": array.timeout_seconds,
+                               "password_encoding": array.password_encoding}
+    legacy = LegacyClient(array.url, array.username, array.password, **options)
+    unified = UnifiedClient(array.url, array.username, array.password, **options)
     try:
-        first = _fetch(client, Endpoint("/rest/v1/hardware/info", {}))
-        if not client.has_token:
-            print(f"qsan-exporter dump: array {array.name!r}: could not log in: {first.error}",
-                  file=sys.stderr)
+        api = array.api
+        if api == "auto":
+            try:
+                api = detect(legacy, array.name)
+            except ApiError as exc:
+                print(f"qsan-exporter dump: array {array.name!r}: cannot tell its API flavour: "
+                      f"{exc}", file=sys.stderr)
+                return EXIT_USAGE
+        print(f"array {array.name}: {api} API", flush=True)
+        results = _dump_legacy(legacy) if api == "legacy" else _dump_unified(unified)
+        if results is None:
             return EXIT_USAGE
-        plan = _plan(first.body)
-        results = [first]
-        _progress(1, len(plan), first)
-        for number, endpoint in enumerate(plan[1:], start=2):
-            result = _fetch(client, endpoint)
-            results.append(result)
-            _progress(number, len(plan), result)
     finally:
-        client.close()  # revoke the token: the array keeps only ten per user
+        unified.close()  # revoke the token: the array keeps only ten per user
+        legacy.close()
 
     scrub = _scrub_values(r.body for r in results)
     # The password, and the array's address (error texts name it; it maps the network).
@@ -154,6 +163,36 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dump_unified(client: UnifiedClient) -> list[Result] | None:
+    first = _fetch(client, Endpoint("/rest/v1/hardware/info", {}))
+    if not client.has_token:
+        print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
+        return None
+    return _fetch_all(client, _plan(first.body), first)
+
+
+def _dump_legacy(client: LegacyClient) -> list[Result] | None:
+    """The help page, every endpoint the legacy translation reads, and the first log page."""
+    first = _fetch(client, Endpoint(HELP_PATH, {}))
+    if not client.has_session:
+        print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
+        return None
+    plan = [Endpoint(HELP_PATH, {}), *(Endpoint(path, {}) for path in LEGACY_ENDPOINTS.values()),
+            Endpoint(LEGACY_LOG_TEMPLATE.format(page=1), {})]
+    return _fetch_all(client, plan, first)
+
+
+def _fetch_all(client: UnifiedClient | LegacyClient, plan: list[Endpoint],
+               first: Result) -> list[Result]:
+    results = [first]
+    _progress(1, len(plan), first)
+    for number, endpoint in enumerate(plan[1:], start=2):
+        result = _fetch(client, endpoint)
+        results.append(result)
+        _progress(number, len(plan), result)
+    return results
+
+
 def _plan(info: Any) -> list[Endpoint]:
     """Every endpoint the exporter's collectors read, one per enclosure where it takes an id."""
     more = {"moreInfo": "true"}
@@ -175,9 +214,12 @@ def _enclosure_numbers(info: Any) -> list[str]:
     return [str(n) for n in numbers if isinstance(n, int | str) and not isinstance(n, bool)]
 
 
-def _fetch(client: UnifiedClient, endpoint: Endpoint) -> Result:
+def _fetch(client: UnifiedClient | LegacyClient, endpoint: Endpoint) -> Result:
     try:
-        body = client.get(endpoint.path, params=endpoint.params or None)
+        if isinstance(client, LegacyClient):
+            body = client.get(endpoint.path)
+        else:
+            body = client.get(endpoint.path, params=endpoint.params or None)
     except ApiHTTPError as exc:
         return Result(endpoint, exc.status, error=str(exc))
     except ApiError as exc:  # unreachable, refused login, not JSON: recorded, not fatal

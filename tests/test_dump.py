@@ -154,7 +154,11 @@ def test_unreachable_array_is_an_error(simulators, tmp_path, capsys) -> None:
     config = write_config(tmp_path / "c.yml", {"arr": sim}, timeout_seconds=2)
     sim.stop()
     assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
-    assert "could not log in" in capsys.readouterr().err
+    # api: auto (the default) probes first; the probe names what went wrong.
+    assert "cannot tell its API flavour" in capsys.readouterr().err
+    config = write_config(tmp_path / "u.yml", {"arr": sim}, timeout_seconds=2, api="unified")
+    assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
+    assert "could not log in: " in capsys.readouterr().err
 
 
 def test_the_cli_subcommand_runs_the_dump(simulators, tmp_path, capsys) -> None:
@@ -169,3 +173,30 @@ def test_the_cli_subcommand_runs_the_dump(simulators, tmp_path, capsys) -> None:
     assert json.loads((out / "index.json").read_text())["array"] == "arr"
     assert re.search(r"^\[1/\d+\] GET /rest/v1/hardware/info \.\.\. 200", stdout, re.M)
     assert main(["dump", f"--config.file={config}", "--array=nope", f"--out={out}"]) == 1
+
+
+@pytest.mark.parametrize("api", ["legacy", "auto"])
+def test_dump_of_a_sanos4_legacy_array(simulators, tmp_path, capsys, api) -> None:
+    """The legacy endpoints the translation reads, redacted the same way; auto detects it."""
+    from qsan_exporter.legacy.source import ENDPOINTS
+
+    sim = simulators("legacy", enclosures=1, disks=8, pools=1, volumes=2)
+    config = write_config(tmp_path / "c.yml", {"arr": sim}, api=api)
+    out = tmp_path / "out"
+    assert run_dump(f"--config.file={config}", "--array=arr", f"--out={out}") == 0
+    stdout, stderr = capsys.readouterr()
+    assert "array arr: legacy API" in stdout
+    index = json.loads((out / "index.json").read_text())
+    endpoints = {e["endpoint"]: e for e in index["endpoints"]}
+    assert set(endpoints) == {"/rest/", *ENDPOINTS.values(), "/rest/log/list/1"}
+    assert all(e["status"] == 200 for e in endpoints.values()), endpoints
+    assert {e["file"] for e in endpoints.values()} >= {"rest-help.json",
+                                                       "storage_diskinfo.json"}
+    text = all_text(out)
+    for secret in (*serials_of(sim), PASSWORD):
+        assert secret.lower() not in text.lower(), f"{secret} leaked into the dump"
+        assert secret not in stdout + stderr
+    assert "REDACTED" in text
+    lines = [line for line in stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == len(endpoints)
+    assert sim.stats.requests_by_path.get("/rest/v1/hardware/info", 0) == (api == "auto")

@@ -85,28 +85,8 @@ class AutoSource:
         return result
 
     def _probe(self) -> str:
-        answer = self._legacy_client.probe(PROBE_PATH)
-        api = flavour_from_probe(answer.status, answer.json)
-        if api == "unified" and answer.status in (401, 403) and self._legacy_help():
-            api = "legacy"  # a legacy array that refuses every unknown path without a session
-        if api is None:
-            raise ApiUnreachable(f"GET {PROBE_PATH} at {self._legacy_client.base_url}: "
-                                 f"HTTP {answer.status} tells neither API flavour; probing "
-                                 "again next poll")
-        log.info("array=%s: detected the %s API (GET %s answered HTTP %d)", self._name,
-                 "SANOS 4.0 legacy" if api == "legacy" else "Unified", PROBE_PATH,
-                 answer.status)
-        self._api = api
-        return api
-
-    def _legacy_help(self) -> bool:
-        """True if `GET /rest/` answers the legacy API list (only asked when step 1 was 401)."""
-        try:
-            words = self._legacy_client.help_words()
-        except ApiError as exc:
-            log.debug("array=%s: GET %s: %s", self._name, HELP_PATH, exc)
-            return False
-        return bool(words and LEGACY_MARKERS & words)
+        self._api = detect(self._legacy_client, self._name)
+        return self._api
 
     def close(self) -> None:
         for client in (self._unified_client, self._legacy_client):
@@ -114,6 +94,34 @@ class AutoSource:
                 client.close()
             except Exception:
                 log.exception("array=%s: closing an API client failed", self._name)
+
+
+def detect(legacy_client: LegacyClient, name: str) -> str:
+    """Probe the array behind `legacy_client` (no login): "unified" or "legacy".
+
+    Raises ApiUnreachable when the answer tells neither (the caller probes again later).
+    """
+    answer = legacy_client.probe(PROBE_PATH)
+    api = flavour_from_probe(answer.status, answer.json)
+    if api == "unified" and answer.status in (401, 403) and _legacy_help(legacy_client, name):
+        api = "legacy"  # a legacy array that refuses every unknown path without a session
+    if api is None:
+        raise ApiUnreachable(f"GET {PROBE_PATH} at {legacy_client.base_url}: "
+                             f"HTTP {answer.status} tells neither API flavour; probing "
+                             "again next poll")
+    log.info("array=%s: detected the %s API (GET %s answered HTTP %d)", name,
+             "SANOS 4.0 legacy" if api == "legacy" else "Unified", PROBE_PATH, answer.status)
+    return api
+
+
+def _legacy_help(legacy_client: LegacyClient, name: str) -> bool:
+    """True if `GET /rest/` answers the legacy API list (only asked when step 1 was 401)."""
+    try:
+        words = legacy_client.help_words()
+    except ApiError as exc:
+        log.debug("array=%s: GET %s: %s", name, HELP_PATH, exc)
+        return False
+    return bool(words and LEGACY_MARKERS & words)
 
 
 def make_source(config: ArrayConfig, *, stats: ApiStats,
