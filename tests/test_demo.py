@@ -1,4 +1,5 @@
-"""README command 1: `qsan-exporter --demo` serves every SPEC family for each profile."""
+"""README command 1: `qsan-exporter --demo` serves every SPEC family for each profile
+(legacy: those its API has)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ def test_demo_serves_every_family_and_passes_promtool(exporter) -> None:
     body = e.get("/metrics", headers={"Accept-Encoding": "identity"}).content
     families = _families(body.decode())
     assert all(name in families for name in GLOBAL_METRICS)
-    for profile in ("san", "fas", "nas"):
+    for profile in ("san", "fas", "nas", "legacy"):
         array = f"demo-{profile}"
         missing = [n for n in METRICS
                    if n not in NOT_ON[profile] and not _samples(families, n, array)]
         assert not missing, f"{array} lacks {missing}"
+    # The legacy array is configured `api: auto`: the flavour was detected, not given.
+    (info,) = _samples(families, "qsan_array_info", "demo-legacy")
+    assert (info.labels["api"], info.labels["product"]) == ("legacy", "san")
     promtool = shutil.which("promtool")
     assert promtool
     check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,

@@ -37,6 +37,14 @@ NOT_ON = {
     # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
     # both forms); qsan_sensor_health exists only where the device gives a status.
     "fas": {"qsan_sensor_health"},
+    # SANOS 4.0's API has no task list, no disk performance, no pool cache or free-LUN fields
+    # (docs/legacy-api.md, "Not available in legacy").
+    "legacy": {
+        "qsan_task_health", "qsan_task_info", "qsan_task_next_run_timestamp_seconds",
+        "qsan_snapshot_space_size_bytes", "qsan_snapshot_space_used_bytes",
+        "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
+        "qsan_pool_cache_size_bytes", "qsan_iscsi_target_free_luns",
+    },
 }
 
 
