@@ -16,13 +16,11 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from math import floor
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
@@ -41,6 +39,9 @@ class _Member:
     poll: ArrayPoll
     client: Closable  # UnifiedClient, LegacyClient or AutoSource (api: auto)
     attempted: bool = False
+    # The first poll (its own one-off job) and the interval job never poll at once: a slow
+    # first poll delays the second instead of apscheduler skipping it (a whole interval lost).
+    running: threading.Lock = field(default_factory=threading.Lock)
 
 
 def start_offset(name: str, interval: float) -> float:
@@ -60,20 +61,8 @@ def phase_offset(name: str, interval: float) -> float:
     return gap + fraction * (interval - gap)
 
 
-class PhasedInterval(IntervalTrigger):
-    """Fires at `start_date + k * interval`, whenever an extra first run happened before it.
-
-    apscheduler's IntervalTrigger counts from the previous fire time, so an early first run would
-    set the phase for ever; here the grid alone decides.
-    """
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None,
-                           now: datetime) -> datetime | None:
-        if previous_fire_time is None:
-            return super().get_next_fire_time(None, now)
-        start, step = self.start_date.timestamp(), self.interval_length
-        k = floor((previous_fire_time.timestamp() - start) / step) + 1
-        return datetime.fromtimestamp(start + k * step, tz=self.timezone)
+def _first_job(name: str) -> str:
+    return name + "\x00first"
 
 
 def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> _Member:
@@ -178,31 +167,35 @@ class Poller:
         interval = array.interval_seconds
         first = datetime.now(UTC) + timedelta(seconds=start_offset(array.name, interval))
         grid = first + timedelta(seconds=phase_offset(array.name, interval))
+        # A one-off first poll (however late the scheduler gets to it), then the phased grid.
+        self._scheduler.add_job(self._run, "date", run_date=first, id=_first_job(array.name),
+                                args=[array.name], misfire_grace_time=None)
         self._scheduler.add_job(
-            self._run, PhasedInterval(seconds=interval, start_date=grid, timezone=UTC),
-            id=array.name, args=[array.name], next_run_time=first,
-            misfire_grace_time=max(1, int(interval)),
+            self._run, "interval", seconds=interval, start_date=grid, id=array.name,
+            args=[array.name], misfire_grace_time=max(1, int(interval)),
         )
 
     def _remove_job(self, name: str) -> None:
-        if self._scheduler is not None and self._scheduler.get_job(name) is not None:
-            self._scheduler.remove_job(name)
+        for job in (name, _first_job(name)):
+            if self._scheduler is not None and self._scheduler.get_job(job) is not None:
+                self._scheduler.remove_job(job)
 
     def _run(self, name: str) -> None:
         with self._lock:
             member = self._members.get(name)
         if member is None or member.poll.closing:
             return
-        try:
-            snapshot = member.poll.poll()
-            with self._lock:
-                current = self._exposition.snapshots().get(name)
-                if self._members.get(name) is member and snapshot is not current:
-                    self._exposition.publish(snapshot)
-        except Exception:  # never let one array's bug end its job
-            log.exception("array=%s: poll failed unexpectedly", name)
-        finally:
-            member.attempted = True
+        with member.running:
+            try:
+                snapshot = member.poll.poll()
+                with self._lock:
+                    current = self._exposition.snapshots().get(name)
+                    if self._members.get(name) is member and snapshot is not current:
+                        self._exposition.publish(snapshot)
+            except Exception:  # never let one array's bug end its job
+                log.exception("array=%s: poll failed unexpectedly", name)
+            finally:
+                member.attempted = True
 
     def poll_now(self, name: str) -> None:
         """Run one poll synchronously (tests, `--once`)."""
