@@ -159,7 +159,8 @@ def test_hang_ends_the_poll_and_never_delays_scrapes_or_other_arrays(fleet: Flee
     scrapes_during_hang = 0
     deadline = time.monotonic() + 30
     # Scrape until several scrapes were answered while a hung request had been sent and its
-    # poll had not yet published its failure, and two hangs have ended.
+    # poll had not yet published its failure, two hangs have ended and a healthy array was
+    # polled twice more meanwhile.
     while time.monotonic() < deadline:
         started_hangs = hung.stats_snapshot()["faults_injected"]
         samples = fleet.scrape()
@@ -167,15 +168,15 @@ def test_hang_ends_the_poll_and_never_delays_scrapes_or_other_arrays(fleet: Flee
         if ended is not None and started_hangs > ended:
             scrapes_during_hang += 1
             assert_healthy(fleet, samples)
-        if scrapes_during_hang >= 3 and (ended or 0) >= 2:
+        healthy_polls = requests_to(fleet.sims["ok-a"], HARDWARE) - healthy_before
+        if scrapes_during_hang >= 3 and (ended or 0) >= 2 and healthy_polls >= 2:
             break
         time.sleep(0.2)
     assert scrapes_during_hang >= 3, "no scrape was answered while a poll hung"
     assert (ended or 0) >= 2, "the hung polls never ended"
+    assert healthy_polls >= 2, "the healthy array was not polled while the other hung"
     assert value(samples, "qsan_up", "hang") == 0
     assert collectors(samples, "hang")["system"] == 0
-    # Other arrays kept being polled all along.
-    assert requests_to(fleet.sims["ok-a"], HARDWARE) >= healthy_before + 2
     assert "no answer within 1.5 s" in fleet.exporter.get("/").text
 
 
@@ -340,6 +341,10 @@ def test_at_most_one_request_in_flight_per_array_unless_configured(fleet: Fleet)
         peak = sim.stats_snapshot()["max_concurrent_requests"]
         if name == "parallel":  # max_concurrent_requests: 3, and 0.1 s per call
             assert 2 <= peak <= 3, peak
+        elif name == "slow":
+            # The request the deadline abandons is still served (0.5 s) by the simulator when
+            # the next poll may begin: one in flight from the exporter, two at the array.
+            assert peak <= 2, peak
         elif name != "hang":  # a hung request stays "in flight" at the simulator for good
             assert peak == 1, (name, peak)
 
