@@ -245,6 +245,9 @@ def test_5xx_fails_the_collectors_and_backs_off(fleet: Fleet) -> None:
     assert last_start is None  # never a successful poll
     next_attempt = value(samples, "qsan_poll_next_attempt_timestamp_seconds", "5xx")
     assert next_attempt is not None and next_attempt > time.time() - BACKOFF_MAX
+    row = next(r for r in fleet.exporter.get("/").text.split("<tr>") if r.startswith(
+        "<td>5xx</td>"))
+    assert "BACKING OFF after" in row and "HTTP 500" in row, row  # the status page shows it
     # The token is kept through the failures: one login only.
     assert sim.stats.logins == 1
     assert_healthy(fleet, samples)
