@@ -45,6 +45,7 @@ from qsan_exporter.api.errors import (
 )
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.transport import MAX_RESPONSE_BYTES, Transport
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ SESSION_FIELDS = ("token", "sessionId", "session_id", "sessionID", "sid", "acces
 _FAILURE_WORDS = frozenset({"fail", "failed", "failure", "error", "false", "denied", "invalid"})
 _RESULT_FIELDS = ("result", "status", "success", "login")
 DISCOVERY_TTL_SECONDS = 6 * 3600.0
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _ENCODINGS = ("plain", "base64")
 _LOGIN_PATH = re.compile(r"/rest/login/account/[^/\s\"'?#]*/password/[^\s\"'?#]*")
 _REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
@@ -115,17 +115,17 @@ class LegacyClient:
         install_log_redaction()
         parts = urlsplit(base_url.rstrip("/"))
         self.base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        self._root = base_url.rstrip("/")
         self._username = username
         self._password = password
         self._encoding = password_encoding
-        self._verify = verify
-        self._timeout = timeout
         self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
         self._session = session if session is not None else requests.Session()
+        if session is None:  # no proxy/netrc lookups: as the Unified client
+            self._session.trust_env = False
         self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
-        self._max_bytes = max_response_bytes
+        self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
+                               timeout, self.stats, self.guard, max_response_bytes)
         self._lock = threading.RLock()
         self._logged_in = False
         self._token: str | None = None
@@ -162,8 +162,8 @@ class LegacyClient:
                 raise ApiAuthError(f"GET {endpoint} at {self.base_url}: still refused "
                                    f"({_why_gone(response)}) after logging in again as user "
                                    f"{self._username!r}")
-        self._check_status(response, "GET", endpoint)
-        body = self._json(response, "GET", endpoint)
+        self._http.check_status(response, "GET", endpoint)
+        body = self._http.json(response, "GET", endpoint)
         if not isinstance(body, dict | list):
             raise ApiFormatError(f"GET {endpoint} at {self.base_url}: expected a JSON object or "
                                  f"list, got {type(body).__name__}")
@@ -293,73 +293,7 @@ class LegacyClient:
         headers = {"Accept": "application/json"}
         if self._token is not None and not anonymous:
             headers["Authorization"] = self._token
-        where = f"{method} {endpoint} at {self.base_url}"
-        timeout = self._timeout
-        try:
-            with self.guard.slot(where):
-                timeout = self.guard.timeout(self._timeout)
-                response = self._session.request(
-                    method, self._root + path, headers=headers, timeout=timeout,
-                    verify=self._verify, allow_redirects=False, stream=True,
-                )
-                self._read_body(response, where)
-        except (ApiUnreachable, ApiFormatError):
-            self.stats.count_request(endpoint, "error")
-            raise
-        except (requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            self.stats.count_request(endpoint, "error")
-            raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
-        except requests.Timeout:
-            reason = f"no answer within {timeout:g} s"
-        except requests.exceptions.SSLError:
-            reason = "TLS handshake or certificate verification failed"
-        except requests.ConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
-        except requests.RequestException as exc:
-            reason = f"request failed ({type(exc).__name__})"
-        else:
-            self.stats.count_request(endpoint, str(response.status_code))
-            log.debug("%s -> HTTP %d", where, response.status_code)
-            if response.status_code in (429, 503):
-                wait = self.guard.retry_after(response.headers.get("Retry-After"))
-                if wait is not None:
-                    log.warning("%s: HTTP %d, Retry-After %.0f s honoured", where,
-                                response.status_code, wait)
-            return response
-        self.stats.count_request(endpoint, "error")
-        log.debug("%s -> %s", where, reason)
-        raise ApiUnreachable(f"{where}: {reason}") from None
-
-    def _read_body(self, response: requests.Response, where: str) -> None:
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > self._max_bytes:
-                    raise ApiFormatError(f"{where}: answer larger than "
-                                         f"{self._max_bytes // 1048576} MiB, not read")
-                left = self.guard.remaining()
-                if left is not None and left <= 0:
-                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
-                chunks.append(chunk)
-        finally:
-            response.close()
-        response._content = b"".join(chunks)
-
-    def _check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
-        status = response.status_code
-        if not 200 <= status < 300:
-            raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}",
-                               status=status, endpoint=endpoint)
-
-    def _json(self, response: requests.Response, method: str, endpoint: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: HTTP "
-                                 f"{response.status_code} answer is not JSON") from None
+        return self._http.send(method, path, endpoint, headers=headers)
 
 
 def _session_gone(response: requests.Response) -> bool:

@@ -35,6 +35,7 @@ from qsan_exporter.api.errors import (
 )
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.transport import MAX_RESPONSE_BYTES, Transport
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ MAX_REFRESH_MARGIN_SECONDS = 300.0
 ASSUMED_LIFETIME_SECONDS = 3600.0  # the manual's 60 minutes, when expireTime cannot be used
 # A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
 # that must not be held in memory whole.
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 REVOKE_BUDGET_SECONDS = 3.0  # shutdown must not hang on a dead array
 _ENCODINGS = ("plain", "base64")
 
@@ -75,19 +75,17 @@ class UnifiedClient:
         parts = urlsplit(base_url.rstrip("/"))
         # Shown in messages and logs: credentials someone put in the URL are dropped.
         self.base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        self._root = base_url.rstrip("/")
         self._username = username
         self._password = password
         self._encoding = password_encoding
-        self._verify = verify
-        self._timeout = timeout
         self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
         self._session = session if session is not None else requests.Session()
         if session is None:  # proxy/netrc env lookups cost ~5 % of a poll's CPU (bench profile)
             self._session.trust_env = False
         self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
-        self._max_bytes = max_response_bytes
+        self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
+                               timeout, self.stats, self.guard, max_response_bytes)
         self._lock = threading.RLock()  # token state, and auth calls so two logins never race
         self._tokens: _Tokens | None = None
         self._closed = False
@@ -117,8 +115,8 @@ class UnifiedClient:
             if response.status_code == 401:
                 raise ApiAuthError(f"GET {endpoint} at {self.base_url}: still HTTP 401 after "
                                    f"re-authenticating as user {self._username!r}")
-        self._check_status(response, "GET", endpoint)
-        body = self._json(response, "GET", endpoint)
+        self._http.check_status(response, "GET", endpoint)
+        body = self._http.json(response, "GET", endpoint)
         if not isinstance(body, dict | list):
             raise ApiFormatError(f"GET {endpoint} at {self.base_url}: expected a JSON object or "
                                  f"list, got {type(body).__name__}")
@@ -198,7 +196,7 @@ class UnifiedClient:
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
                                f"(HTTP {response.status_code}); next attempt in "
                                f"{self.guard.login_blocked_until - self._clock():.0f} s")
-        self._check_status(response, "POST", AUTH_GET)
+        self._http.check_status(response, "POST", AUTH_GET)
         answer = self._token_answer(response, AUTH_GET)
         refresh = answer.get("refreshToken")
         if not (isinstance(refresh, str) and refresh):
@@ -224,7 +222,7 @@ class UnifiedClient:
             # Not understood, so the set may still be live: _login revokes it first.
             log.warning("refresh not understood at %s (HTTP 400); logging in again", self.base_url)
             return None
-        self._check_status(response, "POST", AUTH_REFRESH)
+        self._http.check_status(response, "POST", AUTH_REFRESH)
         answer = self._token_answer(response, AUTH_REFRESH)
         rotated = answer.get("refreshToken")
         refresh = rotated if isinstance(rotated, str) and rotated else tokens.refresh
@@ -248,7 +246,7 @@ class UnifiedClient:
                         self.base_url, response.status_code)
 
     def _token_answer(self, response: requests.Response, endpoint: str) -> dict[str, Any]:
-        answer = self._json(response, "POST", endpoint)
+        answer = self._http.json(response, "POST", endpoint)
         if not isinstance(answer, dict):
             raise ApiFormatError(f"POST {endpoint} at {self.base_url}: expected a JSON object")
         if not isinstance(answer.get("accessToken"), str) or not answer["accessToken"]:
@@ -281,78 +279,8 @@ class UnifiedClient:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = token  # the manual's scheme: no "Bearer"
-        where = f"{method} {endpoint} at {self.base_url}"
-        timeout = self._timeout
-        try:
-            with self.guard.slot(where, deadline, last_request=last_request):
-                timeout = self.guard.timeout(self._timeout, deadline)
-                response = self._session.request(
-                    method, self._root + path, params=params, json=body, headers=headers,
-                    timeout=timeout, verify=self._verify, allow_redirects=False, stream=True,
-                )
-                self._read_body(response, where, deadline)
-        except (ApiUnreachable, ApiFormatError):
-            self.stats.count_request(endpoint, "error")
-            raise
-        except (requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            # The array answered but the body broke off: a bad answer for this endpoint only.
-            self.stats.count_request(endpoint, "error")
-            raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
-        except requests.Timeout:
-            reason = f"no answer within {timeout:g} s"
-        except requests.exceptions.SSLError:
-            reason = "TLS handshake or certificate verification failed"
-        except requests.ConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
-        except requests.RequestException as exc:
-            reason = f"request failed ({type(exc).__name__})"
-        else:
-            self.stats.count_request(endpoint, str(response.status_code))
-            log.debug("%s -> HTTP %d", where, response.status_code)
-            if response.status_code in (429, 503):
-                wait = self.guard.retry_after(response.headers.get("Retry-After"))
-                if wait is not None:
-                    log.warning("%s: HTTP %d, Retry-After %.0f s honoured", where,
-                                response.status_code, wait)
-            return response
-        self.stats.count_request(endpoint, "error")
-        log.debug("%s -> %s", where, reason)
-        raise ApiUnreachable(f"{where}: {reason}") from None
-
-    def _read_body(self, response: requests.Response, where: str,
-                   deadline: float | None) -> None:
-        """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > self._max_bytes:
-                    raise ApiFormatError(f"{where}: answer larger than "
-                                         f"{self._max_bytes // 1048576} MiB, not read")
-                left = self.guard.remaining(deadline)
-                if left is not None and left <= 0:
-                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
-                chunks.append(chunk)
-        finally:
-            response.close()
-        response._content = b"".join(chunks)  # what .json() and .text read
-
-    def _check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
-        status = response.status_code
-        if not 200 <= status < 300:
-            # Redirects are not followed: a re-sent login body must not go to another host.
-            hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
-            raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
-                               status=status, endpoint=endpoint)
-
-    def _json(self, response: requests.Response, method: str, endpoint: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:  # requests' JSONDecodeError; its text would quote the body
-            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: HTTP "
-                                 f"{response.status_code} answer is not JSON") from None
+        return self._http.send(method, path, endpoint, headers=headers, params=params,
+                               body=body, deadline=deadline, last_request=last_request)
 
 
 def _date_header(response: requests.Response) -> float | None:

@@ -1,0 +1,113 @@
+"""One array's HTTP, shared by the Unified and the legacy client.
+
+Everything that protects the array and the exporter happens here, once: the guard's request
+slots and poll deadline, Retry-After, the response size cap, counting each request under its
+endpoint template, and turning every transport failure into our own error text (a requests
+exception quotes the URL, which for a legacy login holds the password).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
+from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.stats import ApiStats
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # far above any real answer; a runaway one is cut
+
+
+@dataclass
+class Transport:
+    root: str  # the configured URL, credentials included if any: requests are sent here
+    base_url: str  # the same without credentials: what messages name
+    session: requests.Session
+    verify: bool | str
+    timeout: float
+    stats: ApiStats
+    guard: RequestGuard
+    max_bytes: int = MAX_RESPONSE_BYTES
+
+    def send(self, method: str, path: str, endpoint: str, *, headers: Mapping[str, str],
+             params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None,
+             deadline: float | None = None, last_request: bool = False) -> requests.Response:
+        """One request, counted under `endpoint`; redirects are never followed."""
+        where = f"{method} {endpoint} at {self.base_url}"
+        timeout = self.timeout
+        try:
+            with self.guard.slot(where, deadline, last_request=last_request):
+                timeout = self.guard.timeout(self.timeout, deadline)
+                response = self.session.request(
+                    method, self.root + path, params=params, json=body, headers=dict(headers),
+                    timeout=timeout, verify=self.verify, allow_redirects=False, stream=True,
+                )
+                self._read_body(response, where, deadline)
+        except (ApiUnreachable, ApiFormatError):
+            self.stats.count_request(endpoint, "error")
+            raise
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            # The array answered but the body broke off: a bad answer for this endpoint only.
+            self.stats.count_request(endpoint, "error")
+            raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
+        except requests.Timeout:
+            reason = f"no answer within {timeout:g} s"
+        except requests.exceptions.SSLError:
+            reason = "TLS handshake or certificate verification failed"
+        except requests.ConnectionError as exc:
+            reason = f"connection failed ({type(exc).__name__})"
+        except requests.RequestException as exc:
+            reason = f"request failed ({type(exc).__name__})"
+        else:
+            self.stats.count_request(endpoint, str(response.status_code))
+            log.debug("%s -> HTTP %d", where, response.status_code)
+            if response.status_code in (429, 503):
+                wait = self.guard.retry_after(response.headers.get("Retry-After"))
+                if wait is not None:
+                    log.warning("%s: HTTP %d, Retry-After %.0f s honoured", where,
+                                response.status_code, wait)
+            return response
+        self.stats.count_request(endpoint, "error")
+        log.debug("%s -> %s", where, reason)
+        raise ApiUnreachable(f"{where}: {reason}") from None
+
+    def _read_body(self, response: requests.Response, where: str,
+                   deadline: float | None) -> None:
+        """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ApiFormatError(f"{where}: answer larger than "
+                                         f"{self.max_bytes // 1048576} MiB, not read")
+                left = self.guard.remaining(deadline)
+                if left is not None and left <= 0:
+                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what .json() and .text read
+
+    def check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
+        status = response.status_code
+        if not 200 <= status < 300:
+            # Redirects are not followed: a re-sent login must not go to another host.
+            hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
+            raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
+                               status=status, endpoint=endpoint)
+
+    def json(self, response: requests.Response, method: str, endpoint: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:  # requests' JSONDecodeError; its text would quote the body
+            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: HTTP "
+                                 f"{response.status_code} answer is not JSON") from None
