@@ -3,59 +3,14 @@ scrapes all three and sees every array exactly once, each on the shard its name 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections import Counter
-from pathlib import Path
-
-import pytest
-import requests
-import yaml
 
 from qsan_exporter.cli import shard_of
-from tests.conftest import free_port, wait_for, write_config
+from tests.conftest import query, wait_for, write_config
 
 ARRAYS = 30
 SHARDS = 3
 SMALL = {"enclosures": 1, "disks": 8, "pools": 1, "volumes": 2}
-
-
-@pytest.fixture
-def prometheus(tmp_path: Path):
-    """A real Prometheus (Debian package) on loopback, as in test_prometheus_e2e."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus (Debian package) must be installed by scripts/test"
-    started: list[subprocess.Popen] = []
-
-    def start(scrape_configs: list[dict]) -> str:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
-                       "evaluation_interval": "1s"},
-            "scrape_configs": scrape_configs,
-        }))
-        log = (tmp_path / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(url + "/-/ready", timeout=2).ok, 30, "Prometheus ready")
-        return url
-
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(15)
-
-
-def query(url: str, expr: str) -> list[dict]:
-    answer = requests.get(url + "/api/v1/query", params={"query": expr}, timeout=5).json()
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
 
 
 def test_three_shards_scrape_every_array_exactly_once(simulators, exporter, prometheus,
