@@ -24,7 +24,6 @@ exception (the chain is cut with `from None`); and requests are counted under th
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import re
@@ -33,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 
@@ -45,7 +44,14 @@ from qsan_exporter.api.errors import (
 )
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.transport import MAX_RESPONSE_BYTES, Transport
+from qsan_exporter.api.transport import (
+    MAX_RESPONSE_BYTES,
+    Transport,
+    array_session,
+    check_password_encoding,
+    encode_password,
+    without_credentials,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,6 @@ SESSION_FIELDS = ("token", "sessionId", "session_id", "sessionID", "sid", "acces
 _FAILURE_WORDS = frozenset({"fail", "failed", "failure", "error", "false", "denied", "invalid"})
 _RESULT_FIELDS = ("result", "status", "success", "login")
 DISCOVERY_TTL_SECONDS = 6 * 3600.0
-_ENCODINGS = ("plain", "base64")
 _LOGIN_PATH = re.compile(r"/rest/login/account/[^/\s\"'?#]*/password/[^\s\"'?#]*")
 _REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
                      "urllib3.poolmanager", "requests")
@@ -110,19 +115,15 @@ class LegacyClient:
                  stats: ApiStats | None = None, clock: Callable[[], float] = time.time,
                  session: requests.Session | None = None, guard: RequestGuard | None = None,
                  max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
-        if password_encoding not in _ENCODINGS:
-            raise ValueError(f"password_encoding must be one of {', '.join(_ENCODINGS)}")
+        check_password_encoding(password_encoding)
         install_log_redaction()
-        parts = urlsplit(base_url.rstrip("/"))
-        self.base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        self.base_url = without_credentials(base_url)
         self._username = username
         self._password = password
         self._encoding = password_encoding
         self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
-        self._session = session if session is not None else requests.Session()
-        if session is None:  # no proxy/netrc lookups: as the Unified client
-            self._session.trust_env = False
+        self._session = array_session(session)
         self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
         self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
                                timeout, self.stats, self.guard, max_response_bytes)
@@ -254,9 +255,7 @@ class LegacyClient:
         """Log in (lock held); any failure fails the whole poll (ApiAuthError), as Unified."""
         self.guard.check_login_allowed(self._username)
         self._session.cookies.clear()  # a stale session cookie must not ride along
-        password = self._password
-        if self._encoding == "base64":
-            password = base64.b64encode(password.encode("utf-8")).decode("ascii")
+        password = encode_password(self._password, self._encoding)
         path = (f"/rest/login/account/{quote(self._username, safe='')}"
                 f"/password/{quote(password, safe='')}")
         response = self._send("POST", path, LOGIN_TEMPLATE, anonymous=True)

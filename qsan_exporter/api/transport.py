@@ -8,10 +8,12 @@ exception quotes the URL, which for a legacy login holds the password).
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -21,7 +23,38 @@ from qsan_exporter.api.stats import ApiStats
 
 log = logging.getLogger(__name__)
 
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # far above any real answer; a runaway one is cut
+# A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
+# that must not be held in memory whole.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+PASSWORD_ENCODINGS = ("plain", "base64")
+
+
+def check_password_encoding(encoding: str) -> None:
+    if encoding not in PASSWORD_ENCODINGS:
+        raise ValueError(f"password_encoding must be one of {', '.join(PASSWORD_ENCODINGS)}")
+
+
+def encode_password(password: str, encoding: str) -> str:
+    """The password as the array expects it: some firmware wants it base64-encoded."""
+    if encoding == "base64":
+        return base64.b64encode(password.encode("utf-8")).decode("ascii")
+    return password
+
+
+def without_credentials(url: str) -> str:
+    """What messages and logs show: credentials someone put in the URL are dropped."""
+    parts = urlsplit(url.rstrip("/"))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def array_session(session: requests.Session | None) -> requests.Session:
+    """The given session, or a new one that skips proxy/netrc environment lookups (they cost
+    ~5 % of a poll's CPU in the bench profile, and an array is not reached through a proxy)."""
+    if session is not None:
+        return session
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 @dataclass

@@ -14,7 +14,6 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import logging
 import threading
@@ -23,7 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -35,17 +33,21 @@ from qsan_exporter.api.errors import (
 )
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.transport import MAX_RESPONSE_BYTES, Transport
+from qsan_exporter.api.transport import (
+    MAX_RESPONSE_BYTES,
+    Transport,
+    array_session,
+    check_password_encoding,
+    encode_password,
+    without_credentials,
+)
 
 log = logging.getLogger(__name__)
 
 AUTH_GET, AUTH_REFRESH, AUTH_REVOKE = "/auth/get", "/auth/refresh", "/auth/revoke"
 MAX_REFRESH_MARGIN_SECONDS = 300.0
 ASSUMED_LIFETIME_SECONDS = 3600.0  # the manual's 60 minutes, when expireTime cannot be used
-# A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
-# that must not be held in memory whole.
 REVOKE_BUDGET_SECONDS = 3.0  # shutdown must not hang on a dead array
-_ENCODINGS = ("plain", "base64")
 
 
 @dataclass(frozen=True, repr=False)
@@ -70,19 +72,14 @@ class UnifiedClient:
                  stats: ApiStats | None = None, clock: Callable[[], float] = time.time,
                  session: requests.Session | None = None, guard: RequestGuard | None = None,
                  max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
-        if password_encoding not in _ENCODINGS:
-            raise ValueError(f"password_encoding must be one of {', '.join(_ENCODINGS)}")
-        parts = urlsplit(base_url.rstrip("/"))
-        # Shown in messages and logs: credentials someone put in the URL are dropped.
-        self.base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        check_password_encoding(password_encoding)
+        self.base_url = without_credentials(base_url)
         self._username = username
         self._password = password
         self._encoding = password_encoding
         self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
-        self._session = session if session is not None else requests.Session()
-        if session is None:  # proxy/netrc env lookups cost ~5 % of a poll's CPU (bench profile)
-            self._session.trust_env = False
+        self._session = array_session(session)
         self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
         self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
                                timeout, self.stats, self.guard, max_response_bytes)
@@ -186,9 +183,7 @@ class UnifiedClient:
         if old is not None and old.refresh:
             self._revoke(old)  # never hold two sets: the array only keeps ten per user
         self._tokens = None
-        password = self._password
-        if self._encoding == "base64":
-            password = base64.b64encode(password.encode("utf-8")).decode("ascii")
+        password = encode_password(self._password, self._encoding)
         body = {"user": self._username, "password": password, "offlineAccess": True}
         response = self._send("POST", AUTH_GET, body=body)
         if response.status_code in (401, 403):
