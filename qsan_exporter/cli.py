@@ -199,9 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config_file)
     except ConfigError as exc:
-        print(f"qsan-exporter: {args.config_file}: invalid configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(exc.report("qsan-exporter", args.config_file), file=sys.stderr)
         return EXIT_USAGE
     if args.config_check:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "

@@ -82,6 +82,11 @@ class ConfigError(Exception):
         self.problems = problems
         super().__init__("; ".join(problems))
 
+    def report(self, prog: str, path: object) -> str:
+        """Every problem, one per line, as the command line prints them."""
+        return "\n".join([f"{prog}: {path}: invalid configuration:",
+                          *(f"  - {problem}" for problem in self.problems)])
+
 
 # key -> (python types accepted, description for messages)
 _SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {

@@ -95,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config_file)
     except ConfigError as exc:
-        print(f"qsan-exporter dump: {args.config_file}: invalid configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
         return EXIT_USAGE
     array = config.array(args.array)
     if array is None:
