@@ -239,6 +239,10 @@ class Exposition:
         self._subsets: dict[tuple[object, ...], tuple[object, bytes]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
+        # True while the builder waits with nothing to build: only then does new data need to
+        # wake it. While it waits out the gap between builds, waking it on every publish would
+        # only make it and the scrape threads take turns at the GIL for nothing.
+        self._builder_idle = False
         self.stats = BuildStats()
 
     # --- data in --------------------------------------------------------------------------
@@ -249,14 +253,16 @@ class Exposition:
             self._members += snapshot.array not in self._rendered
             self._rendered = {**self._rendered, snapshot.array: rendered}
             self._version += 1
-            self._lock.notify_all()
+            if self._builder_idle:
+                self._lock.notify_all()
 
     def remove(self, array: str) -> None:
         with self._lock:
             self._members += array in self._rendered
             self._rendered = {k: v for k, v in self._rendered.items() if k != array}
             self._version += 1
-            self._lock.notify_all()
+            if self._builder_idle:
+                self._lock.notify_all()
 
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
@@ -285,22 +291,23 @@ class Exposition:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def _next_work(self) -> tuple[bool, float]:
-        """(build now?, else seconds to wait). Caller holds the lock."""
+    def _next_work(self) -> tuple[bool, float, bool]:
+        """(build now?, else seconds to wait, idle: nothing stale to build). Caller holds the
+        lock."""
         now = self._clock()
         stale_formats = [k for k in self._wanted if self._built.get(k) is None
                          or self._built[k].version != self._version]
         expiry = min((b.valid_until for b in self._built.values()), default=float("inf"))
         if expiry < now:
-            return True, 0.0
+            return True, 0.0, False
         wait = expiry - now + 0.001
         if stale_formats:
             gap = max(MIN_BUILD_GAP_SECONDS, BUILD_GAP_FACTOR * self.stats.last_seconds)
             ready_in = self.stats.last_end + gap - time.monotonic()
             if ready_in <= 0:
-                return True, 0.0
+                return True, 0.0, False
             wait = min(wait, ready_in)
-        return False, min(wait, 60.0)
+        return False, min(wait, 60.0), not stale_formats
 
     def build_now(self) -> None:
         """Build every wanted format of the full body for the current data (the builder's job)."""
@@ -430,10 +437,13 @@ def _builder_loop(ref: weakref.ref[Exposition]) -> None:
         with exposition._lock:
             if exposition._stopping or exposition._thread is not threading.current_thread():
                 return
-            due, wait = exposition._next_work()
+            due, wait, idle = exposition._next_work()
             if not due:
-                # Woken early by publish(), remove(), a new format or close(): re-evaluate.
+                # Woken early by publish() or remove() (when idle), a new format or close():
+                # re-evaluate.
+                exposition._builder_idle = idle
                 exposition._lock.wait(min(wait, 5.0))
+                exposition._builder_idle = False
                 due = False
         if due:
             exposition.build_now()
