@@ -115,7 +115,6 @@ GARBAGE: list[tuple[str, Any]] = [
     ("volumes", ["x"]),
     ("volumes", {}),
     ("iscsi", "x"),
-    ("iscsi", {"targets": {"iscsi": []}}),
     ("iscsi", {"targets": [], "sessions": {"iscsi": []}}),
     ("iscsi", {"targets": {"iscsi": []}, "sessions": {"iscsi": "x"}}),
     ("tasks", ["snapshot"]),
@@ -124,6 +123,14 @@ GARBAGE: list[tuple[str, Any]] = [
     ("logs", {"events": [], "baseline": True}),
     ("logs", None),
 ]
+
+
+def test_iscsi_without_session_data_omits_the_counts_only() -> None:
+    """No session list at all (legacy arrays may lack one): targets stay, counts are unknown."""
+    names = {name for name, _ in run("iscsi", {"targets": {"iscsi": [
+        {"ctrlID": 0, "targets": [{"id": 1, "name": "iqn.x"}]}]}})}
+    assert "qsan_iscsi_target_info" in names
+    assert "qsan_iscsi_sessions" not in names
 
 
 @pytest.mark.parametrize(("area", "raw"), GARBAGE)

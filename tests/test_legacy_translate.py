@@ -9,6 +9,7 @@ import pytest
 from qsan_exporter.api.errors import ApiFormatError
 from qsan_exporter.collectors.base import PollData, collect_all
 from qsan_exporter.collectors.disks import collect as collect_disks
+from qsan_exporter.collectors.iscsi import collect as collect_iscsi
 from qsan_exporter.collectors.pools import collect as collect_pools
 from qsan_exporter.collectors.system import collect as collect_system
 from qsan_exporter.collectors.volumes import collect as collect_volumes
@@ -95,6 +96,20 @@ def test_iscsi_session_counts_from_target_entries() -> None:
                                      {"tid": 2, "iqn": "iqn.y", "controller": 1}])
     (group,) = raw["sessions"]["iscsi"]
     assert [s["targetID"] for s in group["sessions"]] == ["1", "1"]
+    got = samples({"iscsi": raw}, collect_iscsi)
+    sessions = {labels: v for (name, labels), v in got.items() if name == "qsan_iscsi_sessions"}
+    assert sessions == {(("controller", "1"), ("target", "1")): 2,
+                        (("controller", "1"), ("target", "2")): 0}
+
+
+def test_no_session_data_exports_no_session_count() -> None:
+    """Targets without any session list or count: the count is unknown, not 0 (SPEC §4: a
+    field without data is omitted), so QsanIscsiSessionsLost cannot misfire."""
+    raw = translate.iscsi(Reader(), [{"tid": 1, "iqn": "iqn.x", "controller": 1}])
+    got = samples({"iscsi": raw}, collect_iscsi)
+    names = {name for name, _ in got}
+    assert "qsan_iscsi_target_info" in names
+    assert "qsan_iscsi_sessions" not in names
 
 
 def test_log_events_in_local_time_and_levels_normalised() -> None:

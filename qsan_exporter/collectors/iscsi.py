@@ -44,7 +44,11 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     if not isinstance(raw, Mapping):
         raise TypeError(f"iscsi: expected a JSON object, got {type(raw).__name__}")
     controllers = listing(field(raw, "targets"), "iscsi targets", "iscsi")
-    session_groups = listing(field(raw, "sessions"), "iscsi sessions", "iscsi")
+    # No session data at all (a legacy array's availtarget without it): the count is unknown,
+    # and is omitted rather than exported as 0.
+    sessions_known = field(raw, "sessions") is not None
+    session_groups = (listing(field(raw, "sessions"), "iscsi sessions", "iscsi")
+                      if sessions_known else [])
 
     counts: dict[Key, int] = {}
     names: dict[tuple[str, str], str] = {}  # (controller, target name) -> target id
@@ -87,6 +91,8 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
                 "client_ip": text(field(session, "clientIP", "clientIp")),
             })
 
+    if not sessions_known:
+        return
     for (controller, target_id), count in counts.items():
         out.add("qsan_iscsi_sessions", {"controller": controller, "target": target_id}, count)
 

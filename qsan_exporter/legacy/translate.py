@@ -431,11 +431,13 @@ def _merge_mappings(reader: Reader, volumes_out: list[dict[str, Any]], lunmappin
 def iscsi(reader: Reader, availtarget: Any) -> dict[str, Any]:
     targets: dict[str, list[dict[str, Any]]] = {}
     sessions: dict[str, list[dict[str, Any]]] = {}
+    sessions_known = False  # neither a list nor a count anywhere: say nothing, not "0 sessions"
     for index, item in enumerate(find_items(availtarget, "availtarget", m.LISTS["availtarget"])):
         portals_key, portals = _get(item, *m.TARGET_PORTALS)
         sessions_key, listed = _get(item, *m.TARGET_SESSIONS)
         count_key, count = _get(item, *m.TARGET_SESSION_COUNT)
         handled = tuple(k for k in (portals_key, sessions_key, count_key) if k)
+        sessions_known = sessions_known or bool(sessions_key or count_key)
         target = reader.read_all("availtarget", item, m.TARGET, also=handled)
         controller = _text(target.pop("ctrlID", ""))
         target_id = _text(target.get("id")) or str(index)
@@ -457,7 +459,8 @@ def iscsi(reader: Reader, availtarget: Any) -> dict[str, Any]:
                 group.append({"id": f"{target_id}-{i}", "targetID": target_id})
     return {
         "targets": {"iscsi": [{"ctrlID": c, "targets": t} for c, t in targets.items()]},
-        "sessions": {"iscsi": [{"ctrlID": c, "sessions": s} for c, s in sessions.items()]},
+        "sessions": ({"iscsi": [{"ctrlID": c, "sessions": s} for c, s in sessions.items()]}
+                     if sessions_known else None),
     }
 
 
