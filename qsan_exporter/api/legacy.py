@@ -47,10 +47,8 @@ from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.transport import (
     MAX_RESPONSE_BYTES,
     Transport,
-    array_session,
     check_password_encoding,
     encode_password,
-    without_credentials,
 )
 
 log = logging.getLogger(__name__)
@@ -117,16 +115,16 @@ class LegacyClient:
                  max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         check_password_encoding(password_encoding)
         install_log_redaction()
-        self.base_url = without_credentials(base_url)
+        self._http = Transport.for_array(
+            base_url, verify=verify, timeout=timeout, stats=stats, guard=guard,
+            session=session, clock=clock, max_bytes=max_response_bytes)
+        self.base_url, self.stats, self.guard = (
+            self._http.base_url, self._http.stats, self._http.guard)
+        self._session = self._http.session
         self._username = username
         self._password = password
         self._encoding = password_encoding
-        self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
-        self._session = array_session(session)
-        self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
-        self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
-                               timeout, self.stats, self.guard, max_response_bytes)
         self._lock = threading.RLock()
         self._logged_in = False
         self._token: str | None = None
@@ -163,12 +161,7 @@ class LegacyClient:
                 raise ApiAuthError(f"GET {endpoint} at {self.base_url}: still refused "
                                    f"({_why_gone(response)}) after logging in again as user "
                                    f"{self._username!r}")
-        self._http.check_status(response, "GET", endpoint)
-        body = self._http.json(response, "GET", endpoint)
-        if not isinstance(body, dict | list):
-            raise ApiFormatError(f"GET {endpoint} at {self.base_url}: expected a JSON object or "
-                                 f"list, got {type(body).__name__}")
-        return body
+        return self._http.document(response, "GET", endpoint)
 
     def offered(self) -> frozenset[str] | None:
         """The API paths `GET /rest/` lists (e.g. "/rest/storage/diskinfo"), or None if unknown.

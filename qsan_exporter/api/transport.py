@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -137,6 +137,27 @@ class Transport:
             hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
             raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
                                status=status, endpoint=endpoint)
+
+    @classmethod
+    def for_array(cls, base_url: str, *, verify: bool | str, timeout: float,
+                  stats: ApiStats | None, guard: RequestGuard | None,
+                  session: requests.Session | None, clock: Callable[[], float],
+                  max_bytes: int) -> Transport:
+        """One array's transport; what the caller does not share is made here."""
+        shown = without_credentials(base_url)
+        return cls(base_url.rstrip("/"), shown, array_session(session), verify, timeout,
+                   stats if stats is not None else ApiStats(),
+                   guard if guard is not None else RequestGuard(shown, clock=clock),
+                   max_bytes)
+
+    def document(self, response: requests.Response, method: str, endpoint: str) -> Any:
+        """A 2xx answer's JSON object or list; anything else is an API error."""
+        self.check_status(response, method, endpoint)
+        body = self.json(response, method, endpoint)
+        if not isinstance(body, dict | list):
+            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: expected a JSON "
+                                 f"object or list, got {type(body).__name__}")
+        return body
 
     def json(self, response: requests.Response, method: str, endpoint: str) -> Any:
         try:

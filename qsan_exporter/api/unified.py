@@ -36,10 +36,8 @@ from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.transport import (
     MAX_RESPONSE_BYTES,
     Transport,
-    array_session,
     check_password_encoding,
     encode_password,
-    without_credentials,
 )
 
 log = logging.getLogger(__name__)
@@ -73,16 +71,16 @@ class UnifiedClient:
                  session: requests.Session | None = None, guard: RequestGuard | None = None,
                  max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         check_password_encoding(password_encoding)
-        self.base_url = without_credentials(base_url)
+        self._http = Transport.for_array(
+            base_url, verify=verify, timeout=timeout, stats=stats, guard=guard,
+            session=session, clock=clock, max_bytes=max_response_bytes)
+        self.base_url, self.stats, self.guard = (
+            self._http.base_url, self._http.stats, self._http.guard)
+        self._session = self._http.session
         self._username = username
         self._password = password
         self._encoding = password_encoding
-        self.stats = stats if stats is not None else ApiStats()
         self._clock = clock
-        self._session = array_session(session)
-        self.guard = guard if guard is not None else RequestGuard(self.base_url, clock=clock)
-        self._http = Transport(base_url.rstrip("/"), self.base_url, self._session, verify,
-                               timeout, self.stats, self.guard, max_response_bytes)
         self._lock = threading.RLock()  # token state, and auth calls so two logins never race
         self._tokens: _Tokens | None = None
         self._closed = False
@@ -112,12 +110,7 @@ class UnifiedClient:
             if response.status_code == 401:
                 raise ApiAuthError(f"GET {endpoint} at {self.base_url}: still HTTP 401 after "
                                    f"re-authenticating as user {self._username!r}")
-        self._http.check_status(response, "GET", endpoint)
-        body = self._http.json(response, "GET", endpoint)
-        if not isinstance(body, dict | list):
-            raise ApiFormatError(f"GET {endpoint} at {self.base_url}: expected a JSON object or "
-                                 f"list, got {type(body).__name__}")
-        return body
+        return self._http.document(response, "GET", endpoint)
 
     def close(self) -> None:
         """Revoke the refresh token (best effort, one request) and close the session.
