@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -129,33 +128,22 @@ def exporter(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[Callable[[list[dict]], str]]:
     """A real Prometheus (Debian package) on loopback: `prometheus(scrape_configs)` -> URL."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus (Debian package) must be installed by scripts/test"
-    started: list[subprocess.Popen] = []
+    from tests.e2e_helpers import Daemon, start_prometheus  # it imports this module
+
+    started: list[Daemon] = []
 
     def start(scrape_configs: list[dict]) -> str:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
+        daemon = start_prometheus(tmp_path / f"prometheus-{len(started)}", {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                        "evaluation_interval": "1s"},
             "scrape_configs": scrape_configs,
-        }))
-        log = (tmp_path / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(url + "/-/ready", timeout=2).ok, 30, "Prometheus ready")
-        return url
+        })
+        started.append(daemon)
+        return daemon.url
 
     yield start
-    for process in started:
-        process.terminate()
-        process.wait(15)
+    for daemon in started:
+        daemon.stop()
 
 
 def query(url: str, expr: str) -> list[dict]:
