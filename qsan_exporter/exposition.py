@@ -185,10 +185,6 @@ class Body:
             self._data = gzip.decompress(joined) if self.compressed else joined
         return self._data
 
-    @property
-    def gzipped(self) -> bytes | None:
-        return b"".join(self.chunks) if self.compressed else None
-
 
 @dataclass(frozen=True)
 class _Built:
@@ -202,8 +198,19 @@ class _Built:
     gzipped: bytes | None
 
     def serves(self, now: float, compress: bool) -> bool:
-        present = self.gzipped is not None if compress else self.plain is not None
-        return present and self.built_at <= now <= self.valid_until
+        return self.data(compress) is not None and self.built_at <= now <= self.valid_until
+
+    def data(self, compress: bool) -> bytes | None:
+        return self.gzipped if compress else self.plain
+
+
+def _build(rendered: dict[str, RenderedSnapshot], version: int, members: int, now: float,
+           openmetrics: bool, *, plain: bool, gzipped: bool) -> _Built:
+    """One format of the full body for `rendered` at `now`, plain and/or gzipped."""
+    parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
+    data = _assemble(parts, openmetrics)
+    return _Built(version, members, now, valid_until, data if plain else None,
+                  gzip.compress(data, GZIP_LEVEL, mtime=0) if gzipped else None)
 
 
 @dataclass
@@ -333,11 +340,8 @@ class Exposition:
             with self._lock:
                 version, members, rendered = self._version, self._members, self._rendered
                 kinds = {gz for om, gz in self._wanted if om == openmetrics}
-            parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
-            plain = _assemble(parts, openmetrics)
-            gzipped = gzip.compress(plain, GZIP_LEVEL, mtime=0) if True in kinds else None
-            built = _Built(version, members, now, valid_until,
-                           plain if False in kinds else None, gzipped)
+            built = _build(rendered, version, members, now, openmetrics,
+                           plain=False in kinds, gzipped=True in kinds)
             with self._lock:
                 for compress in kinds:
                     current = self._built.get((openmetrics, compress))
@@ -355,27 +359,25 @@ class Exposition:
             built = self._built.get(key)
             if built is not None and built.serves(now, compress):
                 if built.version == self._version:
-                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+                    return built.data(compress)  # type: ignore[return-value]
                 if (self._thread is not None and built.members == self._members
                         and now - built.built_at <= MAX_LAG_SECONDS):
                     self.stats.served_previous += 1
-                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+                    return built.data(compress)  # type: ignore[return-value]
         # Nothing servable (first scrape, a collector just expired, no builder): build it here.
         with self._build_lock:
             with self._lock:
                 built = self._built.get(key)
                 if (built is not None and built.serves(now, compress)
                         and built.version == self._version):
-                    return built.gzipped if compress else built.plain  # type: ignore[return-value]
+                    return built.data(compress)  # type: ignore[return-value]
                 version, members, rendered = self._version, self._members, self._rendered
-            parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
-            plain = _assemble(parts, openmetrics)
-            gzipped = gzip.compress(plain, GZIP_LEVEL, mtime=0) if compress else None
+            built = _build(rendered, version, members, now, openmetrics,
+                           plain=not compress, gzipped=compress)
             with self._lock:
                 self.stats.on_demand += 1
-                self._built[key] = _Built(version, members, now, valid_until,
-                                          None if compress else plain, gzipped)
-        return gzipped if compress else plain  # type: ignore[return-value]
+                self._built[key] = built
+        return built.data(compress)  # type: ignore[return-value]
 
     def _subset(self, arrays: Sequence[str], now: float, openmetrics: bool,
                 compress: bool) -> bytes:
