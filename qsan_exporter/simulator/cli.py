@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="a new log event every N seconds, 0 = never")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="varies serial numbers and ids; the scenario stays the same")
+    parser.add_argument("--literal", action="store_true",
+                        help="take the manual's other reading wherever its tables, examples and "
+                        "prose disagree (e.g. the 'refreshToken ' body key of its examples)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND:ROUTE[:ARG]",
                         help="inject a fault (repeatable, first match wins), e.g. latency:*:0.05, "
                         "status:/rest/v1/storage/disk/list:500, rate_limit:*:30, "
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             profile=args.profile, username=args.username, password=args.password,
             token_lifetime=args.token_lifetime, enclosures=args.enclosures, disks=args.disks,
             pools=args.pools, volumes=args.volumes, log_interval=args.log_interval,
-            seed=args.seed)
+            seed=args.seed, literal=args.literal)
         faults: list[Fault] = [parse_fault(spec) for spec in args.fault]
     except ValueError as exc:
         print(f"qsan-exporter simulate: {exc}", file=sys.stderr)

@@ -30,7 +30,8 @@ class SimulatorConfig:
 
     `disks` is the total over all enclosures (filled enclosure by enclosure), so a benchmark's
     "2 enclosures, 48 disks" is `enclosures=2, disks=48`. `password_encoding` selects what
-    `/auth/get` accepts: the password as configured, its base64, or either.
+    `/auth/get` accepts: the password as configured, its base64, or either. `literal` makes
+    the array answer and expect the manual's second reading wherever it contradicts itself.
     """
 
     profile: str = "san"
@@ -44,6 +45,9 @@ class SimulatorConfig:
     log_interval: float = 10.0
     seed: int = 0
     password_encoding: str = "plain"
+    # The manual's other reading: where its tables, examples and prose disagree, a literal array
+    # follows the reading the exporter does NOT try first (see qsan_exporter/readings.py).
+    literal: bool = False
 
     def __post_init__(self) -> None:
         problems = []
