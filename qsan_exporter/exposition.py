@@ -255,7 +255,16 @@ class Exposition:
     # --- data in --------------------------------------------------------------------------
 
     def publish(self, snapshot: Snapshot) -> None:
-        rendered = render_snapshot(snapshot)
+        self.publish_rendered(self.prepare(snapshot))
+
+    @staticmethod
+    def prepare(snapshot: Snapshot) -> RenderedSnapshot:
+        """The costly half of `publish`: render, holding no lock of anyone's."""
+        return render_snapshot(snapshot)
+
+    def publish_rendered(self, rendered: RenderedSnapshot) -> None:
+        """The cheap half: swap the array's rendered families in and wake the builder."""
+        snapshot = rendered.snapshot
         with self._lock:
             self._members += snapshot.array not in self._rendered
             self._rendered = {**self._rendered, snapshot.array: rendered}

@@ -32,10 +32,14 @@ from qsan_exporter.exposition import Exposition
 log = logging.getLogger(__name__)
 
 MAX_START_SPREAD_SECONDS = 5.0
+# Poll threads for the whole fleet. concurrent.futures starts a thread only when no idle one is
+# free, so a fixed cap costs a small fleet nothing and needs no resizing when a reload grows it
+# from 4 arrays to 300 (sizing from the first config left a few hung arrays starving the rest).
+MAX_POLL_WORKERS = 64
 
 
 @dataclass
-class _Member:
+class Member:
     poll: ArrayPoll
     client: Closable  # UnifiedClient, LegacyClient or AutoSource (api: auto)
     attempted: bool = False
@@ -65,13 +69,13 @@ def _first_job(name: str) -> str:
     return name + "\x00first"
 
 
-def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> _Member:
+def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> Member:
     stats = ApiStats()
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
                          global_limit=global_limit)
     source, client = make_source(config, stats=stats, guard=guard)  # by the config's `api:`
     poll = ArrayPoll(config, source, stats, guard=guard)
-    return _Member(poll=poll, client=client)
+    return Member(poll=poll, client=client)
 
 
 class Poller:
@@ -79,14 +83,14 @@ class Poller:
         self,
         exposition: Exposition,
         *,
-        member_factory: Callable[[ArrayConfig], _Member] | None = None,
+        member_factory: Callable[[ArrayConfig], Member] | None = None,
         max_workers: int | None = None,
         global_limit: GlobalLimit | None = None,
     ) -> None:
         self._exposition = exposition
         self._factory = member_factory or functools.partial(
             build_member, global_limit=global_limit)
-        self._members: dict[str, _Member] = {}
+        self._members: dict[str, Member] = {}
         self._lock = threading.RLock()
         self._max_workers = max_workers
         self._scheduler: BackgroundScheduler | None = None
@@ -94,7 +98,7 @@ class Poller:
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self, config: Config) -> None:
-        workers = self._max_workers or min(64, max(4, len(config.arrays)))
+        workers = self._max_workers or MAX_POLL_WORKERS
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -188,21 +192,21 @@ class Poller:
         with member.running:
             try:
                 snapshot = member.poll.poll()
-                with self._lock:
-                    current = self._exposition.snapshots().get(name)
-                    if self._members.get(name) is member and snapshot is not current:
-                        self._exposition.publish(snapshot)
+                if snapshot is self._exposition.snapshots().get(name):
+                    return  # nothing new (backoff): nothing to render
+                # Rendered outside the fleet lock: /probe, / and /-/ready take that lock and
+                # must not queue behind other arrays' rendering.
+                rendered = self._exposition.prepare(snapshot)
+                with self._lock:  # the swap only, so a removed array is never re-published
+                    if self._members.get(name) is member:
+                        self._exposition.publish_rendered(rendered)
             except Exception:  # never let one array's bug end its job
                 log.exception("array=%s: poll failed unexpectedly", name)
             finally:
                 member.attempted = True
 
-    def poll_now(self, name: str) -> None:
-        """Run one poll synchronously (tests, `--once`)."""
-        self._run(name)
 
-
-def _close_all(members: list[_Member], budget: float = 5.0) -> None:
+def _close_all(members: list[Member], budget: float = 5.0) -> None:
     """Revoke every token set in parallel; give up after `budget` seconds (daemon threads, so
     a dead array cannot hold the process: each revoke is itself bounded to a few seconds)."""
     if not members:
@@ -219,7 +223,7 @@ def _close_all(members: list[_Member], budget: float = 5.0) -> None:
     log.debug("closed %d array clients in %.2f s", len(members), time.monotonic() - started)
 
 
-def _close(member: _Member) -> None:
+def _close(member: Member) -> None:
     member.poll.close()
     try:
         member.client.close()

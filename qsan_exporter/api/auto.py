@@ -17,6 +17,7 @@ login budget is never spent twice.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Protocol
 
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
@@ -64,6 +65,9 @@ class AutoSource:
         self._name = name or legacy_client.base_url
         self._api: str | None = None
         self._failures = 0
+        # With max_concurrent_requests > 1 the poll fetches areas in parallel: the flavour and
+        # the failure streak are shared by those threads, so they change under this lock only.
+        self._lock = threading.Lock()
 
     @property
     def api(self) -> str | None:
@@ -71,22 +75,32 @@ class AutoSource:
         return self._api
 
     def fetch(self, area: str) -> Any:
-        api = self._api or self._probe()
+        api = self._flavour()
         try:
             result = self._sources[api].fetch(area)
         except (ApiUnreachable, ApiAuthError):
+            self._count_failure(api)
+            raise
+        with self._lock:
+            self._failures = 0
+        return result
+
+    def _flavour(self) -> str:
+        """The flavour in use, probing once (other areas' threads wait for that probe)."""
+        with self._lock:
+            if self._api is None:
+                self._api = detect(self._legacy_client, self._name)
+            return self._api
+
+    def _count_failure(self, api: str) -> None:
+        with self._lock:
+            if self._api != api:  # another area's thread already gave up on this flavour
+                return
             self._failures += 1
             if self._failures >= REPROBE_AFTER_FAILURES:
                 log.info("array=%s: %d failures in a row with the %s API; probing the flavour "
                          "again next time", self._name, self._failures, api)
                 self._api, self._failures = None, 0
-            raise
-        self._failures = 0
-        return result
-
-    def _probe(self) -> str:
-        self._api = detect(self._legacy_client, self._name)
-        return self._api
 
     def close(self) -> None:
         for client in (self._unified_client, self._legacy_client):

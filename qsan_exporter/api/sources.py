@@ -49,7 +49,8 @@ class LogCursor:
 
 
 class UnifiedSource:
-    """Fetches one area at a time for the poll of one array (not called concurrently)."""
+    """Fetches the areas of one array's poll; different areas may be fetched in parallel
+    (max_concurrent_requests > 1), so any state here belongs to one area only (logs, tasks)."""
 
     def __init__(self, client: UnifiedClient, *, clock: Callable[[], float] = time.time,
                  log_page_size: int = 1000, log_max_pages: int = 50) -> None:

@@ -50,7 +50,8 @@ _TOTAL_PAGES = ("totalPages", "totalPage", "pageCount", "pages")
 
 
 class LegacySource:
-    """Fetches one area at a time for the poll of one SANOS 4.0 array (not called concurrently)."""
+    """Fetches the areas of one SANOS 4.0 array's poll; different areas may be fetched in
+    parallel (max_concurrent_requests > 1), so any state here belongs to one area only (logs)."""
 
     api = "legacy"
 
