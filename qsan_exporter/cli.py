@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from qsan_exporter.http import App, HttpServer, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
 from qsan_exporter.poller import Poller
+from qsan_exporter.status_page import ExporterState
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("qsan_exporter")
@@ -220,6 +222,8 @@ def _serve(
     reload_lock = threading.Lock()
 
     current = _Selection(config, shard)  # what reload and re-sharding start from
+    state = ExporterState(__version__, time.time(), str(config_path) if config_path else None)
+    state.reloaded(True, "loaded at start", state.started_at)
 
     def reload() -> ReloadResult:
         assert config_path is not None
@@ -229,18 +233,21 @@ def _serve(
                 new = select_shard(loaded, current.shard)
             except ConfigError as exc:
                 global_metrics.reload_successful = False
+                state.reloaded(False, "; ".join(exc.problems))
                 log.error("reload of %s failed, keeping the running config: %s",
                           config_path, "; ".join(exc.problems))
                 return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
             current.config = loaded
             poller.apply(new)
             global_metrics.reload_successful = True
+            state.reloaded(True, f"{len(new.arrays)} array(s)")
             log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
             return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
 
     try:
         server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None), args.listen,
+            App(exposition, poller, reload=reload if config_path else None, state=state),
+            args.listen,
             web_config=web_config,
         )
     except (OSError, ValueError) as exc:

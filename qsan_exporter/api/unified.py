@@ -61,6 +61,11 @@ class _Tokens:
     def refresh_margin(self) -> float:
         return min(MAX_REFRESH_MARGIN_SECONDS, self.lifetime / 2)
 
+    @property
+    def times(self) -> tuple[float, float]:
+        """When it is refreshed and when it expires: what the debug view may show of it."""
+        return self.expires_at - self.refresh_margin, self.expires_at
+
 
 class UnifiedClient:
     """One array's API client. Keep it across polls: the token set lives as long as it does."""
@@ -193,7 +198,7 @@ class UnifiedClient:
             refresh = None
         self._tokens = self._new_tokens(response, answer, refresh)
         self.guard.login_accepted()
-        self.stats.count_login()
+        self.stats.count_login(*self._tokens.times)
         log.debug("logged in at %s as user %r", self.base_url, self._username)
         return self._tokens
 
@@ -215,7 +220,7 @@ class UnifiedClient:
         rotated = answer.get("refreshToken")
         refresh = rotated if isinstance(rotated, str) and rotated else tokens.refresh
         self._tokens = self._new_tokens(response, answer, refresh)
-        self.stats.count_refresh()
+        self.stats.count_refresh(*self._tokens.times)
         return self._tokens
 
     def _revoke(self, tokens: _Tokens, deadline: float | None = None, *,
