@@ -61,8 +61,8 @@ def test_status_page_renders_in_headless_chromium(simulators, exporter, tmp_path
     assert "replication task" in status_card(dom, "br-san")  # the legacy API has no tasks
     assert "legacy · san" in status_card(dom, "br-legacy")
     down = status_card(dom, "br-closed")
-    assert "DOWN" in down and "connection failed" in down
-    assert down.count("connection failed") == 1  # once per array, not once per collector
+    assert "DOWN" in down and "connection refused" in down and "check the port" in down
+    assert down.count("connection refused") == 1  # once per array, not once per collector
 
     shots = {"desktop": "1200,1500", "phone": "412,1400"}
     for kind, size in shots.items():

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 import requests
 
+from qsan_exporter.api.diagnose import FIX_LOGIN, FIX_NOT_QSAN
 from qsan_exporter.api.errors import (
     ApiAuthError,
     ApiFormatError,
@@ -259,10 +260,9 @@ class LegacyClient:
         if status in (401, 403) or (200 <= status < 300 and _refused(answer)):
             self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
-                               f"(HTTP {status}); next attempt in "
-                               f"{self.guard.login_blocked_until - self._clock():.0f} s")
+                               f"(HTTP {status}): {FIX_LOGIN}")
         if not 200 <= status < 300:
-            hint = " (not a SANOS 4.0 array?)" if status in (404, 405) else ""
+            hint = f" (not found: {FIX_NOT_QSAN})" if status in (404, 405) else ""
             raise ApiAuthError(f"could not log in: HTTP {status} from POST {LOGIN_TEMPLATE} at "
                                f"{self.base_url}{hint}")
         self._token = _session_token(answer)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
@@ -94,14 +95,8 @@ class Transport:
             reason = f"answer cut short ({type(exc).__name__})"
             self._failed(method, endpoint, started, reason)
             raise ApiFormatError(f"{where}: {reason}") from None
-        except requests.Timeout:
-            reason = f"no answer within {timeout:g} s"
-        except requests.exceptions.SSLError:
-            reason = "TLS handshake or certificate verification failed"
-        except requests.ConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
         except requests.RequestException as exc:
-            reason = f"request failed ({type(exc).__name__})"
+            reason = unreachable_reason(exc, self.base_url, timeout, self.verify)
         else:
             self.stats.count_request(endpoint, str(response.status_code))
             self.stats.record(method, endpoint, str(response.status_code),
@@ -145,7 +140,7 @@ class Transport:
         status = response.status_code
         if not 200 <= status < 300:
             # Redirects are not followed: a re-sent login must not go to another host.
-            hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
+            hint = status_hint(status, endpoint)
             raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
                                status=status, endpoint=endpoint)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 
+from qsan_exporter.api.diagnose import FIX_LOGIN
 from qsan_exporter.api.errors import (
     ApiAuthError,
     ApiFormatError,
@@ -187,8 +188,7 @@ class UnifiedClient:
         if response.status_code in (401, 403):
             self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
-                               f"(HTTP {response.status_code}); next attempt in "
-                               f"{self.guard.login_blocked_until - self._clock():.0f} s")
+                               f"(HTTP {response.status_code}): {FIX_LOGIN}")
         self._http.check_status(response, "POST", AUTH_GET)
         answer = self._token_answer(response, AUTH_GET)
         refresh = answer.get("refreshToken")
