@@ -32,6 +32,7 @@ log = logging.getLogger("qsan_exporter")
 
 EXIT_OK, EXIT_USAGE = 0, 1
 DEFAULT_LISTEN = ":9747"
+DEMO_LISTEN = "127.0.0.1:9747"
 # Requests in flight to all arrays together. Each array already gets one at a time by default
 # (max_concurrent_requests); this bounds the exporter's sockets and threads on a large fleet.
 DEFAULT_GLOBAL_REQUESTS = 32
@@ -50,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="validate the config, print every problem, exit 0 (ok) or 1")
     p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
                    metavar="[HOST]:PORT",
-                   help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
+                   help=f"where to serve /metrics (default {DEFAULT_LISTEN}; with --demo "
+                        f"{DEMO_LISTEN})")
     p.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
                    help="TLS, basic auth and response headers in the Prometheus "
                         "exporter-toolkit web-config format (see "
@@ -187,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from qsan_exporter.demo import start_demo_arrays
 
+        if args.listen == DEFAULT_LISTEN:  # the demo stays on this machine, as its banner says
+            args.listen = DEMO_LISTEN
+
         simulators, config = start_demo_arrays()
         try:
             return _serve(config, args, shard, None, web_config, replicas)
@@ -273,10 +278,13 @@ def _serve(
     if config_path is not None:
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     names = ", ".join(a.name for a in selected.arrays)
-    what = "simulated arrays (demo)" if args.demo else "arrays"
-    log.info("polling %s %s; serving %s/metrics", what, names, server.url)
-    print(f"qsan-exporter {__version__}: polling {len(selected.arrays)} {what}: {names}\n"
-          f"  metrics: {server.url}/metrics\n  status:  {server.url}/", flush=True)
+    count = len(selected.arrays)
+    what = ("simulated " if args.demo else "") + ("array" if count == 1 else "arrays")
+    where = "" if server.host else " (listening on all interfaces)"
+    log.info("polling %d %s: %s; serving %s/metrics%s", count, what, names, server.url, where)
+    if args.log_format != "json":  # a JSON log stream on a terminal stays JSON only
+        print(f"qsan-exporter {__version__}: polling {count} {what}: {names}\n"
+              f"  metrics: {server.url}/metrics{where}\n  status:  {server.url}/", flush=True)
     while not stop.wait(1.0):
         pass
     log.info("shutting down: stopping polls and revoking tokens")

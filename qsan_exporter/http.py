@@ -88,7 +88,9 @@ class App:
             include_extra=arrays is None,
         )
         # The cached chunks go out as they are: no join, no copy of a body of many MiB.
-        headers = [("Content-Type", body.content_type), ("Content-Length", str(body.length))]
+        # Caches must key on what was negotiated: text or OpenMetrics, gzip or not.
+        headers = [("Content-Type", body.content_type), ("Content-Length", str(body.length)),
+                   ("Vary", "Accept, Accept-Encoding")]
         if body.compressed:
             headers.append(("Content-Encoding", "gzip"))
         start_response("200 OK", headers)

@@ -154,7 +154,7 @@ class LegacyClient:
         generation = self._ensure_session()
         response = self._send("GET", path, endpoint)
         if _session_gone(response):
-            log.info("session at %s expired (%s); logging in again", self.base_url,
+            log.info("array=%s: session expired (%s); logging in again", self.guard.name,
                      _why_gone(response))
             self._renew(generation)
             response = self._send("GET", path, endpoint)
@@ -179,16 +179,16 @@ class LegacyClient:
         try:
             body = self.get(HELP_PATH)
         except (ApiHTTPError, ApiFormatError) as exc:
-            log.info("%s: API list (GET /rest/) not readable, trying every endpoint: %s",
-                     self.base_url, exc)
+            log.info("array=%s: API list (GET /rest/) not readable, trying every endpoint: %s",
+                     self.guard.name, exc)
             words: frozenset[str] | None = None
         else:
             words = _words(body) or None
             if words is None:
-                log.info("%s: GET /rest/ lists no API path; trying every endpoint",
-                         self.base_url)
+                log.info("array=%s: GET /rest/ lists no API path; trying every endpoint",
+                         self.guard.name)
             else:
-                log.debug("%s: GET /rest/ lists %d words", self.base_url, len(words))
+                log.debug("array=%s: GET /rest/ lists %d words", self.guard.name, len(words))
         with self._lock:
             self._offered, self._discovered_at = words, self._clock()
         return words
@@ -267,13 +267,13 @@ class LegacyClient:
                                f"{self.base_url}{hint}")
         self._token = _session_token(answer)
         if self._token is None and not self._session.cookies:
-            log.info("login at %s returned neither a cookie nor a session token; relying on "
-                     "the connection", self.base_url)
+            log.info("array=%s: login returned neither a cookie nor a session token; relying on "
+                     "the connection", self.guard.name)
         self._logged_in = True
         self._generation += 1
         self.guard.login_accepted()
         self.stats.count_login()
-        log.debug("logged in at %s as user %r", self.base_url, self._username)
+        log.debug("array=%s: logged in as user %r", self.guard.name, self._username)
 
     # --- HTTP -------------------------------------------------------------------------------------
 

@@ -152,7 +152,8 @@ class UnifiedClient:
                 if remaining <= 0:
                     raise
                 # Early refresh is a courtesy: a 5xx must not fail a poll the token still covers.
-                log.warning("early token refresh failed, using the current token: %s", exc)
+                log.warning("array=%s: early token refresh failed, using the current token: %s",
+                            self.guard.name, exc)
                 return tokens.access
             return (renewed or self._authenticate()).access
 
@@ -193,13 +194,13 @@ class UnifiedClient:
         answer = self._token_answer(response, AUTH_GET)
         refresh = answer.get("refreshToken")
         if not (isinstance(refresh, str) and refresh):
-            log.info("login at %s gave no refresh token; will log in again at expiry",
-                     self.base_url)
+            log.info("array=%s: login gave no refresh token; will log in again at expiry",
+                     self.guard.name)
             refresh = None
         self._tokens = self._new_tokens(response, answer, refresh)
         self.guard.login_accepted()
         self.stats.count_login(*self._tokens.times)
-        log.debug("logged in at %s as user %r", self.base_url, self._username)
+        log.debug("array=%s: logged in as user %r", self.guard.name, self._username)
         return self._tokens
 
     def _refresh(self, tokens: _Tokens) -> _Tokens | None:
@@ -207,13 +208,14 @@ class UnifiedClient:
         response = self._send("POST", AUTH_REFRESH, body={"refreshToken": tokens.refresh})
         status = response.status_code
         if status in (401, 403):
-            log.info("refresh token rejected at %s (HTTP %d); logging in again",
-                     self.base_url, status)
+            log.info("array=%s: refresh token rejected (HTTP %d); logging in again",
+                     self.guard.name, status)
             self._tokens = None  # the set is dead: nothing to revoke
             return None
         if status == 400:
             # Not understood, so the set may still be live: _login revokes it first.
-            log.warning("refresh not understood at %s (HTTP 400); logging in again", self.base_url)
+            log.warning("array=%s: refresh not understood (HTTP 400); logging in again",
+                        self.guard.name)
             return None
         self._http.check_status(response, "POST", AUTH_REFRESH)
         answer = self._token_answer(response, AUTH_REFRESH)
@@ -232,11 +234,11 @@ class UnifiedClient:
                                   body={"refreshToken": tokens.refresh}, deadline=deadline,
                                   last_request=last_request)
         except ApiUnreachable as exc:
-            log.warning("could not revoke the refresh token: %s", exc)
+            log.warning("array=%s: could not revoke the refresh token: %s", self.guard.name, exc)
             return
         if not response.ok:
-            log.warning("revoking the refresh token at %s failed (HTTP %d)",
-                        self.base_url, response.status_code)
+            log.warning("array=%s: revoking the refresh token failed (HTTP %d)",
+                        self.guard.name, response.status_code)
 
     def _token_answer(self, response: requests.Response, endpoint: str) -> dict[str, Any]:
         answer = self._http.json(response, "POST", endpoint)
@@ -255,8 +257,8 @@ class UnifiedClient:
         expire = _unix_time(answer.get("expireTime"))
         lifetime = expire - (now + offset) if expire is not None else 0.0
         if lifetime <= 0:
-            log.warning("unusable expireTime from %s; assuming a %.0f s token lifetime",
-                        self.base_url, ASSUMED_LIFETIME_SECONDS)
+            log.warning("array=%s: unusable expireTime; assuming a %.0f s token lifetime",
+                        self.guard.name, ASSUMED_LIFETIME_SECONDS)
             lifetime = ASSUMED_LIFETIME_SECONDS
         return _Tokens(answer["accessToken"], refresh, now + lifetime, lifetime)
 
