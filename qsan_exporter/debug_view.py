@@ -53,17 +53,20 @@ def _poll_lines(snap: Snapshot, now: float) -> list[str]:
     identity = snap.identity
     backoff = (next_poll(snap, now) if snap.backoff
                else f"none ({snap.failures} failed poll(s) in a row)")
+    fields = [
+        ("Last poll", f"{_at(now, snap.started_at)}, took {snap.duration:.3f} s"),
+        ("Up", "yes" if snap.up else "NO"),
+        ("Error", snap.error or "-"),
+        ("Last success", _at(now, snap.last_success) if snap.last_success else "never"),
+        ("Next poll", next_poll(snap, now)),
+        ("Backoff", backoff),
+        ("Token", token_line(snap.token, now)),
+        ("Identity", f"api {identity.api}, product {identity.product}, model "
+                     f"{identity.model or '-'}, serial {identity.serial or '-'}"
+         if identity else "not known yet"),
+    ]
     lines = [
-        f"Last poll:   {_at(now, snap.started_at)}, took {snap.duration:.3f} s",
-        f"Up:          {'yes' if snap.up else 'NO'}",
-        f"Error:       {snap.error or '-'}",
-        f"Last success: {_at(now, snap.last_success) if snap.last_success else 'never'}",
-        f"Next poll:   {next_poll(snap, now)}",
-        f"Backoff:     {backoff}",
-        f"Token:       {token_line(snap.token, now)}",
-        "Identity:    " + (f"api {identity.api}, product {identity.product}, model "
-                           f"{identity.model or '-'}, serial {identity.serial or '-'}"
-                           if identity else "not known yet"),
+        *(f"{label + ':':<14}{value}" for label, value in fields),
         "",
         f"Requests of the last poll ({len(snap.requests)}):",
     ]
