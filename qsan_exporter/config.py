@@ -8,12 +8,11 @@ restart. Defaults are merged into each array; `${ENV}` is expanded in every stri
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from qsan_exporter.config_hints import ENV_RE, did_you_mean, warn_if_shell_style
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SHELL_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)[:?+=-][^}]*\}")
+_ENV_RE = ENV_RE  # ${VAR}, defined with the hints that explain the forms it does not expand
 # Labels the exporter sets itself; a user label with one of these names would clash.
 _RESERVED_LABELS = frozenset(
     {"array", "job", "instance", "collector", "endpoint", "code", "le", "quantile"}
@@ -116,12 +115,6 @@ _CHOICES = {
     "api": ("unified", "legacy", "auto"),
     "product": ("san", "fas", "nas", "auto"),
 }
-
-
-def did_you_mean(key: object, known: Iterable[str]) -> str:
-    """' (did you mean 'password'?)' for a near miss, '' otherwise."""
-    close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.7)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def load_config(path: str | os.PathLike[str], *, only: str | None = None) -> Config:
@@ -214,7 +207,7 @@ def _parse_array(
     values: dict[str, Any] = {}
     for key, value in merged.items():
         accepted, description = _ALL_KEYS[key]
-        _warn_if_shell_style(value, key, where)
+        warn_if_shell_style(value, key, where)
         value = _expand_env(value, key, where, problems)
         if isinstance(value, bool) and bool not in accepted:
             problems.append(f"{where}: {key} must be {description}, got {value!r}")
@@ -325,22 +318,6 @@ def _expand_env(value: Any, key: str, where: str, problems: list[str]) -> Any:
         return os.environ[variable]
 
     return _ENV_RE.sub(substitute, value)
-
-
-def _warn_if_shell_style(value: Any, key: str, where: str) -> None:
-    """`$VAR` and `${VAR:-default}` are shell syntax this file does not expand: taken as they
-    are, they become the password and the array rejects the login (and locks the account)."""
-    if key not in ("username", "password", "password_file") or not isinstance(value, str):
-        return
-    if not _SHELL_RE.search(_ENV_RE.sub("", value)):
-        return
-    whole = _SHELL_RE.fullmatch(value.strip())
-    # Name the variable only when the whole value is a reference: a real password that merely
-    # contains a "$" is never quoted.
-    hint = f"write ${{{whole.group(1) or whole.group(2)}}}" if whole else "write ${VAR}"
-    log.warning("%s: %s looks like shell expansion ($VAR or ${VAR:-default}) but is used "
-                "literally: only the ${VAR} form is expanded, without defaults; %s",
-                where, key, hint)
 
 
 def _resolve_password(
