@@ -171,6 +171,11 @@ class ArrayPoll:
             identity=self._identity,
             collectors=dict(self._states),
             exporter_families=tuple(self._exporter_families(up, duration, started)),
+            failures=self._failures,
+            next_attempt=self._next_time(started),
+            backoff=self._next_attempt > started + self.config.interval_seconds,
+            requests=self.stats.take_requests(),
+            token=self.stats.token,
         )
 
     def _fetch(
@@ -239,6 +244,10 @@ class ArrayPoll:
         if next_attempt > started + self.config.interval_seconds:
             log.warning("array=%s: %d failed poll(s) in a row; next attempt in %.0f s",
                         self.config.name, self._failures, next_attempt - started)
+
+    def _next_time(self, started: float) -> float:
+        """When the next poll comes: the held-back attempt, else one interval on."""
+        return max(self._next_attempt, started + self.config.interval_seconds)
 
     def backing_off(self, now: float) -> bool:
         return self._next_attempt > now
@@ -321,8 +330,7 @@ class ArrayPoll:
         out.add("qsan_poll_consecutive_failures", {}, self._failures)
         backoff = self._next_attempt > started + self.config.interval_seconds
         out.add("qsan_poll_backoff", {}, 1 if backoff else 0)
-        out.add("qsan_poll_next_attempt_timestamp_seconds", {},
-                self._next_attempt if backoff else started + self.config.interval_seconds)
+        out.add("qsan_poll_next_attempt_timestamp_seconds", {}, self._next_time(started))
         if self._identity is not None:
             i = self._identity
             out.info("qsan_array_info",

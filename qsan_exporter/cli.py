@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,12 +25,14 @@ from qsan_exporter.http import App, HttpServer, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
 from qsan_exporter.poller import Poller
+from qsan_exporter.status_page import ExporterState
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("qsan_exporter")
 
 EXIT_OK, EXIT_USAGE = 0, 1
 DEFAULT_LISTEN = ":9747"
+DEMO_LISTEN = "127.0.0.1:9747"
 # Requests in flight to all arrays together. Each array already gets one at a time by default
 # (max_concurrent_requests); this bounds the exporter's sockets and threads on a large fleet.
 DEFAULT_GLOBAL_REQUESTS = 32
@@ -48,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="validate the config, print every problem, exit 0 (ok) or 1")
     p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
                    metavar="[HOST]:PORT",
-                   help=f"where to serve /metrics (default {DEFAULT_LISTEN})")
+                   help=f"where to serve /metrics (default {DEFAULT_LISTEN}; with --demo "
+                        f"{DEMO_LISTEN})")
     p.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
                    help="TLS, basic auth and response headers in the Prometheus "
                         "exporter-toolkit web-config format (see "
@@ -185,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from qsan_exporter.demo import start_demo_arrays
 
+        if args.listen == DEFAULT_LISTEN:  # the demo stays on this machine, as its banner says
+            args.listen = DEMO_LISTEN
+
         simulators, config = start_demo_arrays()
         try:
             return _serve(config, args, shard, None, web_config, replicas)
@@ -220,6 +227,8 @@ def _serve(
     reload_lock = threading.Lock()
 
     current = _Selection(config, shard)  # what reload and re-sharding start from
+    state = ExporterState(__version__, time.time(), str(config_path) if config_path else None)
+    state.reloaded(True, "loaded at start", state.started_at)
 
     def reload() -> ReloadResult:
         assert config_path is not None
@@ -229,18 +238,21 @@ def _serve(
                 new = select_shard(loaded, current.shard)
             except ConfigError as exc:
                 global_metrics.reload_successful = False
+                state.reloaded(False, "; ".join(exc.problems))
                 log.error("reload of %s failed, keeping the running config: %s",
                           config_path, "; ".join(exc.problems))
                 return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
             current.config = loaded
             poller.apply(new)
             global_metrics.reload_successful = True
+            state.reloaded(True, f"{len(new.arrays)} array(s)")
             log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
             return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
 
     try:
         server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None), args.listen,
+            App(exposition, poller, reload=reload if config_path else None, state=state),
+            args.listen,
             web_config=web_config,
         )
     except (OSError, ValueError) as exc:
@@ -266,10 +278,13 @@ def _serve(
     if config_path is not None:
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     names = ", ".join(a.name for a in selected.arrays)
-    what = "simulated arrays (demo)" if args.demo else "arrays"
-    log.info("polling %s %s; serving %s/metrics", what, names, server.url)
-    print(f"qsan-exporter {__version__}: polling {len(selected.arrays)} {what}: {names}\n"
-          f"  metrics: {server.url}/metrics\n  status:  {server.url}/", flush=True)
+    count = len(selected.arrays)
+    what = ("simulated " if args.demo else "") + ("array" if count == 1 else "arrays")
+    where = "" if server.host else " (listening on all interfaces)"
+    log.info("polling %d %s: %s; serving %s/metrics%s", count, what, names, server.url, where)
+    if args.log_format != "json":  # a JSON log stream on a terminal stays JSON only
+        print(f"qsan-exporter {__version__}: polling {count} {what}: {names}\n"
+              f"  metrics: {server.url}/metrics{where}\n  status:  {server.url}/", flush=True)
     while not stop.wait(1.0):
         pass
     log.info("shutting down: stopping polls and revoking tokens")

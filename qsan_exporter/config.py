@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from qsan_exporter.config_hints import ENV_RE, did_you_mean, warn_if_shell_style
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_RE = ENV_RE  # ${VAR}, defined with the hints that explain the forms it does not expand
 # Labels the exporter sets itself; a user label with one of these names would clash.
 _RESERVED_LABELS = frozenset(
     {"array", "job", "instance", "collector", "endpoint", "code", "le", "quantile"}
@@ -116,8 +117,11 @@ _CHOICES = {
 }
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, validate and resolve a config file. Raises ConfigError listing every problem."""
+def load_config(path: str | os.PathLike[str], *, only: str | None = None) -> Config:
+    """Read, validate and resolve a config file. Raises ConfigError listing every problem.
+
+    `only`: resolve just the array of that name (`dump --array`), so another array's unset
+    secret does not stop a one-array tool."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -128,30 +132,38 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{path}: not valid YAML{where}"]) from None
-    config = parse_config(document, base_dir=path.parent)
+        # PyYAML says "found character '\t' that cannot start any token": say it plainly.
+        tab = (": a tab character; YAML indents with spaces only"
+               if "'\\t'" in str(getattr(exc, "problem", "")) else "")
+        raise ConfigError([f"{path}: not valid YAML{where}{tab}"]) from None
+    config = parse_config(document, base_dir=path.parent, only=only)
     _warn_if_world_readable(path, document)
     return config
 
 
-def parse_config(document: Any, *, base_dir: Path | None = None) -> Config:
+def parse_config(document: Any, *, base_dir: Path | None = None,
+                 only: str | None = None) -> Config:
     problems: list[str] = []
     if not isinstance(document, dict):
         raise ConfigError(["config: the top level must be a mapping with 'arrays:'"])
     for key in document:
         if key not in ("defaults", "arrays"):
-            problems.append(f"config: unknown top-level key {key!r} (expected defaults, arrays)")
+            problems.append(f"config: unknown top-level key {key!r}"
+                            f"{did_you_mean(key, ('defaults', 'arrays'))} "
+                            "(expected defaults, arrays)")
     defaults = document.get("defaults") or {}
     if not isinstance(defaults, dict):
         problems.append("defaults: must be a mapping")
         defaults = {}
     for key in defaults:
         if key not in _SETTINGS:
-            problems.append(f"defaults.{key}: unknown key")
+            problems.append(f"defaults.{key}: unknown key{did_you_mean(key, _SETTINGS)}")
     raw_arrays = document.get("arrays")
     if not isinstance(raw_arrays, list) or not raw_arrays:
         problems.append("arrays: must be a non-empty list of arrays")
         raw_arrays = []
+    if only is not None:
+        raw_arrays = [r for r in raw_arrays if isinstance(r, dict) and r.get("name") == only]
 
     arrays: list[ArrayConfig] = []
     seen: set[str] = set()
@@ -184,7 +196,7 @@ def _parse_array(
     before = len(problems)
     for key in raw:
         if key not in _SETTINGS and key not in _ARRAY_ONLY:
-            problems.append(f"{where}: unknown key {key!r}")
+            problems.append(f"{where}: unknown key {key!r}{did_you_mean(key, _ALL_KEYS)}")
     # An array that names its own credential source does not inherit the defaults' one.
     merged = {k: v for k, v in defaults.items() if k in _SETTINGS}
     if "password" in raw or "password_file" in raw:
@@ -195,6 +207,7 @@ def _parse_array(
     values: dict[str, Any] = {}
     for key, value in merged.items():
         accepted, description = _ALL_KEYS[key]
+        warn_if_shell_style(value, key, where)
         value = _expand_env(value, key, where, problems)
         if isinstance(value, bool) and bool not in accepted:
             problems.append(f"{where}: {key} must be {description}, got {value!r}")

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from qsan_exporter import __version__
 from qsan_exporter.api.auto import detect
 from qsan_exporter.api.errors import ApiError, ApiHTTPError
@@ -93,13 +95,14 @@ def run(args: argparse.Namespace) -> int:
               "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        config = load_config(args.config_file)
+        # Only this array's settings are resolved: another array's unset secret is no concern.
+        config = load_config(args.config_file, only=args.array)
     except ConfigError as exc:
         print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
         return EXIT_USAGE
     array = config.array(args.array)
     if array is None:
-        known = ", ".join(a.name for a in config.arrays)
+        known = ", ".join(_array_names(args.config_file))
         print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
               f"(known: {known})", file=sys.stderr)
         return EXIT_USAGE
@@ -281,6 +284,16 @@ class _Redactor:
         if isinstance(node, str) and self._pattern is not None:
             return self._pattern.sub(REDACTED, node)
         return node
+
+
+def _array_names(path: str) -> list[str]:
+    """The names in the config file, for "no array named X (known: ...)"."""
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    arrays = document.get("arrays") if isinstance(document, dict) else None
+    return [str(a["name"]) for a in arrays or [] if isinstance(a, dict) and "name" in a]
 
 
 def main(argv: list[str] | None = None) -> int:

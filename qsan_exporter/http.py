@@ -6,7 +6,6 @@ a hanging array can never delay a scrape (SPEC §3: never 5xx because an array f
 
 from __future__ import annotations
 
-import html
 import logging
 import socket
 import ssl
@@ -20,9 +19,11 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from qsan_exporter import __version__
+from qsan_exporter.debug_view import render_debug
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poller import Poller
-from qsan_exporter.snapshot import Snapshot
+from qsan_exporter.status_page import ExporterState, render_status
 from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,13 @@ class App:
         *,
         reload: Callable[[], ReloadResult] | None = None,
         clock: Callable[[], float] = time.time,
+        state: ExporterState | None = None,
     ) -> None:
         self.exposition = exposition
         self.poller = poller
         self._reload = reload
         self._clock = clock
+        self.state = state or ExporterState(__version__, clock(), None)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -85,14 +88,17 @@ class App:
             include_extra=arrays is None,
         )
         # The cached chunks go out as they are: no join, no copy of a body of many MiB.
-        headers = [("Content-Type", body.content_type), ("Content-Length", str(body.length))]
+        # Caches must key on what was negotiated: text or OpenMetrics, gzip or not.
+        headers = [("Content-Type", body.content_type), ("Content-Length", str(body.length)),
+                   ("Vary", "Accept, Accept-Encoding")]
         if body.compressed:
             headers.append(("Content-Encoding", "gzip"))
         start_response("200 OK", headers)
         return list(body.chunks)
 
     def _probe(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        targets = parse_qs(environ.get("QUERY_STRING", "")).get("target", [])
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        targets = query.get("target", [])
         if len(targets) != 1 or not targets[0]:
             return _plain(start_response, "400 Bad Request",
                           "exactly one target=NAME parameter is required\n")
@@ -100,7 +106,20 @@ class App:
         if target not in self.poller.array_names():
             return _plain(start_response, "400 Bad Request",
                           f"unknown target {target!r}: not an array in this exporter's config\n")
+        if query.get("debug", [""])[-1].lower() in ("true", "1"):
+            return self._debug(target, start_response)
         return self._metrics(environ, start_response, [target])
+
+    def _debug(self, target: str, start_response: StartResponse) -> Iterable[bytes]:
+        now = self._clock()
+        body = self.exposition.body(now, openmetrics=False, compress=False, arrays=[target],
+                                    include_extra=False)
+        config = self.poller.configs().get(target)
+        if config is None:  # removed by a reload since the check above
+            return _plain(start_response, "400 Bad Request", f"unknown target {target!r}\n")
+        text = render_debug(target, config, self.exposition.snapshots().get(target), now,
+                            b"".join(body.chunks).decode())
+        return _plain(start_response, "200 OK", text)
 
     def _reload_route(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
         if method != "POST":
@@ -114,74 +133,12 @@ class App:
         return _plain(start_response, "500 Internal Server Error", result.message + "\n")
 
     def _status(self, start_response: StartResponse) -> Iterable[bytes]:
-        now = self._clock()
-        snapshots = self.exposition.snapshots()
-        configs = self.poller.configs()
-        rows = []
-        for name in sorted(configs):
-            snap = snapshots.get(name)
-            config = configs[name]
-            if snap is None:
-                rows.append(f"<tr><td>{_e(name)}</td><td>{_e(config.url)}</td>"
-                            "<td colspan=7>waiting for the first poll</td></tr>")
-                continue
-            api = snap.identity.api if snap.identity else config.api
-            product = snap.identity.product if snap.identity else config.product
-            model = snap.identity.model if snap.identity else ""
-            last = _ago(now, snap.last_success)
-            collectors = "<br>".join(
-                f"{_e(c.name)}: {'ok' if c.success else 'FAILED'} ({c.duration * 1000:.0f} ms)"
-                + (f" &mdash; {_e(c.error)}" if c.error else "")
-                for c in snap.collectors.values()
-            )
-            state = "up" if snap.up else f"DOWN &mdash; {_e(snap.error or '')}"
-            rows.append(
-                f"<tr><td>{_e(name)}</td><td>{_e(config.url)}</td>"
-                f"<td>{_e(api)} / {_e(product)} {_e(model)}</td><td>{state}</td>"
-                f"<td>{last}</td><td>{snap.duration:.2f} s</td>"
-                f"<td>{_next_poll(snap, now)}</td><td>{collectors}</td></tr>"
-            )
-        page = (
-            "<!doctype html><html><head><meta charset=utf-8><title>qsan-exporter</title>"
-            "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;"
-            "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
-            "<h1>qsan-exporter</h1><p><a href=/metrics>/metrics</a> &middot; "
-            "<a href=/-/healthy>/-/healthy</a> &middot; <a href=/-/ready>/-/ready</a></p>"
-            "<table><tr><th>array</th><th>url</th><th>api / product</th><th>state</th>"
-            "<th>last success</th><th>poll</th><th>next poll</th><th>collectors</th></tr>"
-            + "".join(rows) + "</table></body></html>"
-        )
+        page = render_status(self._clock(), self.state, self.exposition.snapshots(),
+                             self.poller.configs())
         data = page.encode()
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
                                   ("Content-Length", str(len(data)))])
         return [data]
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _exporter_value(snap: Snapshot, name: str) -> float | None:
-    """A value of the array's own exporter series: the page says what the metrics say."""
-    for family in snap.exporter_families:
-        if family.name == name and family.samples:
-            return float(family.samples[0].value)
-    return None
-
-
-def _next_poll(snap: Snapshot, now: float) -> str:
-    at = _exporter_value(snap, "qsan_poll_next_attempt_timestamp_seconds")
-    when = "" if at is None else f"in {max(0.0, at - now):.0f} s"
-    if _exporter_value(snap, "qsan_poll_backoff") == 1:
-        failures = _exporter_value(snap, "qsan_poll_consecutive_failures") or 0
-        return f"BACKING OFF after {failures:.0f} failed poll(s): next attempt {when}"
-    return when or "&mdash;"
-
-
-def _ago(now: float, then: float | None) -> str:
-    if then is None:
-        return "never"
-    return f"{max(0.0, now - then):.0f} s ago"
 
 
 def _plain(

@@ -42,7 +42,8 @@ _DEFS: tuple[MetricDef, ...] = (
     _m("exporter", "qsan_api_requests_total", "counter", "endpoint code",
        "API requests sent, by path template and HTTP status (or 'error')."),
     _m("exporter", "qsan_auth_logins_total", "counter", "",
-       "Token logins (/auth/get) performed."),
+       "Successful logins only (a token from /auth/get, or a legacy session); rejected ones "
+       "count in qsan_auth_login_failures_total."),
     _m("exporter", "qsan_auth_refreshes_total", "counter", "",
        "Token refreshes (/auth/refresh) performed."),
     _m("exporter", "qsan_poll_consecutive_failures", "gauge", "",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 
+from qsan_exporter.api.stats import RequestRecord, TokenTimes
+
 
 @dataclass(frozen=True)
 class CollectorState:
@@ -47,6 +49,12 @@ class Snapshot:
     identity: Identity | None
     collectors: Mapping[str, CollectorState]
     exporter_families: tuple[Metric, ...]
+    # Typed poll state for the status page and the debug view (never parsed back from metrics).
+    failures: int = 0  # consecutive failed polls
+    next_attempt: float | None = None  # unix time of the next poll
+    backoff: bool = False  # the next poll is held back beyond the interval
+    requests: tuple[RequestRecord, ...] = ()  # the requests this poll sent
+    token: TokenTimes | None = None
 
     def live_collectors(self, now: float) -> tuple[CollectorState, ...]:
         """The collectors whose data is still fresh enough to serve (SPEC §3 withdrawal)."""

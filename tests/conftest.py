@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,6 +41,15 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> obje
             last_error = exc
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last_error})")
+
+
+def status_card(page: str, array: str) -> str:
+    """The text of one array's card on the status page (tags stripped, entities decoded)."""
+    mark = re.compile(r"""data-array=["']""" + re.escape(html.escape(array)) + r"""["']""")
+    cards = [c for c in page.split("<section")[1:] if mark.search(c.split(">", 1)[0])]
+    assert len(cards) == 1, f"one card for {array}"
+    card = cards[0].split("</section>")[0]
+    return html.unescape(re.sub(r"<[^>]+>", " ", card))
 
 
 @pytest.fixture

@@ -8,10 +8,12 @@ the negative tests at the bottom can show that it really catches what it claims 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ RULES_FILE = ROOT / "deploy" / "prometheus" / "qsan_alerts.yml"
 UNIT_TEST_FILE = ROOT / "deploy" / "prometheus" / "qsan_alerts.test.yml"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-RUNBOOK_PREFIX = "https://github.com/qsan-exporter/qsan-exporter/blob/main/docs/runbook.md#"
+# The one declared runbook address (deploy/prometheus/runbook_urls.py builds every URL from it).
+RUNBOOK_PREFIX = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"][
+    "Runbook"] + "#"
 SEVERITIES = ("critical", "warning", "info")  # most to least urgent
 NON_CATALOGUE_METRICS = {"up"}  # set by Prometheus itself
 AGGREGATION = re.compile(
@@ -267,3 +271,23 @@ def test_coverage_check_rejects_missing_or_weak_tests() -> None:
         {"eval_time": "10m", "alertname": "QsanDiskFailed", "exp_alerts": [firing]},
     ]}]}
     assert coverage_problems([{**GOOD_RULE, "for": "1h"}], too_early), "firing before `for`"
+
+
+def _runbook_urls_tool():
+    spec = importlib.util.spec_from_file_location(
+        "runbook_urls", ROOT / "deploy" / "prometheus" / "runbook_urls.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runbook_urls_come_from_one_configurable_base() -> None:
+    tool = _runbook_urls_tool()
+    assert tool.main(["--check"]) == 0, "run deploy/prometheus/runbook_urls.py"
+    text = RULES_FILE.read_text()
+    moved = tool.rewrite(text, "https://wiki.example.net/qsan-runbook")
+    urls = re.findall(r"runbook_url: (\S+)", moved)
+    assert len(urls) == len(re.findall(r"runbook_url:", text)) > 30
+    assert all(re.fullmatch(r"https://wiki\.example\.net/qsan-runbook#[a-z0-9]+", u) for u in urls)
+    assert moved.count("\n") == text.count("\n")  # only the URLs changed, comments kept

@@ -50,7 +50,8 @@ def test_password_is_not_in_repr() -> None:
 
 
 def test_unknown_key_is_named_with_its_array() -> None:
-    assert problems_of("unknown_key.yml") == ["array 'a': unknown key 'pasword'"]
+    assert problems_of("unknown_key.yml") == [
+        "array 'a': unknown key 'pasword' (did you mean 'password'?)"]
 
 
 def test_duplicate_names() -> None:
@@ -149,3 +150,30 @@ def test_api_defaults_to_auto() -> None:
     config = parse_config({"arrays": [{"name": "a", "url": "https://a", "username": "u",
                                        "password": "p"}]})
     assert config.arrays[0].api == "auto"
+
+
+def test_a_tab_is_called_a_tab() -> None:
+    (problem,) = problems_of("tab_indent.yml")
+    assert "at line 3, column 1: a tab character; YAML indents with spaces only" in problem
+
+
+def test_key_typos_get_did_you_mean() -> None:
+    assert problems_of("key_typo.yml") == [
+        "defaults.pasword: unknown key (did you mean 'password'?)",
+        "array 'a': unknown key 'usernme' (did you mean 'username'?)",
+    ]
+
+
+def test_shell_style_password_warns_with_the_supported_form(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        config = load_config(CONFFILES / "shell_style_password.yml")
+    warnings = {r.getMessage().split(":")[0]: r.getMessage() for r in caplog.records}
+    assert config.array("a").password == "${NAS_PW:-admin}"  # taken literally, hence the warning
+    assert set(warnings) == {"array 'a'", "array 'b'", "array 'c'"}
+    for name in ("a", "b"):
+        assert "only the ${VAR} form is expanded" in warnings[f"array {name!r}"]
+        assert warnings[f"array {name!r}"].endswith("write ${NAS_PW}")
+    # A real password that merely holds a "$" is never quoted.
+    assert "pa$word" not in caplog.text and warnings["array 'c'"].endswith("write ${VAR}")

@@ -200,3 +200,26 @@ def test_dump_of_a_sanos4_legacy_array(simulators, tmp_path, capsys, api) -> Non
     lines = [line for line in stdout.splitlines() if line.startswith("[")]
     assert len(lines) == len(endpoints)
     assert sim.stats.requests_by_path.get("/rest/v1/hardware/info", 0) == (api == "auto")
+
+
+def test_dump_needs_only_its_own_arrays_secret_and_speaks_as_a_one_shot(
+    simulators, tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.delenv("QSAN_DUMP_OTHER_PW", raising=False)
+    good, wrong = simulators("san"), simulators("nas")
+    config = tmp_path / "c.yml"
+    config.write_text(
+        "defaults: {username: monitor}\narrays:\n"
+        f"  - {{name: mine, url: '{good.url}', password: {PASSWORD}}}\n"
+        f"  - {{name: wrong, url: '{wrong.url}', password: not-the-password}}\n"
+        f"  - {{name: other, url: '{good.url}', password: '${{QSAN_DUMP_OTHER_PW}}'}}\n")
+    config.chmod(0o600)
+    assert run_dump(f"--config.file={config}", "--array=mine", f"--out={tmp_path / 'o'}") == 0
+    assert "wrote" in capsys.readouterr().out
+    assert run_dump(f"--config.file={config}", "--array=wrong", f"--out={tmp_path / 'w'}") == 1
+    err = capsys.readouterr().err
+    assert "rejected (HTTP 401): check username and password" in err
+    assert "next attempt" not in err  # a one-shot tool has no next attempt
+    # The array whose secret is unset is still named as a config problem when asked for.
+    assert run_dump(f"--config.file={config}", "--array=other", f"--out={tmp_path / 'x'}") == 1
+    assert "QSAN_DUMP_OTHER_PW" in capsys.readouterr().err

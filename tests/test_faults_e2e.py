@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.soak import backoff_attempts_bound
 from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
-from tests.conftest import Exporter, wait_for
+from tests.conftest import Exporter, status_card, wait_for
 
 PASSWORD = "e2e-secret"
 INTERVAL = 2.0
@@ -180,8 +180,7 @@ def test_hang_ends_the_poll_and_never_delays_scrapes_or_other_arrays(fleet: Flee
     assert value(samples, "qsan_up", "hang") == 0
     assert collectors(samples, "hang")["system"] == 0
     # The hung login was given up when the poll deadline came, not after the 1.9 s timeout.
-    row = next(r for r in fleet.exporter.get("/").text.split("<tr>") if r.startswith(
-        "<td>hang</td>"))
+    row = status_card(fleet.exporter.get("/").text, "hang")
     waited = re.search(r"no answer within ([0-9.]+) s", row)
     assert waited and float(waited.group(1)) <= 0.8 * INTERVAL, row
 
@@ -245,8 +244,7 @@ def test_5xx_fails_the_collectors_and_backs_off(fleet: Fleet) -> None:
     assert last_start is None  # never a successful poll
     next_attempt = value(samples, "qsan_poll_next_attempt_timestamp_seconds", "5xx")
     assert next_attempt is not None and next_attempt > time.time() - BACKOFF_MAX
-    row = next(r for r in fleet.exporter.get("/").text.split("<tr>") if r.startswith(
-        "<td>5xx</td>"))
+    row = status_card(fleet.exporter.get("/").text, "5xx")
     assert "BACKING OFF after" in row and "HTTP 500" in row, row  # the status page shows it
     # The token is kept through the failures: one login only.
     assert sim.stats.logins == 1

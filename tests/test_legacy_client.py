@@ -118,7 +118,7 @@ def test_rejected_login_blocks_further_logins(rsps, answer) -> None:
 
 def test_a_missing_login_endpoint_is_an_auth_error_naming_the_template(rsps) -> None:
     rsps.add(responses.POST, LOGIN_URL, status=404, json={})
-    with pytest.raises(ApiAuthError, match=r"HTTP 404 .*not a SANOS 4.0 array"):
+    with pytest.raises(ApiAuthError, match=r"HTTP 404 .*is this a QSAN array"):
         make().get("/rest/storage/diskinfo")
 
 

@@ -543,6 +543,8 @@ def test_cli_serves_until_sigterm(profile: str) -> None:
     try:
         assert process.stdout is not None
         url = re.search(r"http://\S+", process.stdout.readline()).group(0)  # type: ignore[union-attr]
+        # The banner names the credentials the array accepts.
+        assert process.stdout.readline().strip() == "log in as username 'admin', password 'pw'"
         if profile == "legacy":
             login = requests.post(url + "/rest/login/account/admin/password/pw", timeout=5)
         else:
@@ -555,3 +557,13 @@ def test_cli_serves_until_sigterm(profile: str) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_simulate_help_text_names_user_and_password(capsys: pytest.CaptureFixture[str]) -> None:
+    from qsan_exporter.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the one user the array accepts (default admin)" in text
+    assert "that user's password (default admin)" in text

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
+from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.sources import UNSUPPORTED_RECHECK_SECONDS, UnifiedSource
 
 T0 = 1_700_000_000.0
@@ -20,6 +21,7 @@ class FakeClient:
     """Routes path -> answer (a value, an exception to raise, or a function of the params)."""
 
     base_url = "https://array.test"
+    guard = RequestGuard("test-array")  # log lines name the array by its guard's name
 
     def __init__(self, routes: dict[str, Answer]) -> None:
         self.routes = routes

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 import requests
 
+from qsan_exporter.api.diagnose import FIX_LOGIN, FIX_NOT_QSAN
 from qsan_exporter.api.errors import (
     ApiAuthError,
     ApiFormatError,
@@ -153,7 +154,7 @@ class LegacyClient:
         generation = self._ensure_session()
         response = self._send("GET", path, endpoint)
         if _session_gone(response):
-            log.info("session at %s expired (%s); logging in again", self.base_url,
+            log.info("array=%s: session expired (%s); logging in again", self.guard.name,
                      _why_gone(response))
             self._renew(generation)
             response = self._send("GET", path, endpoint)
@@ -178,16 +179,16 @@ class LegacyClient:
         try:
             body = self.get(HELP_PATH)
         except (ApiHTTPError, ApiFormatError) as exc:
-            log.info("%s: API list (GET /rest/) not readable, trying every endpoint: %s",
-                     self.base_url, exc)
+            log.info("array=%s: API list (GET /rest/) not readable, trying every endpoint: %s",
+                     self.guard.name, exc)
             words: frozenset[str] | None = None
         else:
             words = _words(body) or None
             if words is None:
-                log.info("%s: GET /rest/ lists no API path; trying every endpoint",
-                         self.base_url)
+                log.info("array=%s: GET /rest/ lists no API path; trying every endpoint",
+                         self.guard.name)
             else:
-                log.debug("%s: GET /rest/ lists %d words", self.base_url, len(words))
+                log.debug("array=%s: GET /rest/ lists %d words", self.guard.name, len(words))
         with self._lock:
             self._offered, self._discovered_at = words, self._clock()
         return words
@@ -259,21 +260,20 @@ class LegacyClient:
         if status in (401, 403) or (200 <= status < 300 and _refused(answer)):
             self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
-                               f"(HTTP {status}); next attempt in "
-                               f"{self.guard.login_blocked_until - self._clock():.0f} s")
+                               f"(HTTP {status}): {FIX_LOGIN}")
         if not 200 <= status < 300:
-            hint = " (not a SANOS 4.0 array?)" if status in (404, 405) else ""
+            hint = f" (not found: {FIX_NOT_QSAN})" if status in (404, 405) else ""
             raise ApiAuthError(f"could not log in: HTTP {status} from POST {LOGIN_TEMPLATE} at "
                                f"{self.base_url}{hint}")
         self._token = _session_token(answer)
         if self._token is None and not self._session.cookies:
-            log.info("login at %s returned neither a cookie nor a session token; relying on "
-                     "the connection", self.base_url)
+            log.info("array=%s: login returned neither a cookie nor a session token; relying on "
+                     "the connection", self.guard.name)
         self._logged_in = True
         self._generation += 1
         self.guard.login_accepted()
         self.stats.count_login()
-        log.debug("logged in at %s as user %r", self.base_url, self._username)
+        log.debug("array=%s: logged in as user %r", self.guard.name, self._username)
 
     # --- HTTP -------------------------------------------------------------------------------------
 

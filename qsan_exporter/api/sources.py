@@ -100,13 +100,13 @@ class UnifiedSource:
                 if exc.status not in _UNSUPPORTED_STATUSES:
                     raise
                 if since is None:
-                    log.info("%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
-                             self._client.base_url, kind, exc.status,
+                    log.info("array=%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
+                             self._client.guard.name, kind, exc.status,
                              UNSUPPORTED_RECHECK_SECONDS / 3600)
                 unsupported[kind] = now
                 continue
             if unsupported.pop(kind, None) is not None:
-                log.info("%s: %s tasks are now supported", self._client.base_url, kind)
+                log.info("array=%s: %s tasks are now supported", self._client.guard.name, kind)
         self._unsupported = MappingProxyType(unsupported)
         return answers
 
@@ -127,8 +127,8 @@ class UnifiedSource:
                 complete = True
                 break
         if not complete:
-            log.warning("%s: log list cut short after %d pages of %d events; the rest follows "
-                        "from the new cursor next poll", self._client.base_url,
+            log.warning("array=%s: log list cut short after %d pages of %d events; the rest "
+                        "follows from the new cursor next poll", self._client.guard.name,
                         self._max_pages, self._page_size)
 
         events, new_cursor = _new_events(cursor, fetched)

@@ -8,8 +8,9 @@ while `close()` runs on the shutdown thread, hence the lock.
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Mapping
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -23,29 +24,80 @@ class ApiStatsSnapshot:
     refreshes: int
 
 
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the debug view shows it; `status` is the HTTP status or the failure."""
+
+    method: str
+    endpoint: str
+    status: str
+    size: int  # body bytes read
+    duration: float
+    at: float
+
+
+@dataclass(frozen=True)
+class TokenTimes:
+    """When the current login or token was obtained and, for the Unified API, when it is
+    refreshed and expires (our clock). Times only: the token itself never leaves the client."""
+
+    issued_at: float
+    refresh_at: float | None = None
+    expires_at: float | None = None
+
+
+MAX_REQUEST_RECORDS = 100  # a poll sends ~15 requests; a paging log area maybe a few dozen
+
+
 class ApiStats:
     """Thread-safe monotonic counters of one array's API traffic."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._requests: Counter[tuple[str, str]] = Counter()
         self._logins = 0
         self._refreshes = 0
+        self._log: deque[RequestRecord] = deque(maxlen=MAX_REQUEST_RECORDS)
+        self._token: TokenTimes | None = None
+
+    def record(self, method: str, endpoint: str, status: str, size: int,
+               duration: float) -> None:
+        """One request for the debug view (bounded: the oldest go first)."""
+        with self._lock:
+            self._log.append(RequestRecord(method, endpoint, status, size, duration,
+                                           self._clock()))
+
+    def take_requests(self) -> tuple[RequestRecord, ...]:
+        """The requests recorded since the last call: the poll takes them when it ends."""
+        with self._lock:
+            taken = tuple(self._log)
+            self._log.clear()
+            return taken
+
+    @property
+    def token(self) -> TokenTimes | None:
+        with self._lock:
+            return self._token
 
     def count_request(self, endpoint: str, code: str) -> None:
         """One request sent. `endpoint` is a path template (bounded); `code` a status or "error"."""
         with self._lock:
             self._requests[(endpoint, code)] += 1
 
-    def count_login(self) -> None:
-        """One successful `/auth/get`."""
+    def count_login(self, refresh_at: float | None = None,
+                    expires_at: float | None = None) -> None:
+        """One successful login; the new token's times when the client knows them."""
         with self._lock:
             self._logins += 1
+            self._token = TokenTimes(self._clock(), refresh_at, expires_at)
 
-    def count_refresh(self) -> None:
+    def count_refresh(self, refresh_at: float | None = None,
+                      expires_at: float | None = None) -> None:
         """One successful `/auth/refresh`."""
         with self._lock:
             self._refreshes += 1
+            self._token = TokenTimes(self._clock(), refresh_at, expires_at)
 
     def snapshot(self) -> ApiStatsSnapshot:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
@@ -71,9 +73,11 @@ class Transport:
     def send(self, method: str, path: str, endpoint: str, *, headers: Mapping[str, str],
              params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None,
              deadline: float | None = None, last_request: bool = False) -> requests.Response:
-        """One request, counted under `endpoint`; redirects are never followed."""
+        """One request, counted under `endpoint` and recorded for the debug view; redirects
+        are never followed."""
         where = f"{method} {endpoint} at {self.base_url}"
         timeout = self.timeout
+        started = time.perf_counter()
         try:
             with self.guard.slot(where, deadline, last_request=last_request):
                 timeout = self.guard.timeout(self.timeout, deadline)
@@ -82,34 +86,36 @@ class Transport:
                     timeout=timeout, verify=self.verify, allow_redirects=False, stream=True,
                 )
                 self._read_body(response, where, deadline)
-        except (ApiUnreachable, ApiFormatError):
-            self.stats.count_request(endpoint, "error")
+        except (ApiUnreachable, ApiFormatError) as exc:
+            self._failed(method, endpoint, started, str(exc).removeprefix(where + ": "))
             raise
         except (requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             # The array answered but the body broke off: a bad answer for this endpoint only.
-            self.stats.count_request(endpoint, "error")
-            raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
-        except requests.Timeout:
-            reason = f"no answer within {timeout:g} s"
-        except requests.exceptions.SSLError:
-            reason = "TLS handshake or certificate verification failed"
-        except requests.ConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
+            reason = f"answer cut short ({type(exc).__name__})"
+            self._failed(method, endpoint, started, reason)
+            raise ApiFormatError(f"{where}: {reason}") from None
         except requests.RequestException as exc:
-            reason = f"request failed ({type(exc).__name__})"
+            reason = unreachable_reason(exc, self.base_url, timeout, self.verify)
         else:
             self.stats.count_request(endpoint, str(response.status_code))
-            log.debug("%s -> HTTP %d", where, response.status_code)
+            self.stats.record(method, endpoint, str(response.status_code),
+                              len(response.content), time.perf_counter() - started)
+            log.debug("array=%s %s -> HTTP %d", self.guard.name, where, response.status_code)
             if response.status_code in (429, 503):
                 wait = self.guard.retry_after(response.headers.get("Retry-After"))
                 if wait is not None:
-                    log.warning("%s: HTTP %d, Retry-After %.0f s honoured", where,
-                                response.status_code, wait)
+                    log.warning("array=%s %s: HTTP %d, Retry-After %.0f s honoured",
+                                self.guard.name, where, response.status_code, wait)
             return response
-        self.stats.count_request(endpoint, "error")
-        log.debug("%s -> %s", where, reason)
+        self._failed(method, endpoint, started, reason)
+        log.debug("array=%s %s -> %s", self.guard.name, where, reason)
         raise ApiUnreachable(f"{where}: {reason}") from None
+
+    def _failed(self, method: str, endpoint: str, started: float, reason: str) -> None:
+        self.stats.count_request(endpoint, "error")
+        self.stats.record(method, endpoint, f"error: {reason}", 0,
+                          time.perf_counter() - started)
 
     def _read_body(self, response: requests.Response, where: str,
                    deadline: float | None) -> None:
@@ -134,7 +140,7 @@ class Transport:
         status = response.status_code
         if not 200 <= status < 300:
             # Redirects are not followed: a re-sent login must not go to another host.
-            hint = " (redirect not followed: use the final URL)" if 300 <= status < 400 else ""
+            hint = status_hint(status, endpoint)
             raise ApiHTTPError(f"HTTP {status} from {method} {endpoint} at {self.base_url}{hint}",
                                status=status, endpoint=endpoint)
 

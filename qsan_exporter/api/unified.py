@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 
+from qsan_exporter.api.diagnose import FIX_LOGIN
 from qsan_exporter.api.errors import (
     ApiAuthError,
     ApiFormatError,
@@ -60,6 +61,11 @@ class _Tokens:
     @property
     def refresh_margin(self) -> float:
         return min(MAX_REFRESH_MARGIN_SECONDS, self.lifetime / 2)
+
+    @property
+    def times(self) -> tuple[float, float]:
+        """When it is refreshed and when it expires: what the debug view may show of it."""
+        return self.expires_at - self.refresh_margin, self.expires_at
 
 
 class UnifiedClient:
@@ -146,7 +152,8 @@ class UnifiedClient:
                 if remaining <= 0:
                     raise
                 # Early refresh is a courtesy: a 5xx must not fail a poll the token still covers.
-                log.warning("early token refresh failed, using the current token: %s", exc)
+                log.warning("array=%s: early token refresh failed, using the current token: %s",
+                            self.guard.name, exc)
                 return tokens.access
             return (renewed or self._authenticate()).access
 
@@ -182,19 +189,18 @@ class UnifiedClient:
         if response.status_code in (401, 403):
             self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "
-                               f"(HTTP {response.status_code}); next attempt in "
-                               f"{self.guard.login_blocked_until - self._clock():.0f} s")
+                               f"(HTTP {response.status_code}): {FIX_LOGIN}")
         self._http.check_status(response, "POST", AUTH_GET)
         answer = self._token_answer(response, AUTH_GET)
         refresh = answer.get("refreshToken")
         if not (isinstance(refresh, str) and refresh):
-            log.info("login at %s gave no refresh token; will log in again at expiry",
-                     self.base_url)
+            log.info("array=%s: login gave no refresh token; will log in again at expiry",
+                     self.guard.name)
             refresh = None
         self._tokens = self._new_tokens(response, answer, refresh)
         self.guard.login_accepted()
-        self.stats.count_login()
-        log.debug("logged in at %s as user %r", self.base_url, self._username)
+        self.stats.count_login(*self._tokens.times)
+        log.debug("array=%s: logged in as user %r", self.guard.name, self._username)
         return self._tokens
 
     def _refresh(self, tokens: _Tokens) -> _Tokens | None:
@@ -202,20 +208,21 @@ class UnifiedClient:
         response = self._send("POST", AUTH_REFRESH, body={"refreshToken": tokens.refresh})
         status = response.status_code
         if status in (401, 403):
-            log.info("refresh token rejected at %s (HTTP %d); logging in again",
-                     self.base_url, status)
+            log.info("array=%s: refresh token rejected (HTTP %d); logging in again",
+                     self.guard.name, status)
             self._tokens = None  # the set is dead: nothing to revoke
             return None
         if status == 400:
             # Not understood, so the set may still be live: _login revokes it first.
-            log.warning("refresh not understood at %s (HTTP 400); logging in again", self.base_url)
+            log.warning("array=%s: refresh not understood (HTTP 400); logging in again",
+                        self.guard.name)
             return None
         self._http.check_status(response, "POST", AUTH_REFRESH)
         answer = self._token_answer(response, AUTH_REFRESH)
         rotated = answer.get("refreshToken")
         refresh = rotated if isinstance(rotated, str) and rotated else tokens.refresh
         self._tokens = self._new_tokens(response, answer, refresh)
-        self.stats.count_refresh()
+        self.stats.count_refresh(*self._tokens.times)
         return self._tokens
 
     def _revoke(self, tokens: _Tokens, deadline: float | None = None, *,
@@ -227,11 +234,11 @@ class UnifiedClient:
                                   body={"refreshToken": tokens.refresh}, deadline=deadline,
                                   last_request=last_request)
         except ApiUnreachable as exc:
-            log.warning("could not revoke the refresh token: %s", exc)
+            log.warning("array=%s: could not revoke the refresh token: %s", self.guard.name, exc)
             return
         if not response.ok:
-            log.warning("revoking the refresh token at %s failed (HTTP %d)",
-                        self.base_url, response.status_code)
+            log.warning("array=%s: revoking the refresh token failed (HTTP %d)",
+                        self.guard.name, response.status_code)
 
     def _token_answer(self, response: requests.Response, endpoint: str) -> dict[str, Any]:
         answer = self._http.json(response, "POST", endpoint)
@@ -250,8 +257,8 @@ class UnifiedClient:
         expire = _unix_time(answer.get("expireTime"))
         lifetime = expire - (now + offset) if expire is not None else 0.0
         if lifetime <= 0:
-            log.warning("unusable expireTime from %s; assuming a %.0f s token lifetime",
-                        self.base_url, ASSUMED_LIFETIME_SECONDS)
+            log.warning("array=%s: unusable expireTime; assuming a %.0f s token lifetime",
+                        self.guard.name, ASSUMED_LIFETIME_SECONDS)
             lifetime = ASSUMED_LIFETIME_SECONDS
         return _Tokens(answer["accessToken"], refresh, now + lifetime, lifetime)
 

@@ -112,7 +112,7 @@ class LegacySource:
         except (ApiHTTPError, ApiFormatError) as exc:
             if name not in self._told:
                 self._told.add(name)
-                log.info("%s: serving without %s: %s", self._client.base_url, name, exc)
+                log.info("array=%s: serving without %s: %s", self._client.guard.name, name, exc)
             return None
         self._told.discard(name)
         return body
@@ -146,8 +146,8 @@ class LegacySource:
                 complete = True
                 break
         if not complete:
-            log.warning("%s: legacy log list cut short after %d pages; the rest follows "
-                        "next poll", self._client.base_url, self._max_pages)
+            log.warning("array=%s: legacy log list cut short after %d pages; the rest follows "
+                        "next poll", self._client.guard.name, self._max_pages)
         new, new_cursor = _new_events(cursor, fetched)
         baseline = self._history_pending
         self._cursor = new_cursor

@@ -34,8 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("enclosures", "disks", "pools", "volumes"):
         parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name),
                             metavar="N", help=f"number of {name} (default %(default)s)")
-    parser.add_argument("--username", default=defaults.username)
-    parser.add_argument("--password", default=defaults.password)
+    parser.add_argument("--username", default=defaults.username,
+                        help="the one user the array accepts (default %(default)s)")
+    parser.add_argument("--password", default=defaults.password,
+                        help="that user's password (default %(default)s); a wrong one gets 401, "
+                        "and the exporter then waits 5 minutes before trying again")
     parser.add_argument("--token-lifetime", type=float, default=defaults.token_lifetime,
                         metavar="SECONDS", help="access token lifetime (default %(default)s)")
     parser.add_argument("--log-interval", type=float, default=defaults.log_interval,
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(f"simulated {args.profile} array ({sim.device.profile.model}) serving on {sim.url}",
+        print(f"simulated {args.profile} array ({sim.device.profile.model}) serving on {sim.url}"
+              f"\n  log in as username {args.username!r}, password {args.password!r}",
               flush=True)
         for fault in faults:
             print(f"fault active: {fault}", flush=True)

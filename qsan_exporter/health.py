@@ -1,0 +1,99 @@
+"""The array's own health in one line, for the status page: which parts are failed or degraded.
+
+The collectors translate the device's status strings into the `*_health` families once per poll
+(0 ok, 1 warning, 2 critical; SPEC §4); this reads those families from the snapshot rather than
+translating the strings a second time, so the page and the alerts can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from qsan_exporter.snapshot import Snapshot
+
+# health family -> (what the part is called, the labels that name it)
+_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "qsan_enclosure_health": ("enclosure", ("enclosure",)),
+    "qsan_psu_health": ("PSU", ("psu",)),
+    "qsan_sensor_health": ("", ("sensor_type", "sensor")),  # the type says: fan, voltage, ...
+    "qsan_cache_to_flash_health": ("cache-to-flash module", ("module",)),
+    "qsan_disk_health": ("disk", ("disk",)),
+    "qsan_pool_health": ("pool", ("pool",)),
+    "qsan_raidset_health": ("RAID set", ("pool", "raidset")),
+    "qsan_volume_health": ("volume", ("volume",)),
+    "qsan_task_health": ("task", ("task_type", "task")),
+}
+_PLURAL = {"PSU": "PSUs", "RAID set": "RAID sets", "cache-to-flash module": "modules"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    part: str  # "disk 1", "PSU PSU2", "RAID set Pool-1/0"
+    critical: bool  # failed (2) rather than degraded (1)
+
+    def __str__(self) -> str:
+        return f"{self.part} {'failed' if self.critical else 'degraded'}"
+
+
+@dataclass(frozen=True)
+class Health:
+    problems: tuple[Problem, ...]
+    checked: Counter[str]  # parts seen, by kind
+    known: bool  # any health data at all
+
+    def summary(self) -> str:
+        if not self.known:
+            return "no health data yet"
+        if self.problems:
+            return "; ".join(f"{word}: {', '.join(parts)}" for word, parts in self.groups())
+        counts = ", ".join(f"{n} {plural(kind, n)}" for kind, n in self.checked.items())
+        return f"all healthy ({counts})"
+
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """('failed', [parts]) then ('degraded', [parts]), each only when not empty."""
+        out = []
+        for word, critical in (("failed", True), ("degraded", False)):
+            parts = [p.part for p in self.problems if p.critical == critical]
+            if parts:
+                out.append((word, parts))
+        return out
+
+
+def plural(kind: str, count: int) -> str:
+    if count == 1:
+        return kind
+    return _PLURAL.get(kind, kind + "s")
+
+
+def _part_name(family: str, labels: dict[str, str]) -> tuple[str, str]:
+    kind, keys = _PARTS[family]
+    if family == "qsan_sensor_health":
+        return labels.get("sensor_type", "sensor"), labels.get("sensor", "?")
+    if family == "qsan_raidset_health":
+        return kind, f"{labels.get('pool', '?')}/{labels.get('raidset', '?')}"
+    if family == "qsan_task_health":
+        return f"{labels.get('task_type', '')} task".strip(), labels.get("task", "?")
+    return kind, " ".join(labels.get(k, "?") for k in keys)
+
+
+def array_health(snapshot: Snapshot, now: float) -> Health:
+    """Failed parts first, then degraded ones, each in the collectors' order."""
+    failed: list[Problem] = []
+    degraded: list[Problem] = []
+    checked: Counter[str] = Counter()
+    known = False
+    for state in snapshot.live_collectors(now):
+        for family in state.families:
+            if family.name not in _PARTS:
+                continue
+            for sample in family.samples:
+                known = True
+                kind, name = _part_name(family.name, sample.labels)
+                checked[kind] += 1
+                if sample.value >= 2:
+                    failed.append(Problem(f"{kind} {name}", True))
+                elif sample.value >= 1:
+                    degraded.append(Problem(f"{kind} {name}", False))
+    return Health(tuple(failed + degraded), checked, known)
