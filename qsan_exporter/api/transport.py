@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
@@ -57,6 +58,27 @@ def array_session(session: requests.Session | None) -> requests.Session:
     return session
 
 
+def _failure(exc: requests.RequestException, timeout: float) -> str:
+    """Our own words for a failed request (the exception's text may quote the URL)."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake or certificate verification failed"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed ({type(exc).__name__})"
+    return f"request failed ({type(exc).__name__})"
+
+
+def may_have_acted(exc: requests.RequestException) -> bool:
+    """Whether the array may have received, and carried out, the failed request: not when no
+    connection was made (refused, DNS, connect timeout, TLS handshake), else yes (the answer
+    timed out or the connection broke after the request went out)."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)
+
+
 @dataclass
 class Transport:
     root: str  # the configured URL, credentials included if any: requests are sent here
@@ -90,14 +112,8 @@ class Transport:
             # The array answered but the body broke off: a bad answer for this endpoint only.
             self.stats.count_request(endpoint, "error")
             raise ApiFormatError(f"{where}: answer cut short ({type(exc).__name__})") from None
-        except requests.Timeout:
-            reason = f"no answer within {timeout:g} s"
-        except requests.exceptions.SSLError:
-            reason = "TLS handshake or certificate verification failed"
-        except requests.ConnectionError as exc:
-            reason = f"connection failed ({type(exc).__name__})"
         except requests.RequestException as exc:
-            reason = f"request failed ({type(exc).__name__})"
+            reason, acted = _failure(exc, timeout), may_have_acted(exc)
         else:
             self.stats.count_request(endpoint, str(response.status_code))
             log.debug("%s -> HTTP %d", where, response.status_code)
@@ -109,7 +125,7 @@ class Transport:
             return response
         self.stats.count_request(endpoint, "error")
         log.debug("%s -> %s", where, reason)
-        raise ApiUnreachable(f"{where}: {reason}") from None
+        raise ApiUnreachable(f"{where}: {reason}", may_have_acted=acted) from None
 
     def _read_body(self, response: requests.Response, where: str,
                    deadline: float | None) -> None:
@@ -124,7 +140,8 @@ class Transport:
                                          f"{self.max_bytes // 1048576} MiB, not read")
                 left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
-                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
+                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading",
+                                         may_have_acted=True)
                 chunks.append(chunk)
         finally:
             response.close()
