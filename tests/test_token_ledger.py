@@ -16,7 +16,7 @@ import stat
 import pytest
 import responses
 
-from qsan_exporter.api import token_ledger
+from qsan_exporter.api import token_store
 from qsan_exporter.api.token_ledger import (
     REFRESH_TOKEN_LIFETIME_SECONDS,
     Held,
@@ -163,7 +163,7 @@ def test_an_unreadable_file_is_a_warning(tmp_path, caplog, monkeypatch) -> None:
             raise PermissionError(13, "Permission denied")
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(token_ledger.os, "open", refuse)
+    monkeypatch.setattr(token_store.os, "open", refuse)
     with caplog.at_level(logging.WARNING):
         assert ledger.account("a", BASE, USER).adopt() == []
     assert "Permission denied" in caplog.text
@@ -177,7 +177,7 @@ def test_a_directory_or_oversized_file_in_its_place_is_a_warning(tmp_path, caplo
         assert ledger.account("a", BASE, USER).adopt() == []
     assert "ignored: Is a directory" in caplog.text
     path.rmdir()
-    path.write_text(" " * (token_ledger.MAX_FILE_BYTES + 1))
+    path.write_text(" " * (token_store.MAX_FILE_BYTES + 1))
     path.chmod(0o600)
     caplog.clear()
     with caplog.at_level(logging.WARNING):

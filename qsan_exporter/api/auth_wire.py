@@ -30,7 +30,7 @@ import requests
 
 from qsan_exporter.api.errors import ApiAuthError, ApiFormatError, ApiUnreachable
 from qsan_exporter.api.guard import spends_login_budget
-from qsan_exporter.api.token_ledger import TokenSet
+from qsan_exporter.api.token_store import TokenSet
 from qsan_exporter.api.transport import Transport, encode_password
 
 log = logging.getLogger(__name__)

@@ -16,77 +16,38 @@ Why it exists:
   in the next one. After a crash the next start therefore reuses the set that was in use and
   revokes the others, instead of logging in beside them.
 
-On disk (`--state.directory`; optional): one file per array, `tokens-<hash of its name>.json`,
-mode 0600, in a directory this process owns with mode 0700, replaced atomically (a temporary
-file in the same directory, fsync, rename). A file that is not a regular file of ours, is too
-large, or is not what we write is ignored with a warning; one that others could read is trusted
-for revocation only (its sets are revoked, never reused). Tokens are never logged: `TokenSet`
-and `Held` print no token.
+On disk (`--state.directory`; optional) through token_store.py: a file that cannot be used is
+ignored with a warning, never a crash; one that others could read is trusted for revocation
+only (its sets are revoked, never reused). Tokens are never logged.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import itertools
-import json
 import logging
 import os
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+
+from qsan_exporter.api.token_store import (
+    REFRESH_TOKEN_LIFETIME_SECONDS,
+    Held,
+    TokenSet,
+    TokenStore,
+    default_state_directory,
+    why,
+)
+
+__all__ = ["MAX_LIVE_TOKEN_SETS", "REFRESH_TOKEN_LIFETIME_SECONDS", "Account", "Held",
+           "TokenLedger", "TokenSet", "default_state_directory"]
 
 log = logging.getLogger(__name__)
 
 MAX_LIVE_TOKEN_SETS = 2  # the one in use and the one replacing it (or being revoked)
-REFRESH_TOKEN_LIFETIME_SECONDS = 180 * 86400.0  # the manual's line 133
-MAX_REFRESH_MARGIN_SECONDS = 300.0
-MAX_FILE_BYTES = 64 * 1024
-FILE_VERSION = 1
 _ORPHANED = 0  # the owner of sets no open client holds
-
-
-@dataclass(frozen=True, repr=False)
-class TokenSet:
-    """One token set; `expires_at` (of the access token) is on OUR clock."""
-
-    access: str
-    refresh: str | None
-    expires_at: float
-    lifetime: float
-
-    @property
-    def refresh_margin(self) -> float:
-        return min(MAX_REFRESH_MARGIN_SECONDS, self.lifetime / 2)
-
-    def __repr__(self) -> str:
-        refresh = "yes" if self.refresh else "no"
-        return f"TokenSet(refresh={refresh}, expires_at={self.expires_at:.0f})"
-
-
-@dataclass(frozen=True, repr=False)
-class Held:
-    """A token set that may be live on the array; `tokens` None: a login whose answer was never
-    seen. `current`: the set in use when recorded (reused after a restart; the others are only
-    ever revoked)."""
-
-    url: str
-    user: str
-    since: float
-    tokens: TokenSet | None = None
-    current: bool = False
-
-    def __repr__(self) -> str:
-        kind = "unknown" if self.tokens is None else "current" if self.current else "retired"
-        return f"Held({kind}, since={self.since:.0f})"
-
-    def expired(self, now: float) -> bool:
-        return now - self.since >= REFRESH_TOKEN_LIFETIME_SECONDS
 
 
 class TokenLedger:
@@ -100,7 +61,12 @@ class TokenLedger:
         self._written: dict[str, bytes | None] = {}
         self._ids = itertools.count(_ORPHANED + 1)
         self._write_warned = False
-        self.directory = prepare_directory(Path(directory)) if directory else None
+        self.store = TokenStore.open(Path(directory)) if directory else None
+
+    @property
+    def directory(self) -> Path | None:
+        """The state directory in use, or None (counted in memory only)."""
+        return None if self.store is None else self.store.directory
 
     def account(self, array: str, url: str, user: str) -> Account:
         """One client's page: the sets of `array` it holds, and those others hold."""
@@ -159,28 +125,17 @@ class TokenLedger:
         page[_ORPHANED] = [h for h in page.get(_ORPHANED, []) if not h.expired(now)]
         return page
 
-    def _path(self, array: str) -> Path:
-        assert self.directory is not None
-        digest = hashlib.sha256(array.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        return self.directory / f"tokens-{digest}.json"
-
     def _load(self, array: str) -> list[Held]:
-        if self.directory is None:
+        if self.store is None:
             return []
-        path = self._path(array)
+        path = self.store.path(array)
         try:
-            data, loose = _read_private(path)
+            data, held, loose = self.store.load(array)
         except FileNotFoundError:
             self._written[array] = None
             return []
         except (OSError, ValueError) as exc:
-            log.warning("array=%s: token state file %s ignored: %s", array, path, _why(exc))
-            return []
-        try:
-            held = _decode(data, array)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("array=%s: token state file %s ignored: not a token record (%s)",
-                        array, path, _why(exc))
+            log.warning("array=%s: token state file %s ignored: %s", array, path, why(exc))
             return []
         if loose:
             log.warning("array=%s: token state file %s was readable by others: its token sets "
@@ -192,27 +147,19 @@ class TokenLedger:
         return held
 
     def _save(self, array: str, page: Mapping[int, list[Held]]) -> None:
-        if self.directory is None:
+        if self.store is None:
             return
-        held = [h for owner in sorted(page) for h in page[owner]]
-        data = _encode(array, held) if held else None
+        data = self.store.encode(array, [h for owner in sorted(page) for h in page[owner]])
         if self._written.get(array, b"") == data:
             return
-        path = self._path(array)
         try:
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    _fsync_directory(path.parent)
-            else:
-                _write_atomically(path, data)
+            self.store.write(array, data)
+            self._written[array] = data
         except OSError as exc:
             (log.debug if self._write_warned else log.warning)(
                 "array=%s: could not record its token sets in %s (%s): a crash now may leave "
-                "one behind on the array", array, path, _why(exc))
+                "one behind on the array", array, self.store.path(array), why(exc))
             self._write_warned = True
-            return
-        self._written[array] = data
 
 
 class Account:
@@ -227,9 +174,9 @@ class Account:
     def __repr__(self) -> str:
         return f"Account({self.array!r}, {self.url!r}, user={self.user!r})"
 
-    def held(self, tokens: TokenSet | None = None, *, current: bool = False) -> Held:
-        """A `Held` for a set of this array obtained (or, `tokens` None, asked for) now."""
-        return Held(self.url, self.user, self._ledger._now(), tokens, current)
+    def asked(self) -> Held:
+        """A set of this array asked for now, not named yet (a login in flight)."""
+        return Held(self.url, self.user, self._ledger._now())
 
     def adopt(self) -> list[Held]:
         """Sets of this array (this URL and user) that no open client holds, now this one's."""
@@ -246,135 +193,3 @@ class Account:
     def release(self) -> None:
         """The client is closed: what it still holds is left for the next one to adopt."""
         self._ledger._release(self)
-
-
-# --- the file -------------------------------------------------------------------------------------
-
-
-def default_state_directory(environ: Mapping[str, str] = os.environ) -> str:
-    """systemd's `$STATE_DIRECTORY` (its first entry), else `$XDG_STATE_HOME/qsan-exporter`
-    (`~/.local/state/qsan-exporter`): the XDG place for state kept across restarts."""
-    systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if systemd:
-        return systemd
-    base = environ.get("XDG_STATE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "qsan-exporter")
-
-
-def prepare_directory(directory: Path) -> Path | None:
-    """The directory, created 0700 if missing and tightened to 0700 if ours; None (with a
-    warning) when it cannot be used: token sets are then counted in memory only."""
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = directory.stat()
-        if not stat.S_ISDIR(info.st_mode):
-            raise NotADirectoryError("not a directory")
-        if info.st_uid != os.geteuid():
-            raise PermissionError(f"owned by uid {info.st_uid}, not by this process's uid "
-                                  f"{os.geteuid()}")
-        if stat.S_IMODE(info.st_mode) != 0o700:
-            os.chmod(directory, 0o700)
-            log.info("state directory %s: permissions set to 0700", directory)
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise PermissionError("not writable")
-        for stale in directory.glob(".tokens-*.tmp"):  # a write cut short by a crash
-            with contextlib.suppress(OSError):
-                stale.unlink()
-    except OSError as exc:
-        log.warning("state directory %s cannot be used (%s): token sets are not recorded, so "
-                    "a crash may leave one behind on each array; set --state.directory to a "
-                    "directory of this user's own", directory, _why(exc))
-        return None
-    return directory
-
-
-def _read_private(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes and whether others could read it; ValueError/OSError when it is not a
-    regular file of ours or is too large."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_uid != os.geteuid():
-            raise ValueError(f"owned by uid {info.st_uid}, not by this process's uid "
-                             f"{os.geteuid()}")
-        data = file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
-    return data, bool(stat.S_IMODE(info.st_mode) & 0o077)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=path.parent)  # 0600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _encode(array: str, held: list[Held]) -> bytes:
-    sets: list[dict[str, Any]] = []
-    for h in held:
-        entry: dict[str, Any] = {"url": h.url, "user": h.user, "since": h.since}
-        if h.tokens is None:
-            entry["unknown"] = True
-        else:
-            entry.update(current=h.current, access=h.tokens.access, refresh=h.tokens.refresh,
-                         expires_at=h.tokens.expires_at, lifetime=h.tokens.lifetime)
-        sets.append(entry)
-    document = {"version": FILE_VERSION, "array": array, "sets": sets}
-    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
-def _decode(data: bytes, array: str) -> list[Held]:
-    document = json.loads(data)
-    if not isinstance(document, dict) or document.get("version") != FILE_VERSION:
-        raise ValueError(f"no version {FILE_VERSION} record")
-    if document.get("array") != array:
-        raise ValueError("recorded for another array")
-    held = []
-    for entry in document["sets"]:
-        url, user, since = entry["url"], entry["user"], entry["since"]
-        if not (isinstance(url, str) and isinstance(user, str) and _number(since)):
-            raise ValueError("a set without url, user or time")
-        if entry.get("unknown") is True:
-            held.append(Held(url, user, float(since)))
-            continue
-        access, refresh = entry["access"], entry["refresh"]
-        expires_at, lifetime = entry["expires_at"], entry["lifetime"]
-        if not (isinstance(access, str) and isinstance(refresh, str) and refresh
-                and _number(expires_at) and _number(lifetime) and lifetime > 0):
-            raise ValueError("a set without its tokens or times")
-        tokens = TokenSet(access, refresh, float(expires_at), float(lifetime))
-        held.append(Held(url, user, float(since), tokens, entry.get("current") is True))
-    return held
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value \
-        and abs(value) != float("inf")
-
-
-def _why(exc: BaseException) -> str:
-    """An OSError's reason without its path (named by the caller), else the message."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__

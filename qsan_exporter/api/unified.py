@@ -129,7 +129,7 @@ class UnifiedClient:
             self._closed = True
             tokens, self._tokens = self._tokens, None
             if tokens is not None and tokens.refresh:
-                self._spare.insert(0, Held(self.base_url, self._username, self._since, tokens))
+                self._spare.insert(0, self._held(tokens))
             if self._spare:
                 self._sweep(deadline=self._clock() + REVOKE_BUDGET_SECONDS, last_request=True)
             self._book.release()
@@ -192,8 +192,7 @@ class UnifiedClient:
             self._tokens, self._since = newest.tokens, newest.since
             log.info("array %s: reusing the token set of an earlier run", self.base_url)
         self._spare.extend(inherited)
-        if any(h.tokens is not None for h in self._spare):
-            self._sweep()
+        self._tidy()
         self._save()
 
     def _authenticate(self) -> TokenSet:
@@ -208,27 +207,27 @@ class UnifiedClient:
         self._retire()
         self._tidy()  # never log in beside a set we could still revoke
         offline = self._budget() > 0
-        lost = self._book.held() if offline else None  # until the answer says otherwise
+        lost = self._book.asked() if offline else None  # a set nobody can name, until answered
         if lost is not None:
             self._spare.append(lost)
             self._save()  # recorded before the request: a crash now counts it too
+        unnamed = True  # whether the array may have made a set we cannot name
         try:
             tokens = self._wire.login(offline)
-        except (ApiUnreachable, ApiFormatError) as exc:
-            if lost is not None and isinstance(exc, ApiUnreachable) and not exc.may_have_acted:
-                self._spare.remove(lost)  # never reached the array
-            self._save()
+        except ApiUnreachable as exc:
+            unnamed = exc.may_have_acted  # else it never reached the array
             raise
         except (ApiAuthError, ApiHTTPError):
-            if lost is not None:
-                self._spare.remove(lost)  # refused: no set was made
-            self._save()
+            unnamed = False  # refused: no set was made
             raise
-        if lost is not None:
-            self._spare.remove(lost)
-        self._tokens, self._since = tokens, self._clock()
-        self._save()
-        return tokens
+        else:  # an unusable answer (ApiFormatError) leaves `lost` counted
+            unnamed = False
+            self._tokens, self._since = tokens, self._clock()
+            return tokens
+        finally:
+            if lost is not None and not unnamed:
+                self._spare.remove(lost)
+            self._save()
 
     def _refresh(self, tokens: TokenSet) -> TokenSet | None:
         """A renewed set, or None when the array will not refresh (the caller logs in)."""
@@ -241,7 +240,7 @@ class UnifiedClient:
             return None  # not understood: the set may be live, `_login` retires it
         if tokens.refresh and renewed.refresh != tokens.refresh:
             # Rotated: the old refresh token should be dead; revoke it to be sure.
-            self._spare.append(Held(self.base_url, self._username, self._since, tokens))
+            self._spare.append(self._held(tokens))
             self._since = self._clock()
         self._tokens = renewed
         self._tidy()  # a refresh is the quiet moment to revoke what is left over
@@ -249,8 +248,10 @@ class UnifiedClient:
         return renewed
 
     def _tidy(self) -> None:
-        """Adopt what replaced clients left meanwhile, and revoke every spare set we can name."""
-        self._spare.extend(self._book.adopt())
+        """Adopt what replaced clients left meanwhile, forget sets past a refresh token's
+        lifetime, and revoke every spare set we can name."""
+        now = self._clock()
+        self._spare = [h for h in self._spare + self._book.adopt() if not h.expired(now)]
         if any(h.tokens is not None for h in self._spare):
             self._sweep()
 
@@ -258,7 +259,7 @@ class UnifiedClient:
         """The current set is being replaced: keep it to be revoked."""
         old, self._tokens = self._tokens, None
         if old is not None and old.refresh:
-            self._spare.append(Held(self.base_url, self._username, self._since, old))
+            self._spare.append(self._held(old))
 
     def _sweep(self, deadline: float | None = None, *, last_request: bool = False) -> None:
         """Revoke every spare set that can be named; stop at the first unanswered revoke."""
@@ -273,9 +274,7 @@ class UnifiedClient:
         self._save()
 
     def _budget(self) -> int:
-        """How many more token sets this client may ask for."""
-        now = self._clock()
-        self._spare = [h for h in self._spare if not h.expired(now)]
+        """How many more token sets this client may ask for (after `_tidy`)."""
         left = MAX_LIVE_TOKEN_SETS - len(self._spare) - self._book.others()
         if left <= 0 and not self._budget_warned:
             log.warning("array %s may still hold %d token set(s) of this exporter that could "
@@ -285,12 +284,15 @@ class UnifiedClient:
         self._budget_warned = left <= 0
         return left
 
+    def _held(self, tokens: TokenSet, *, current: bool = False) -> Held:
+        """`tokens` (the current set, or the one it replaces) as the ledger keeps it."""
+        return Held(self.base_url, self._username, self._since, tokens, current)
+
     def _save(self) -> None:
         """Record every set this client may hold (the ledger writes only what changed)."""
         held = list(self._spare)
         if self._tokens is not None and self._tokens.refresh:
-            held.insert(0, Held(self.base_url, self._username, self._since, self._tokens,
-                                current=True))
+            held.insert(0, self._held(self._tokens, current=True))
         self._book.record(held)
 
     # --- HTTP -------------------------------------------------------------------------------------
