@@ -4,6 +4,7 @@
 #   docker run -d -p 9747:9747 \
 #     -v /etc/qsan-exporter/qsan_exporter.yml:/etc/qsan-exporter/qsan_exporter.yml:ro \
 #     -v /etc/qsan-exporter/password:/run/secrets/qsan_password:ro \
+#     -v qsan-exporter-state:/var/lib/qsan-exporter \
 #     qsan-exporter:0.1.0
 #
 # Nothing secret or site-specific is baked in: the config and the password file are mounted
@@ -28,13 +29,18 @@ LABEL org.opencontainers.image.title="qsan-exporter" \
       org.opencontainers.image.licenses="Apache-2.0"
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can check it and file modes on mounted
 # secrets can be granted to it.
+# /var/lib/qsan-exporter: the state directory (each array's token set, so that a restart after
+# a crash reuses or revokes it), owner-only. Mount a volume there to keep it across containers
+# (compose: a named volume; Kubernetes: an emptyDir, which outlives container restarts).
 RUN groupadd --system --gid 10001 qsan \
     && useradd --system --uid 10001 --gid qsan --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin qsan
+       --shell /usr/sbin/nologin qsan \
+    && install -d -m 0700 -o 10001 -g 10001 /var/lib/qsan-exporter
 COPY --from=builder /opt/qsan-exporter /opt/qsan-exporter
 ENV PATH=/opt/qsan-exporter/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    STATE_DIRECTORY=/var/lib/qsan-exporter
 USER 10001:10001
 WORKDIR /
 EXPOSE 9747

@@ -184,7 +184,8 @@ def start_exporter(config: Path, port: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "qsan_exporter.cli", f"--config.file={config}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"],
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=info",
+         f"--state.directory={config.parent / 'state'}"],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     log.close()
     return process

@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from qsan_exporter import __version__, kube_shard
 from qsan_exporter.api.guard import GlobalLimit
+from qsan_exporter.api.token_ledger import TokenLedger, default_state_directory
 from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.exposition import Exposition
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="requests in flight to all arrays together, 0 for no cap "
                         f"(default {DEFAULT_GLOBAL_REQUESTS}; per array: the config key "
                         "max_concurrent_requests, default 1)")
+    p.add_argument("--state.directory", dest="state_directory", metavar="DIR",
+                   help="where each array's token set is recorded, so that the next start "
+                        "reuses or revokes what a crash left behind (default: systemd's "
+                        "$STATE_DIRECTORY, else $XDG_STATE_HOME/qsan-exporter, i.e. "
+                        "~/.local/state/qsan-exporter; --demo: none); '' records nothing")
     p.add_argument("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
     p.add_argument("--log.format", dest="log_format", default="logfmt",
                    choices=["logfmt", "json"])
@@ -223,7 +229,13 @@ def _serve(
     global_metrics = _GlobalMetrics()
     exposition = Exposition(extra=[global_metrics, REGISTRY])
     global_limit = GlobalLimit(args.global_requests) if args.global_requests else None
-    poller = Poller(exposition, global_limit=global_limit)
+    state = args.state_directory
+    if state is None and not args.demo:
+        state = default_state_directory()
+    ledger = TokenLedger(state or None)
+    if ledger.directory is not None:
+        log.info("recording token sets in %s", ledger.directory)
+    poller = Poller(exposition, global_limit=global_limit, ledger=ledger)
     reload_lock = threading.Lock()
 
     current = _Selection(config, shard)  # what reload and re-sharding start from

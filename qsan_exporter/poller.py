@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.token_ledger import TokenLedger
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
@@ -69,11 +70,13 @@ def _first_job(name: str) -> str:
     return name + "\x00first"
 
 
-def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> Member:
+def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None,
+                 ledger: TokenLedger | None = None) -> Member:
     stats = ApiStats()
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
                          global_limit=global_limit)
-    source, client = make_source(config, stats=stats, guard=guard)  # by the config's `api:`
+    # By the config's `api:`; `ledger` counts (and records) every array's token sets.
+    source, client = make_source(config, stats=stats, guard=guard, ledger=ledger)
     poll = ArrayPoll(config, source, stats, guard=guard)
     return Member(poll=poll, client=client)
 
@@ -86,10 +89,13 @@ class Poller:
         member_factory: Callable[[ArrayConfig], Member] | None = None,
         max_workers: int | None = None,
         global_limit: GlobalLimit | None = None,
+        ledger: TokenLedger | None = None,
     ) -> None:
         self._exposition = exposition
+        # One ledger for every client: a client replacing another (reload) is counted with it.
         self._factory = member_factory or functools.partial(
-            build_member, global_limit=global_limit)
+            build_member, global_limit=global_limit,
+            ledger=ledger if ledger is not None else TokenLedger())
         self._members: dict[str, Member] = {}
         self._lock = threading.RLock()
         self._max_workers = max_workers

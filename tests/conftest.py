@@ -82,17 +82,19 @@ def write_config(path: Path, arrays: dict[str, SimulatedArray], **defaults: obje
 
 
 class Exporter:
-    """The real `qsan-exporter` CLI in a subprocess, on a free loopback port."""
+    """The real `qsan-exporter` CLI in a subprocess, on a free loopback port. Its state
+    directory (token sets) is its own, beside its log, unless `--state.directory` is given."""
 
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
+        env = {**os.environ, "STATE_DIRECTORY": str(log_path.with_suffix(".state"))}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qsan_exporter.cli", *args,
              f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=debug"],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
         wait_for(self._healthy, 20, "the exporter to answer /-/healthy")
 

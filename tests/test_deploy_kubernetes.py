@@ -261,7 +261,24 @@ def test_pod_probes_security_and_resources(variant) -> None:
     assert volume["configMap"]["name"] == configmap["metadata"]["name"]
     [mount] = [m for m in c["volumeMounts"] if m["name"] == volume["name"]]
     assert f"--config.file={mount['mountPath']}/{CONFIG_FILE}" in c["args"]
-    assert all(m.get("readOnly") for m in c["volumeMounts"] if m["mountPath"] != "/tmp")
+    writable = {"/tmp", "/var/lib/qsan-exporter"}  # scratch, and the state directory
+    assert all(m.get("readOnly") for m in c["volumeMounts"] if m["mountPath"] not in writable)
+
+
+def test_token_sets_are_recorded_in_an_emptydir_that_outlives_container_restarts(
+        variant) -> None:
+    """Issue 11: an OOM kill must not leave a token set on every array. The state directory is
+    an emptyDir (kept across container restarts, on disk, not in the memory limit), and the
+    exporter's own subdirectory in it, which it creates owner-only (the emptyDir is root's)."""
+    _, objects = variant
+    pod = workload(objects)["spec"]["template"]["spec"]
+    c = container(workload(objects))
+    [arg] = [a for a in c["args"] if a.startswith("--state.directory=")]
+    directory = arg.partition("=")[2]
+    [mount] = [m for m in c["volumeMounts"] if directory.startswith(m["mountPath"] + "/")]
+    assert not mount.get("readOnly")
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume and volume["emptyDir"].get("medium") != "Memory"
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:

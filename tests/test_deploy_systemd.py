@@ -94,6 +94,14 @@ def test_hardening_key(unit, key, expected) -> None:
     assert one(unit, key) == expected
 
 
+def test_token_sets_are_recorded_in_an_owner_only_state_directory(unit) -> None:
+    """Issue 11: a crash must not leave a token set behind. systemd makes the directory for the
+    dynamic user and passes it as $STATE_DIRECTORY, the exporter's default --state.directory."""
+    assert one(unit, "StateDirectory") == "qsan-exporter"
+    assert one(unit, "StateDirectoryMode") == "0700"
+    assert "--state.directory" not in one(unit, "ExecStart")
+
+
 def test_network_and_syscalls_are_restricted(unit) -> None:
     families = set(one(unit, "RestrictAddressFamilies").split())
     assert families == {"AF_INET", "AF_INET6", "AF_UNIX"}

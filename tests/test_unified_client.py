@@ -167,15 +167,21 @@ def test_failed_early_refresh_keeps_the_still_valid_token(rsps, clock) -> None:
     add_login(rsps, expire=T0 + 3600)
     add_refresh(rsps, status=500)
     rsps.add(responses.GET, BASE + POOLS, json={})
+    rsps.add(responses.POST, BASE + "/auth/revoke", json={})
     client = make(clock)
     client.get(POOLS)
     clock.now = T0 + 3500
     client.get(POOLS)  # refresh failed, token still good for 100 s
     assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-1"
-    clock.now = T0 + 3601
-    with pytest.raises(ApiHTTPError, match="/auth/refresh"):
-        client.get(POOLS)
     assert len(calls_to(rsps, "/auth/get")) == 1
+    # Expired and the refresh still fails: the set is replaced, the old one revoked first.
+    clock.now = T0 + 3601
+    add_login(rsps, access="ACCESS-3", refresh="R-3", expire=T0 + 7200)
+    client.get(POOLS)
+    paths = [c.request.path_url for c in rsps.calls][-4:]
+    assert paths == ["/auth/refresh", "/auth/revoke", "/auth/get", POOLS]
+    assert body_of(calls_to(rsps, "/auth/revoke")[0]) == {"refreshToken": "R-1"}
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-3"
 
 
 def test_proactive_refresh_rejected_logs_in_without_revoking(rsps, clock) -> None:
@@ -243,7 +249,11 @@ def test_refresh_not_understood_revokes_the_old_set_before_logging_in(rsps, cloc
     add_login(rsps, access="ACCESS-3", refresh="R-3")
     client.get(POOLS)
     paths = [c.request.path_url for c in rsps.calls]
-    assert paths == ["/auth/get", POOLS, "/auth/refresh", "/auth/revoke", "/auth/get", POOLS]
+    # 400 to both spellings of the body key (readings.py `refresh-body-key`), then revoked.
+    assert paths == ["/auth/get", POOLS, "/auth/refresh", "/auth/refresh", "/auth/revoke",
+                     "/auth/get", POOLS]
+    assert [body_of(c) for c in calls_to(rsps, "/auth/refresh")] == [
+        {"refreshToken": "R-1"}, {"refreshToken ": "R-1"}]
     assert body_of(calls_to(rsps, "/auth/revoke")[0]) == {"refreshToken": "R-1"}
 
 
@@ -275,6 +285,176 @@ def test_login_rejected_names_the_user(rsps, clock, status) -> None:
     assert not client.has_token
     assert client.stats.snapshot().logins == 0
     assert calls_to(rsps, POOLS) == []
+
+
+# --- the manual's two readings of the auth calls (readings.py AUTH_READINGS) --------------------
+
+
+def wants_key(key: str, answer: dict[str, object] | None = None):
+    """A responses callback for an array that reads the refresh token under `key` only."""
+    def callback(request):
+        body = json.loads(request.body)
+        if key not in body:
+            return 400, {}, json.dumps({"error": "refreshToken is required"})
+        return 200, {}, json.dumps(answer if answer is not None else {})
+    return callback
+
+
+@pytest.mark.parametrize("literal", [False, True])
+def test_refresh_body_key_both_spellings_and_remembered(rsps, clock, literal) -> None:
+    """`refresh-body-key`: the table's spelling first; a 400 is retried once with the
+    example's, which is then kept for every refresh and revoke of this array."""
+    key = "refreshToken " if literal else "refreshToken"
+    add_login(rsps, expire=T0 + 100)
+    rsps.add_callback(responses.POST, BASE + "/auth/refresh", callback=wants_key(
+        key, {"accessToken": "ACCESS-2", "expireTime": int(T0 + 10_000)}))
+    rsps.add_callback(responses.POST, BASE + "/auth/revoke", callback=wants_key(key))
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 60
+    client.get(POOLS)
+    clock.now = T0 + 9_900
+    client.get(POOLS)
+    client.close()
+    sent = [(c.request.path_url, next(iter(body_of(c)))) for c in rsps.calls
+            if c.request.path_url != POOLS and c.request.path_url != "/auth/get"]
+    if literal:
+        assert sent == [("/auth/refresh", "refreshToken"), ("/auth/refresh", "refreshToken "),
+                        ("/auth/refresh", "refreshToken "), ("/auth/revoke", "refreshToken ")]
+    else:
+        assert sent == [("/auth/refresh", "refreshToken"), ("/auth/refresh", "refreshToken"),
+                        ("/auth/revoke", "refreshToken")]
+    assert client.refresh_key == key
+    assert client.stats.snapshot().refreshes == 2
+    assert len(calls_to(rsps, "/auth/get")) == 1  # the spelling cost a request, not a login
+
+
+def test_revoke_body_key_retried_with_the_other_spelling(rsps, clock) -> None:
+    add_login(rsps)
+    rsps.add_callback(responses.POST, BASE + "/auth/revoke", callback=wants_key("refreshToken "))
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    client.close()
+    assert [body_of(c) for c in calls_to(rsps, "/auth/revoke")] == [
+        {"refreshToken": "R-1"}, {"refreshToken ": "R-1"}]
+    assert client.refresh_key == "refreshToken "
+
+
+def test_a_remembered_spelling_is_given_up_when_the_array_changes_its_mind(rsps, clock) -> None:
+    """A firmware update may change the reading: a 400 to the kept spelling tries the other."""
+    add_login(rsps, expire=T0 + 100)
+    rsps.add_callback(responses.POST, BASE + "/auth/refresh", callback=wants_key(
+        "refreshToken ", {"accessToken": "ACCESS-2", "expireTime": int(T0 + 200)}))
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 60
+    client.get(POOLS)
+    assert client.refresh_key == "refreshToken "
+    rsps.replace(responses.POST, BASE + "/auth/refresh", json={
+        "accessToken": "ACCESS-3", "expireTime": int(T0 + 400)})  # reads both now
+    clock.now = T0 + 160
+    client.get(POOLS)
+    assert client.refresh_key == "refreshToken "  # no 400: nothing to relearn
+    assert auth_header(calls_to(rsps, POOLS)[-1]) == "ACCESS-3"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_any_4xx_refusing_a_login_spends_the_login_budget(rsps, clock, status) -> None:
+    """`login-refused-status`: a wrong password answered 400 costs what a 401 costs."""
+    add_login(rsps, status=status)
+    client = make(clock)
+    with pytest.raises(ApiAuthError, match=f"'{USER}'.*rejected.*HTTP {status}"):
+        client.get(POOLS)
+    clock.now += 60
+    with pytest.raises(ApiAuthError, match="suspended"):
+        client.get(POOLS)
+    assert len(calls_to(rsps, "/auth/get")) == 1
+    assert client.guard.login_failures_total == 1
+
+
+def test_a_rate_limited_login_does_not_spend_the_budget(rsps, clock) -> None:
+    rsps.add(responses.POST, BASE + "/auth/get", status=429, json={},
+             headers={"Retry-After": "30"})
+    client = make(clock)
+    with pytest.raises(ApiAuthError, match="HTTP 429"):
+        client.get(POOLS)
+    assert client.guard.login_failures_total == 0
+    assert client.guard.not_before == pytest.approx(T0 + 30)
+
+
+# --- token sets bounded whatever fails -----------------------------------------------------------
+
+
+def offline_flags(rsps: responses.RequestsMock) -> list[object]:
+    return [body_of(c)["offlineAccess"] for c in calls_to(rsps, "/auth/get")]
+
+
+def test_sets_that_cannot_be_revoked_stop_the_client_asking_for_more(rsps, clock) -> None:
+    """Refresh not understood and revoke refused: the replaced sets may still be live, so
+    after two of them the client logs in without offline access (no new set) until they go."""
+    for n in (1, 2, 3):
+        add_login(rsps, access=f"ACCESS-{n}", refresh=f"R-{n}")
+    rsps.add(responses.POST, BASE + "/auth/refresh", status=400, json={})
+    rsps.add(responses.POST, BASE + "/auth/revoke", status=500, json={})
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)  # login 1, then 401: R-1 retired (revoke fails), login 2
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client.get(POOLS)  # 401: R-2 retired too; two may be live: login 3 asks for no set
+    assert offline_flags(rsps) == [True, True, False]
+    revoked = {body_of(c).get("refreshToken") for c in calls_to(rsps, "/auth/revoke")}
+    assert revoked == {"R-1", "R-2"}
+    # The array takes revokes again: the next login sweeps both and asks for a set again.
+    rsps.replace(responses.POST, BASE + "/auth/revoke", json={})
+    add_login(rsps, access="ACCESS-4", refresh="R-4")
+    rsps.add(responses.GET, BASE + POOLS, status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client.get(POOLS)
+    assert offline_flags(rsps)[-1] is True
+
+
+def test_a_rotated_refresh_token_is_revoked_too(rsps, clock) -> None:
+    """The manual's refresh answer has no refreshToken; an array that sends a new one should
+    have killed the old, and a revoke makes sure (401: it had)."""
+    add_login(rsps, expire=T0 + 100)
+    rsps.add(responses.POST, BASE + "/auth/refresh", json={
+        "accessToken": "ACCESS-2", "refreshToken": "R-2", "expireTime": int(T0 + 3600)})
+    rsps.add(responses.POST, BASE + "/auth/revoke", status=401, json={})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client = make(clock)
+    client.get(POOLS)
+    clock.now = T0 + 60
+    client.get(POOLS)
+    assert [body_of(c) for c in calls_to(rsps, "/auth/revoke")] == [{"refreshToken": "R-1"}]
+    rsps.replace(responses.POST, BASE + "/auth/revoke", json={})
+    client.close()
+    assert body_of(calls_to(rsps, "/auth/revoke")[-1]) == {"refreshToken": "R-2"}
+
+
+@pytest.mark.parametrize(("failure", "counted"), [
+    (requests.ReadTimeout("no answer"), True),  # the array may have made a set
+    ("garbled", True),
+    (requests.ConnectTimeout("never connected"), False),
+])
+def test_a_login_whose_answer_was_lost_counts_as_a_set(rsps, clock, failure, counted) -> None:
+    if failure == "garbled":
+        rsps.add(responses.POST, BASE + "/auth/get", body="<html>", status=200)
+    else:
+        rsps.add(responses.POST, BASE + "/auth/get", body=failure)
+    client = make(clock)
+    for _ in range(2):
+        with pytest.raises(ApiError):
+            client.get(POOLS)
+    rsps.replace(responses.POST, BASE + "/auth/get", json={
+        "accessToken": "A", "refreshToken": "R", "expireTime": int(T0 + 3600)})
+    rsps.add(responses.GET, BASE + POOLS, json={})
+    client.get(POOLS)
+    assert offline_flags(rsps)[-1] is (not counted)
 
 
 # --- close ---------------------------------------------------------------------------------------

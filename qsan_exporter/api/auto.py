@@ -25,6 +25,7 @@ from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
 from qsan_exporter.api.sources import UnifiedSource
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.token_ledger import TokenLedger
 from qsan_exporter.api.unified import UnifiedClient
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.legacy.source import LegacySource
@@ -138,19 +139,21 @@ def _legacy_help(legacy_client: LegacyClient, name: str) -> bool:
     return bool(words and LEGACY_MARKERS & words)
 
 
-def make_source(config: ArrayConfig, *, stats: ApiStats,
-                guard: RequestGuard) -> tuple[Fetcher, Closable]:
+def make_source(config: ArrayConfig, *, stats: ApiStats, guard: RequestGuard,
+                ledger: TokenLedger | None = None) -> tuple[Fetcher, Closable]:
     """The source polling `config`'s array for its `api:` setting, and what to close at the end.
 
     Every client shares the array's stats and guard, so `qsan_api_requests_total` and the
-    array-protection limits are the same whichever flavour answers.
+    array-protection limits are the same whichever flavour answers. `ledger`: the process's
+    record of token sets (api/token_ledger.py), shared by every Unified client.
     """
     options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout_seconds,
                                "password_encoding": config.password_encoding,
                                "stats": stats, "guard": guard}
     unified_client = legacy_client = None
     if config.api in ("unified", "auto"):
-        unified_client = UnifiedClient(config.url, config.username, config.password, **options)
+        unified_client = UnifiedClient(config.url, config.username, config.password,
+                                       ledger=ledger, name=config.name, **options)
     if config.api in ("legacy", "auto"):
         legacy_client = LegacyClient(config.url, config.username, config.password, **options)
     if unified_client is not None and legacy_client is None:

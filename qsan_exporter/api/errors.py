@@ -14,7 +14,17 @@ class ApiError(Exception):
 
 
 class ApiUnreachable(ApiError):
-    """No usable answer: connection refused or reset, timeout, TLS failure, client closed."""
+    """No usable answer: connection refused or reset, timeout, TLS failure, client closed.
+
+    `may_have_acted`: the request may have reached the array, which may have carried it out
+    (an answer that timed out or broke off), as opposed to one that was never sent (refused
+    connection, deadline or Retry-After wait). A login in that state may have made a token set
+    the client cannot name, and it is counted as one (api/token_ledger.py).
+    """
+
+    def __init__(self, message: str, *, may_have_acted: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_acted = may_have_acted
 
 
 class ApiAuthError(ApiError):

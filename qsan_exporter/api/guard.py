@@ -10,7 +10,10 @@ locks. One `RequestGuard` per array sits in front of every request the client se
   before the next one is due, however slowly the array trickles its answer;
 - a 429/503 with Retry-After is honoured: nothing is sent before that moment;
 - a rejected login blocks further logins for 5 minutes, doubling up to an hour, so a wrong
-  password can never walk the account into the array's lockout.
+  password can never walk the account into the array's lockout. "Rejected" is any 4xx but 429
+  (`spends_login_budget`): the manual names no status for a wrong password, and an array that
+  answers it 400 must not get more attempts than one that answers 401 (readings.py,
+  `login-refused-status`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from qsan_exporter.api.errors import ApiAuthError, ApiUnreachable
 LOGIN_BACKOFF_START_SECONDS = 300.0
 LOGIN_BACKOFF_MAX_SECONDS = 3600.0
 MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+def spends_login_budget(status: int) -> bool:
+    """Whether a login answered `status` counts as rejected: every 4xx but 429, whose
+    Retry-After already holds every request (the login included) on its own."""
+    return 400 <= status < 500 and status != 429
 
 
 class GlobalLimit:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
@@ -59,6 +60,27 @@ def array_session(session: requests.Session | None) -> requests.Session:
     return session
 
 
+def _failure(exc: requests.RequestException, timeout: float) -> str:
+    """Our own words for a failed request (the exception's text may quote the URL)."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake or certificate verification failed"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed ({type(exc).__name__})"
+    return f"request failed ({type(exc).__name__})"
+
+
+def may_have_acted(exc: requests.RequestException) -> bool:
+    """Whether the array may have received, and carried out, the failed request: not when no
+    connection was made (refused, DNS, connect timeout, TLS handshake), else yes (the answer
+    timed out or the connection broke after the request went out)."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)
+
+
 @dataclass
 class Transport:
     root: str  # the configured URL, credentials included if any: requests are sent here
@@ -97,6 +119,7 @@ class Transport:
             raise ApiFormatError(f"{where}: {reason}") from None
         except requests.RequestException as exc:
             reason = unreachable_reason(exc, self.base_url, timeout, self.verify)
+            acted = may_have_acted(exc)
         else:
             self.stats.count_request(endpoint, str(response.status_code))
             self.stats.record(method, endpoint, str(response.status_code),
@@ -110,7 +133,7 @@ class Transport:
             return response
         self._failed(method, endpoint, started, reason)
         log.debug("array=%s %s -> %s", self.guard.name, where, reason)
-        raise ApiUnreachable(f"{where}: {reason}") from None
+        raise ApiUnreachable(f"{where}: {reason}", may_have_acted=acted) from None
 
     def _failed(self, method: str, endpoint: str, started: float, reason: str) -> None:
         self.stats.count_request(endpoint, "error")
@@ -130,7 +153,8 @@ class Transport:
                                          f"{self.max_bytes // 1048576} MiB, not read")
                 left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
-                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
+                    raise ApiUnreachable(f"{where}: poll deadline exceeded while reading",
+                                         may_have_acted=True)
                 chunks.append(chunk)
         finally:
             response.close()

@@ -20,6 +20,21 @@ from typing import Any
 from qsan_exporter.simulator.stats import Stats
 
 MAX_REFRESH_TOKENS = 10
+# The body keys `/auth/refresh` and `/auth/revoke` accept (readings.py `refresh-body-key`): the
+# default array takes both spellings; a literal one only the examples' "refreshToken " and
+# answers 400 to the tables' spelling, the exporter's first try.
+LENIENT_REFRESH_KEYS = ("refreshToken", "refreshToken ")
+LITERAL_REFRESH_KEYS = ("refreshToken ",)
+
+
+def refresh_keys(literal: bool) -> tuple[str, ...]:
+    return LITERAL_REFRESH_KEYS if literal else LENIENT_REFRESH_KEYS
+
+
+def login_refused_status(literal: bool) -> int:
+    """How a wrong user name or password is answered (readings.py `login-refused-status`):
+    401 by default, 400 by a literal array (the manual names no status for it)."""
+    return 400 if literal else 401
 
 
 def new_token() -> str:
@@ -60,6 +75,7 @@ class TokenStore:
                 self._sets[refresh] = set()
                 while len(self._sets) > MAX_REFRESH_TOKENS:
                     self._drop(next(iter(self._sets)))
+                    self._stats.evicted_token_sets += 1
                 self._stats.max_live_token_sets = max(self._stats.max_live_token_sets,
                                                       len(self._sets))
             body = self._issue(refresh, now)

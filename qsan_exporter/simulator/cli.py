@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="varies serial numbers and ids; the scenario stays the same")
     parser.add_argument("--literal", action="store_true",
                         help="take the manual's other reading wherever its tables, examples and "
-                        "prose disagree (e.g. the 'refreshToken ' body key of its examples)")
+                        "prose disagree (qsan_exporter/readings.py): e.g. only the "
+                        "'refreshToken ' body key of its examples, a wrong password answered 400")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND:ROUTE[:ARG]",
                         help="inject a fault (repeatable, first match wins), e.g. latency:*:0.05, "
                         "status:/rest/v1/storage/disk/list:500, rate_limit:*:30, "

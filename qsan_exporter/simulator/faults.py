@@ -12,8 +12,8 @@ Kinds (parameter in brackets; the `ARG` of the CLI's `--fault KIND:ROUTE[:ARG]`)
 
 - answered instead of the real answer: ``status`` [status, default 503] an HTTP error with a
   JSON error body; ``rate_limit`` [retry_after, default 30] 429 with ``Retry-After: N``;
-  ``login_fail`` 401 on ``/auth/get`` even with the right password (counted in
-  `failed_logins`; the only path it applies to).
+  ``login_fail`` 401 on ``/auth/get`` even with the right password (400 on a `literal`
+  array; counted in `failed_logins`; the only path it applies to).
 - no answer: ``hang`` holds the request until `clear()` or `stop()`, then closes the connection
   unanswered; ``reset`` closes at once with a TCP RST (SO_LINGER 0).
 - slow: ``latency`` [seconds, default 1.0] waits, then answers normally.

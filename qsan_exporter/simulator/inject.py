@@ -24,8 +24,9 @@ Respond = Callable[[BaseHTTPRequestHandler, str, int, bytes], None]
 
 def act(handler: BaseHTTPRequestHandler, path: str, fault: Fault, cleared: threading.Event, *,
         respond: Respond, stopping: threading.Event,
-        count_failed_login: Callable[[], None]) -> bool:
-    """Do what a replacing or delaying fault says; True if the request is finished with."""
+        count_failed_login: Callable[[], None], login_refused: int = 401) -> bool:
+    """Do what a replacing or delaying fault says; True if the request is finished with.
+    `login_refused`: the status of a refused login (401, or 400 on a literal array)."""
     kind = fault.kind
     if kind == "latency":
         if stopping.wait(fault.seconds):  # a stopping simulator answers nobody
@@ -39,7 +40,8 @@ def act(handler: BaseHTTPRequestHandler, path: str, fault: Fault, cleared: threa
         respond(handler, path, 429, error_body(429, "simulated fault: too many requests"))
     elif kind == "login_fail":
         count_failed_login()
-        respond(handler, path, 401, error_body(401, "wrong user name or password"))
+        respond(handler, path, login_refused,
+                error_body(login_refused, "wrong user name or password"))
     elif kind == "hang":
         while not cleared.wait(HANG_POLL) and not stopping.is_set():
             pass

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from qsan_exporter.simulator import admin, inject
-from qsan_exporter.simulator.auth import TokenStore
+from qsan_exporter.simulator.auth import TokenStore, login_refused_status, refresh_keys
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.device import Device, error_body
 from qsan_exporter.simulator.faults import Fault, FaultSet
@@ -38,7 +38,6 @@ from qsan_exporter.simulator.stats import Stats
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 IDLE_CONNECTION_TIMEOUT = 120.0
-_REFRESH_KEYS = ("refreshToken", "refreshToken ")  # the manual's examples carry the space
 
 
 class _Server(ThreadingHTTPServer):
@@ -89,6 +88,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.array.handle(self, self.command)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header on the array's clock, the clock of its `expireTime`: a client
+        that reads one with the other (the exporter does) sees one array, fake clock or not."""
+        return super().date_time_string(self.server.array.clock() if timestamp is None
+                                        else timestamp)
 
     def log_message(self, format: str, *args: Any) -> None:
         # route_of: a legacy login's request line carries the password in its path.
@@ -220,7 +225,8 @@ class SimulatedArray:
                 with self._lock:
                     self.stats.faults_injected += 1
                 if inject.act(handler, route, *taken, respond=self.respond,
-                              stopping=self._stopping, count_failed_login=self._failed_login):
+                              stopping=self._stopping, count_failed_login=self._failed_login,
+                              login_refused=login_refused_status(self.config.literal)):
                     return
             try:
                 route, status, payload = self._answer(handler, method, path, split.query, body)
@@ -311,6 +317,7 @@ class SimulatedArray:
         return self.device.get(path, parse_qs(query), self.clock())
 
     def _auth(self, method: str, path: str, raw: bytes) -> tuple[str, int, bytes]:
+        """`literal`: the manual's other reading of each auth contradiction (see auth.py)."""
         if path not in ("/auth/get", "/auth/refresh", "/auth/revoke"):
             return "unknown", 404, error_body(404, "no such API")
         if method != "POST":
@@ -320,25 +327,34 @@ class SimulatedArray:
         except ValueError:
             request = None
         if not isinstance(request, dict):
-            return path, 400, error_body(400, "request body must be a JSON object")
+            return self._bad_auth_request(path, "request body must be a JSON object")
+        literal = self.config.literal
         if path == "/auth/get":
             offline = request.get("offlineAccess") in (True, "true", "True", 1)
             answer = self.tokens.login(request.get("user"), request.get("password"), offline)
-            return _token_answer(path, answer, "wrong user name or password")
-        refresh = next((request[k] for k in _REFRESH_KEYS if k in request), None)
+            return _token_answer(path, answer, login_refused_status(literal),
+                                 "wrong user name or password")
+        keys = refresh_keys(literal)
+        refresh = next((request[k] for k in keys if k in request), None)
         if refresh is None:
-            return path, 400, error_body(400, "refreshToken is required")
+            return self._bad_auth_request(path, " or ".join(repr(k) for k in keys)
+                                          + " is required")
         if path == "/auth/refresh":
-            return _token_answer(path, self.tokens.refresh(refresh), "refresh token invalid")
+            return _token_answer(path, self.tokens.refresh(refresh), 401, "refresh token invalid")
         if self.tokens.revoke(refresh):
             return path, 200, b"{}"
         return path, 401, error_body(401, "refresh token invalid")
 
+    def _bad_auth_request(self, path: str, message: str) -> tuple[str, int, bytes]:
+        with self._lock:
+            self.stats.bad_auth_requests += 1
+        return path, 400, error_body(400, message)
 
-def _token_answer(route: str, answer: dict[str, Any] | None,
+
+def _token_answer(route: str, answer: dict[str, Any] | None, refused: int,
                   failure: str) -> tuple[str, int, bytes]:
     if answer is None:
-        return route, 401, error_body(401, failure)
+        return route, refused, error_body(refused, failure)
     return route, 200, json.dumps(answer).encode()
 
 

@@ -64,9 +64,14 @@ class Stats:
 
     `revokes` counts the client's own `/auth/revoke` calls; `forced_revokes` counts the
     simulator's `revoke_all_tokens()` actions (behind the client's back). `failed_logins`
-    includes the 401s of a `login_fail` fault. `faults_injected` counts requests a fault
-    applied to. `concurrent_requests` is the number in flight now (from the arrival of the
-    request line to the last byte of the answer), `max_concurrent_requests` its peak.
+    includes the refusals of a `login_fail` fault. `bad_auth_requests` counts `/auth/*`
+    requests answered 400 for their body (not an object, or the refresh token under a key
+    this array does not read: `literal`). `max_live_token_sets` is the high-water mark of live
+    refresh-token sets (every moment: only a login adds one); `evicted_token_sets` counts sets
+    the per-user cap of ten rotated out (an administrator's sessions). `faults_injected` counts
+    requests a fault applied to. `concurrent_requests` is the number in flight now (from the
+    arrival of the request line to the last byte of the answer), `max_concurrent_requests` its
+    peak.
     """
 
     logins: int = 0
@@ -74,9 +79,11 @@ class Stats:
     refreshes: int = 0
     revokes: int = 0
     forced_revokes: int = 0
+    bad_auth_requests: int = 0
     requests: int = 0
     requests_by_path: dict[str, int] = field(default_factory=dict)
     max_live_token_sets: int = 0
+    evicted_token_sets: int = 0
     concurrent_requests: int = 0
     max_concurrent_requests: int = 0
     faults_injected: int = 0
@@ -104,9 +111,11 @@ class Stats:
         return {
             "logins": self.logins, "failed_logins": self.failed_logins,
             "refreshes": self.refreshes, "revokes": self.revokes,
-            "forced_revokes": self.forced_revokes, "requests": self.requests,
+            "forced_revokes": self.forced_revokes,
+            "bad_auth_requests": self.bad_auth_requests, "requests": self.requests,
             "requests_by_path": dict(self.requests_by_path),
             "max_live_token_sets": self.max_live_token_sets,
+            "evicted_token_sets": self.evicted_token_sets,
             "concurrent_requests": self.concurrent_requests,
             "max_concurrent_requests": self.max_concurrent_requests,
             "faults_injected": self.faults_injected,
