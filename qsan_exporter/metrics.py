@@ -126,9 +126,10 @@ _DEFS: tuple[MetricDef, ...] = (
     _m("volumes", "qsan_volume_health", "gauge", "volume",
        "Volume health: 0 ok, 1 warning, 2 critical."),
     _m("volumes", "qsan_volume_qos_max_iops", "gauge", "volume",
-       "QoS IOPS limit of the volume (0 = unlimited)."),
+       "QoS IOPS limit of the volume; absent when unlimited (the device's 0)."),
     _m("volumes", "qsan_volume_qos_max_throughput_bytes_per_second", "gauge", "volume",
-       "QoS throughput limit of the volume (0 = unlimited)."),
+       "QoS throughput limit of the volume; the device's \"KBps\" read as KiB/s (x1024); "
+       "absent when unlimited (the device's 0)."),
     _m("volumes", "qsan_volume_lun_mappings", "gauge", "volume protocol",
        "LUN mappings of the volume, per protocol (iscsi, fc)."),
     # --- iscsi: /rest/v1/iscsi/target/list, /rest/v1/iscsi/session/list ------------------------

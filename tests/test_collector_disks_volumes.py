@@ -81,9 +81,10 @@ def test_volume_info_resolves_the_pool_name(volumes) -> None:
 
 
 def test_qos_maximum_limits_zero_is_unlimited(volumes) -> None:
-    assert value(volumes, "qsan_volume_qos_max_iops", volume="backup_wei") == 0
-    assert value(volumes, "qsan_volume_qos_max_throughput_bytes_per_second",
-                 volume="backup_wei") == 0
+    # 0 = unlimited (manual 002 l.503, l.506): no limit series, never a limit of 0 B/s.
+    assert (("volume", "backup_wei"),) not in series(volumes, "qsan_volume_qos_max_iops")
+    assert (("volume", "backup_wei"),) not in series(
+        volumes, "qsan_volume_qos_max_throughput_bytes_per_second")
     assert value(volumes, "qsan_volume_qos_max_iops", volume="db") == 5000  # "5000"
     assert value(volumes, "qsan_volume_qos_max_throughput_bytes_per_second",
                  volume="db") == 102400 * 1024

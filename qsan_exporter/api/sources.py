@@ -4,10 +4,13 @@
 Two areas need state kept across polls, and both change it only when a fetch succeeds whole:
 - tasks: a task type the product lacks (cloud on SAN/FAS, clone on NAS) answers 404 or 400. It
   is remembered and not asked again for six hours (a firmware upgrade may add it), so a SAN
-  does not log an error or spend a request on it every poll.
+  does not log an error or spend a request on it every poll. Snapshot and replication tasks
+  exist on every product (manual 002 l.532-539, reading `backup-types-per-product`): a 404/400
+  for them is handed to the collector as `Refused`, asked again every poll, and is an error.
 - logs: fetched incrementally from the newest timestamp seen. Whether `startTime` is inclusive
-  is not documented, so events at exactly the cursor that were already returned are dropped by
-  a multiset of (timestamp, type, message); distinct events sharing a timestamp each pass once.
+  is not documented (reading `log-start-time`), so events at exactly the cursor that were
+  already returned are dropped by a multiset of (timestamp, type, message); distinct events
+  sharing a timestamp each pass once.
   The first fetch is the array's history (`baseline`), which the collector does not count.
 """
 
@@ -23,11 +26,13 @@ from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
 from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.collectors.base import Refused
 
 log = logging.getLogger(__name__)
 
 AREAS = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
 TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
+REQUIRED_TASK_TYPES = ("snapshot", "replication")  # on SAN, FAS and NAS alike (manual 002 l.534)
 UNSUPPORTED_RECHECK_SECONDS = 6 * 3600.0
 _UNSUPPORTED_STATUSES = (400, 404)
 _LISTS = {
@@ -98,6 +103,10 @@ class UnifiedSource:
             except ApiHTTPError as exc:
                 if exc.status not in _UNSUPPORTED_STATUSES:
                     raise
+                if kind in REQUIRED_TASK_TYPES:  # never "unsupported": asked again next poll
+                    answers[kind] = Refused(kind, exc.status, f"{kind} tasks answered HTTP "
+                                            f"{exc.status}, but every product has them")
+                    continue
                 if since is None:
                     log.info("%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
                              self._client.base_url, kind, exc.status,
@@ -121,8 +130,11 @@ class UnifiedSource:
         complete = False
         for page in range(1, self._max_pages + 1):
             body = self._client.get(LOG_PATH, params={**params, "pageNumber": page})
-            fetched.extend(_read_page(body))
-            if not _true(body.get("haveNextPage")):
+            events = _read_page(body)
+            fetched.extend(events)
+            # An empty page ends the list whatever haveNextPage says (reading `empty-list-null`:
+            # an array may answer `"logs": null` with a stale flag); asking on would loop.
+            if (not events and not body.get("logs")) or not _true(body.get("haveNextPage")):
                 complete = True
                 break
         if not complete:
@@ -140,7 +152,9 @@ class UnifiedSource:
 
 def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
     """(key, event) of each event with a readable timestamp; others cannot be placed in time."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("logs", []), list):
+    # Reading `empty-list-null`: "the null value will be returned" (manual 002 l.700-701) for
+    # an empty selection, so `"logs": null` is an empty page, not a format error.
+    if not isinstance(body, Mapping) or not isinstance(body.get("logs") or [], list):
         raise ApiFormatError(f"GET {LOG_PATH}: expected an object with a 'logs' list")
     out = []
     for event in body.get("logs") or []:

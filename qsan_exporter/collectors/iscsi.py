@@ -18,6 +18,9 @@ Why it looks the way it does:
   session is named "clientIP:clientPort".
 - A session is matched on its own controller first, then on any controller (session lists
   that number controllers differently from target lists are still counted once).
+- Both readings of the manual (qsan_exporter/readings.py): each `iscsi` as a list or an object
+  (`list-typed-object`), `null` for an empty `targets`/`sessions`/`portals`/`freeLuns` list
+  (`empty-list-null`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    as_items,
     entries,
     field,
-    listing,
+    item_list,
     text,
 )
 
@@ -43,11 +47,11 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     raw = data.raw[NAME]
     if not isinstance(raw, Mapping):
         raise TypeError(f"iscsi: expected a JSON object, got {type(raw).__name__}")
-    controllers = listing(field(raw, "targets"), "iscsi targets", "iscsi")
+    controllers = item_list(field(raw, "targets"), "iscsi targets", "iscsi")
     # No session data at all (a legacy array's availtarget without it): the count is unknown,
     # and is omitted rather than exported as 0.
     sessions_known = field(raw, "sessions") is not None
-    session_groups = (listing(field(raw, "sessions"), "iscsi sessions", "iscsi")
+    session_groups = (item_list(field(raw, "sessions"), "iscsi sessions", "iscsi")
                       if sessions_known else [])
 
     counts: dict[Key, int] = {}
@@ -68,8 +72,8 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
             for metric, key in (("qsan_iscsi_target_free_luns", "freeLuns"),
                                 ("qsan_iscsi_target_portals", "portals")):
                 listed = field(target, key)
-                if isinstance(listed, list):
-                    out.add(metric, labels, len(listed))
+                if isinstance(listed, list) or (listed is None and key in target):
+                    out.add(metric, labels, len(as_items(listed, key)))
             counts.setdefault((controller, target_id), 0)
             if name:
                 names.setdefault((controller, name), target_id)

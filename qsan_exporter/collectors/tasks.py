@@ -27,6 +27,15 @@ Why it looks the way it does:
   runs at startTime; with only hour empty it runs in the hours of the window; with only minute
   empty at startTime's minute. A schedule with every field empty, or one that cannot be read,
   gives no next-run series (the task is manual) and does not fail the area.
+- Both readings of the manual (qsan_exporter/readings.py): `schedule` as one object or a list
+  of them (`schedule-array-or-object`: the earliest run of all), `stopTime` or `EndTime`
+  (`schedule-end-time`), `weekOfMouth` or `weekOfMonth` (`schedule-week-of-month`), `tasks`
+  null or as a map (`empty-list-null`, `list-typed-object`).
+- Snapshot and clone ids are the ids of their volumes on the device: with the volume list of the
+  same poll (`data.raw["volumes"]`) an id that matches names the volume in `source` (and a
+  clone's `destination`), so an admin reads "Vol-1", not "3884892303".
+- A type the product must have (snapshot, replication) that the array refused arrives as
+  `Refused`: the other types are exported, then the area fails with its reason.
 """
 
 from __future__ import annotations
@@ -43,11 +52,14 @@ from qsan_exporter.collectors.base import (
     OK,
     FamilyBuilder,
     PollData,
+    Refused,
+    as_items,
     field,
     health,
-    listing,
+    item_list,
     mib,
     number,
+    schedules,
     text,
 )
 
@@ -74,26 +86,45 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     if not isinstance(raw, Mapping):
         raise TypeError(f"tasks: expected a JSON object, got {type(raw).__name__}")
     zone = _zone(data.timezone)
+    volumes = volume_names(data.raw.get("volumes"))
+    refused = [answer for answer in raw.values() if isinstance(answer, Refused)]
     for task_type, answer in raw.items():
-        if answer is None:
-            continue  # a type the product does not support
-        for index, task in enumerate(listing(answer, f"tasks {task_type}", "tasks")):
+        if answer is None or isinstance(answer, Refused):
+            continue  # a type the product does not support / refused: reported below
+        for index, task in enumerate(item_list(answer, f"tasks {task_type}", "tasks")):
             if not isinstance(task, Mapping):
                 continue
             _collect_task(task, str(task_type), text(field(task, "id")) or str(index),
-                          data.polled_at, zone, out)
+                          data.polled_at, zone, out, volumes)
+    if refused:
+        raise LookupError("; ".join(r.reason for r in refused))
+
+
+def volume_names(volumes_raw: object) -> dict[str, str]:
+    """volume id text -> volume name, from a volume list answer; best effort, never raises."""
+    try:
+        listed = as_items(field(volumes_raw, "volumes"), "volumes")
+    except ValueError:
+        return {}
+    names = {text(field(v, "id")): text(field(v, "name")) for v in listed if isinstance(v, Mapping)}
+    return {k: v for k, v in names.items() if k and v}
 
 
 def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_at: float,
-                  zone: ZoneInfo | None, out: FamilyBuilder) -> None:
+                  zone: ZoneInfo | None, out: FamilyBuilder, volumes: Mapping[str, str]) -> None:
     labels = {"task_type": task_type, "task": task_id}
     destination, line_statuses = _destination(field(task, "destination"))
     status = text(field(task, "status"))
     if not status and line_statuses:
         status = max(line_statuses, key=lambda s: task_health(s) or OK)
+    source = text(field(task, "source"))
+    if task_type in ("snapshot", "clone", "replication") and not source:
+        source = volumes.get(task_id, "")  # on the device a task's id is its volume's id
+    if task_type == "clone":
+        destination = volumes.get(destination, destination)  # "Clone object ID" (002 l.589)
     out.info("qsan_task_info", {
         **labels,
-        "source": text(field(task, "source")),
+        "source": source,
         "destination": destination,
         "status": status,
     })
@@ -127,8 +158,9 @@ def _zone(name: str) -> ZoneInfo | None:
 
 # --- schedules -----------------------------------------------------------------------------
 
-def _ints(schedule: Mapping[str, Any], name: str, low: int, high: int) -> list[int]:
-    raw = field(schedule, name)
+def _ints(schedule: Mapping[str, Any], name: str, low: int, high: int,
+          *aliases: str) -> list[int]:
+    raw = field(schedule, name, *aliases)
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -156,8 +188,10 @@ def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
     day = _ints(schedule, "day", 1, 31)
     month = _ints(schedule, "month", 1, 12)
     week = sorted({w % 7 for w in _ints(schedule, "week", 0, 7)})  # 7 is Sunday too
-    nth = _ints(schedule, "weekOfMouth", 0, 4)
-    start, stop = _time(field(schedule, "startTime")), _time(field(schedule, "stopTime"))
+    nth = _ints(schedule, "weekOfMouth", 0, 4, "weekOfMonth")  # reading schedule-week-of-month
+    # Reading `schedule-end-time`: the example says stopTime, the table EndTime.
+    start, stop = _time(field(schedule, "startTime")), _time(field(schedule, "stopTime",
+                                                                   "EndTime"))
     if not any((minute, hour, day, month, week, nth)) and start is None:
         return None
     if start is not None:
@@ -186,9 +220,14 @@ def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
 
 
 def next_run(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None:
-    """Unix time of the first run strictly after `polled_at`, or None without a usable schedule."""
-    if not isinstance(schedule, Mapping):
-        return None
+    """Unix time of the first run strictly after `polled_at`, or None without a usable schedule.
+
+    `schedule` is one schedule object or a list of them (the earliest run of all counts)."""
+    found = [t for s in schedules(schedule) if (t := _next_run(s, polled_at, zone)) is not None]
+    return min(found) if found else None
+
+
+def _next_run(schedule: Mapping[str, Any], polled_at: float, zone: ZoneInfo) -> float | None:
     try:
         variants = _cron_fields(schedule)
         if variants is None:

@@ -15,8 +15,12 @@ Why it looks the way it does:
 - The volume list names its pool only by `poolID`; the pool list of the same poll
   (`data.raw["pools"]`) turns it into the pool name that every pool series uses. Without it,
   or for an unknown id, the id text stands in, so the series still says which pool it is.
-- QoS limits exist only with QoS enabled and method "maximum"; 0 means unlimited and is
-  exported as 0 (the catalogue's help says so). maxThroughput is KBps: x1024 to bytes/s.
+- QoS limits exist only with QoS enabled and method "maximum"; 0 means unlimited (manual 002
+  l.503, l.506) and exports no limit series at all, not a limit of 0. maxThroughput is "KBps"
+  (l.507), read as KiB/s like every other unit of the device: x1024 to bytes/s.
+- Both readings of the manual (qsan_exporter/readings.py): `volumes` as a list or an object
+  (`list-typed-object`), `null` for no volumes or an empty mapping list (`empty-list-null`),
+  `lunInfo` as an object or an "Object array" (`lun-info-object-array`).
 - `qsan_volume_lun_mappings` is exported for both protocols even at 0, so a lost mapping is a
   value change an alert can see rather than a vanished series.
 - NAS fills cacheMode with "none" and never enables QoS: the raw text stays on the _info
@@ -31,12 +35,13 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    as_items,
     enabled,
     entries,
     field,
     health,
-    listing,
-    number,
+    item_list,
+    reported,
     text,
 )
 
@@ -48,7 +53,11 @@ def pool_names(pools_raw: object) -> dict[str, str]:
     """poolID text -> pool name, from a pool list answer; best effort, never raises."""
     names: dict[str, str] = {}
     pools = field(pools_raw, "pools") if isinstance(pools_raw, Mapping) else None
-    for pool in pools if isinstance(pools, list) else []:
+    try:  # pools in either reading (`list-typed-object`)
+        pools = as_items(pools, "pools")
+    except ValueError:
+        pools = []
+    for pool in pools:
         pool_id, name = text(field(pool, "id")), text(field(pool, "name"))
         if pool_id and name:
             names[pool_id] = name
@@ -68,7 +77,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     """Volume identity, health, QoS limits and mapping counts; a nameless volume is skipped."""
     pools = pool_names(data.raw.get("pools"))
     nas = data.product == "nas"
-    for volume in listing(data.raw[NAME], NAME, "volumes"):
+    for volume in item_list(data.raw[NAME], NAME, "volumes"):
         if not isinstance(volume, Mapping) or not text(field(volume, "name")):
             continue
         labels = {"volume": text(field(volume, "name"))}
@@ -90,8 +99,8 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
         out.add("qsan_volume_health", labels, health(vol_health))
         if method.lower() == "maximum":
             setting = field(qos, "setting")
-            out.add("qsan_volume_qos_max_iops", labels, number(field(setting, "maxIOPS")))
-            kbps = number(field(setting, "maxThroughput"))
+            out.add("qsan_volume_qos_max_iops", labels, reported(field(setting, "maxIOPS")))
+            kbps = reported(field(setting, "maxThroughput"))  # 0 = unlimited: no limit series
             out.add("qsan_volume_qos_max_throughput_bytes_per_second", labels,
                     None if kbps is None else kbps * 1024)
         for protocol in PROTOCOLS:
