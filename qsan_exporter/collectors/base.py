@@ -321,3 +321,23 @@ class Refused:
     kind: str
     status: int
     reason: str
+
+
+_LINK_OK_WORDS = frozenset({"up", "connected", "link up", "online", "active", "logged in",
+                            "normal", "good", "ok", "synced", "synchronized", "synchronizing"})
+_LINK_DOWN_WORDS = frozenset({"down", "disconnected", "link down", "offline", "failed", "fail",
+                              "error", "unreachable", "broken", "logged out"})
+
+
+def link_health(raw: object) -> int | None:
+    """A connection or path status (iSCSI connection, replication line): 0 up, 2 down, 1 other.
+
+    Link words are not component words: "Disconnected" is a down path, not an unknown state.
+    None when there is no status (NAS replication lines carry none).
+    """
+    word = " ".join(text(raw).lower().split())
+    if not word:
+        return None
+    if word in _LINK_OK_WORDS:
+        return OK
+    return CRITICAL if word in _LINK_DOWN_WORDS else WARNING

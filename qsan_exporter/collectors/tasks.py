@@ -57,6 +57,7 @@ from qsan_exporter.collectors.base import (
     field,
     health,
     item_list,
+    link_health,
     mib,
     number,
     schedules,
@@ -129,6 +130,8 @@ def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_
         "status": status,
     })
     out.add("qsan_task_health", labels, task_health(status))
+    if task_type == "replication":
+        _paths(task_id, field(task, "destination"), out)
     if task_type == "snapshot":
         out.add("qsan_snapshot_space_size_bytes", {"task": task_id}, mib(field(task, "totalSize")))
         out.add("qsan_snapshot_space_used_bytes", {"task": task_id}, mib(field(task, "usedSize")))
@@ -147,6 +150,24 @@ def _destination(raw: object) -> tuple[str, list[str]]:
              for line in lines]
     statuses = [text(field(line, "status")) for line in lines]
     return ",".join(n for n in names if n), [s for s in statuses if s]
+
+
+def _paths(task_id: str, raw: object, out: FamilyBuilder) -> None:
+    """One info and one health series per destination line, identified by no, IP and target.
+
+    Reading `replication-destination-shape`: one object is one line. NAS lines name the
+    destination volume (`name`) and carry no status, so they get an info series only.
+    """
+    lines = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    for index, line in enumerate(x for x in lines if isinstance(x, Mapping)):
+        labels = {"task": task_id, "line": text(field(line, "no")) or str(index),
+                  "ip": text(field(line, "IP", "ip")),
+                  "target_name": text(field(line, "targetName", "name"))}
+        status = field(line, "status")
+        out.info("qsan_replication_path_info", {
+            **labels, "source_port": text(field(line, "sourcePort")),
+            "lun": text(field(line, "Lun", "lun")), "status": text(status)})
+        out.add("qsan_replication_path_health", labels, link_health(status))
 
 
 def _zone(name: str) -> ZoneInfo | None:

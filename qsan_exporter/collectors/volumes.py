@@ -22,7 +22,8 @@ Why it looks the way it does:
   (`list-typed-object`), `null` for no volumes or an empty mapping list (`empty-list-null`),
   `lunInfo` as an object or an "Object array" (`lun-info-object-array`).
 - `qsan_volume_lun_mappings` is exported for both protocols even at 0, so a lost mapping is a
-  value change an alert can see rather than a vanished series.
+  value change an alert can see rather than a vanished series. Each mapping (host, target, LUN,
+  permission) is also an info series, at most MAX_MAPPING_SERIES per volume and protocol.
 - NAS fills cacheMode with "none" and never enables QoS: the raw text stays on the _info
   series only.
 """
@@ -47,6 +48,9 @@ from qsan_exporter.collectors.base import (
 
 NAME = "volumes"
 PROTOCOLS = ("iscsi", "fc")
+# Mapping series per volume and protocol: a volume mapped to every host of a large cluster must
+# not multiply the exposition; the count series still counts them all.
+MAX_MAPPING_SERIES = 32
 
 
 def pool_names(pools_raw: object) -> dict[str, str]:
@@ -64,13 +68,14 @@ def pool_names(pools_raw: object) -> dict[str, str]:
     return names
 
 
-def _mappings(volume: Mapping[str, Any], protocol: str) -> int:
+def _mappings(volume: Mapping[str, Any], protocol: str) -> list[Mapping[str, Any]]:
     if not enabled(field(volume, "isLunMap")):
-        return 0
+        return []
     lun_info = field(volume, "lunInfo")
-    # The example shows an object, the table says "Object array": accept both.
+    # Reading `lun-info-object-array`: the example shows an object, the table says "Object
+    # array": accept both, every element.
     blocks = lun_info if isinstance(lun_info, list) else [lun_info]
-    return sum(len(entries(block, protocol)) for block in blocks if isinstance(block, Mapping))
+    return [m for block in blocks if isinstance(block, Mapping) for m in entries(block, protocol)]
 
 
 def collect(data: PollData, out: FamilyBuilder) -> None:
@@ -104,5 +109,11 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
             out.add("qsan_volume_qos_max_throughput_bytes_per_second", labels,
                     None if kbps is None else kbps * 1024)
         for protocol in PROTOCOLS:
-            out.add("qsan_volume_lun_mappings", {**labels, "protocol": protocol},
-                    _mappings(volume, protocol))
+            mappings = _mappings(volume, protocol)
+            out.add("qsan_volume_lun_mappings", {**labels, "protocol": protocol}, len(mappings))
+            for mapping in mappings[:MAX_MAPPING_SERIES]:
+                out.info("qsan_volume_lun_mapping_info", {
+                    **labels, "protocol": protocol, "host": text(field(mapping, "host")),
+                    "target": text(field(mapping, "targetID", "targetId")),
+                    "lun": text(field(mapping, "lun")),
+                    "permission": text(field(mapping, "permission"))})

@@ -49,7 +49,11 @@ class Services:
         self.profile, self.layout, self.storage = profile, layout, storage
         self.iqn_prefix = f"iqn.2004-08.com.qsan:{profile.model.lower()[:6]}-{serial.lower()}"
         targets = [self._controller_targets(c) for c in range(layout.controllers)]
-        sessions = [{"ctrlID": profile.ident(c), "sessions": self._sessions(c, int(started))}
+        # "status: Iscsi connection status, Object array" (manual 002 l.988); its entries are
+        # undocumented: one per data port, by name, all up.
+        sessions = [{"ctrlID": profile.ident(c),
+                     "status": [{"name": f"LAN{n}", "status": "Up"} for n in (1, 2)],
+                     "sessions": self._sessions(c, int(started))}
                     for c in range(layout.controllers)]
         tasks = {kind: build() for kind, build in (
             ("snapshot", self._snapshots), ("clone", self._clones),
