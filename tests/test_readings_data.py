@@ -118,6 +118,26 @@ def test_every_log_event_is_counted_across_pages_in_both_readings() -> None:
     assert counts == [11, 11]
 
 
+def test_a_null_or_empty_log_page_ends_the_fetch_whatever_havenextpage_says() -> None:
+    pages = {1: {"logs": [{"type": "info", "timestamp": 5, "message": "m"}],
+                 "total": "3", "haveNextPage": True},
+             2: {"logs": None, "total": "3", "haveNextPage": True}}
+    calls: list[int] = []
+
+    class Pages:
+        base_url = "sim://pages"
+
+        def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+            page = int((params or {})["pageNumber"])
+            calls.append(page)
+            return pages.get(page, {"logs": [], "haveNextPage": True})
+
+    source = UnifiedSource(Pages(), log_max_pages=50)  # type: ignore[arg-type]
+    assert source.fetch("logs") == {"events": [pages[1]["logs"][0]], "baseline": True}
+    assert calls == [1, 2]  # stopped at the null page, not after 50
+    assert source.fetch("logs")["baseline"] is False  # the history was read to its end
+
+
 # --- the tolerant readers ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("value", "expected"), [
