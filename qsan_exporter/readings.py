@@ -94,14 +94,14 @@ DATA_READINGS: tuple[Reading, ...] = (
     ),
     Reading(
         name="backup-types-per-product",
-        first="snapshot and replication tasks exist on every product, clone on SAN/FAS, "
-              "cloud on NAS (the per-type table, 002 l.532-539): a 404/400 for snapshot or "
-              "replication is an error (status page, qsan_collector_success 0)",
-        second="only what the prose excludes is missing (\"San and fas not support cloud "
-               "task\", 000 l.524): clone and cloud may be absent and are remembered as "
-               "unsupported for six hours, silently",
-        why="the table is per product and per type; a SAN without snapshot tasks is broken, "
-            "not a different model",
+        first="clone tasks exist on SAN and FAS only (the per-type table, 002 l.532-539: "
+              "snapshot and replication on SAN, FAS and NAS, clone on SAN/FAS, cloud on NAS)",
+        second="clone tasks exist on NAS too: the prose names four types and excludes only "
+               "cloud on SAN and FAS (\"San and fas not support cloud task\", 000 l.524)",
+        why="the table is per type and per product. Both readings give snapshot and "
+            "replication to every product, clone to SAN/FAS and cloud to NAS: a 404/400 for "
+            "those is an error (status page, qsan_collector_success 0), asked again every "
+            "poll; only clone on NAS and cloud on SAN/FAS are remembered as unsupported",
         where="api/sources.py UnifiedSource._tasks; collectors/tasks.py collect",
     ),
     Reading(

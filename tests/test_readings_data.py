@@ -199,6 +199,25 @@ def test_source_hands_a_refused_snapshot_list_over_every_poll() -> None:
         assert "cloud" not in answer  # genuinely optional on SAN: silently unsupported
 
 
+@pytest.mark.parametrize(("profile", "refused", "required"), [
+    ("san", "clone", True), ("fas", "clone", True), ("nas", "cloud", True),
+    ("nas", "clone", False),  # clone on NAS: the table says no, the prose yes: optional
+    ("san", "cloud", False),
+])
+def test_task_types_required_by_the_product_its_system_answer_names(
+        profile: str, refused: str, required: bool) -> None:
+    device = Device(SimulatorConfig(profile=profile), started=T0)
+    device._tasks.pop(refused, None)
+    source = UnifiedSource(DeviceClient(device, T0))  # type: ignore[arg-type]
+    source.fetch("system")  # tells the source the product (XS/XF/XN model)
+    for _ in range(2):
+        answer = source.fetch("tasks").get(refused)
+        assert isinstance(answer, Refused) is required, answer
+    unknown = UnifiedSource(DeviceClient(device, T0))  # type: ignore[arg-type]
+    # without a system answer only snapshot and replication are required
+    assert not isinstance(unknown.fetch("tasks").get(refused), Refused)
+
+
 # --- through HTTP: client, source, poll, exposition --------------------------------------------
 
 def poll_series(profile: str, literal: bool, *, refuse_snapshot: bool = False

@@ -4,9 +4,11 @@
 Two areas need state kept across polls, and both change it only when a fetch succeeds whole:
 - tasks: a task type the product lacks (cloud on SAN/FAS, clone on NAS) answers 404 or 400. It
   is remembered and not asked again for six hours (a firmware upgrade may add it), so a SAN
-  does not log an error or spend a request on it every poll. Snapshot and replication tasks
-  exist on every product (manual 002 l.532-539, reading `backup-types-per-product`): a 404/400
-  for them is handed to the collector as `Refused`, asked again every poll, and is an error.
+  does not log an error or spend a request on it every poll. A type the product must have
+  (`required_task_types`, reading `backup-types-per-product`: snapshot and replication
+  everywhere, clone on SAN/FAS, cloud on NAS) is never "unsupported": a 404/400 for it is handed
+  to the collector as `Refused`, asked again every poll, and is an error. The product is the one
+  the array's own system answer names (XS/XF/XN model); unknown, only snapshot and replication.
 - logs: fetched incrementally from the newest timestamp seen. Whether `startTime` is inclusive
   is not documented (reading `log-start-time`), so events at exactly the cursor that were
   already returned are dropped by a multiset of (timestamp, type, message); distinct events
@@ -32,7 +34,15 @@ log = logging.getLogger(__name__)
 
 AREAS = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
 TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
-REQUIRED_TASK_TYPES = ("snapshot", "replication")  # on SAN, FAS and NAS alike (manual 002 l.534)
+# Task types every reading of the manual gives the product (002 l.532-539 and 000 l.524 agree
+# on these; they disagree only on clone for NAS).
+REQUIRED_TASK_TYPES = {
+    "san": ("snapshot", "clone", "replication"),
+    "fas": ("snapshot", "clone", "replication"),
+    "nas": ("snapshot", "replication", "cloud"),
+}
+_ALWAYS_REQUIRED = ("snapshot", "replication")
+_PRODUCT_BY_PREFIX = {"XS": "san", "XF": "fas", "XN": "nas"}
 UNSUPPORTED_RECHECK_SECONDS = 6 * 3600.0
 _UNSUPPORTED_STATUSES = (400, 404)
 _LISTS = {
@@ -67,14 +77,17 @@ class UnifiedSource:
         self._unsupported: Mapping[str, float] = MappingProxyType({})  # type -> when found
         self._cursor: LogCursor | None = None  # None until the baseline fetch succeeded
         self._history_pending = True  # baseline until the history has been read to its end
+        self._product: str | None = None  # from the array's own system answer, when read
 
     def fetch(self, area: str) -> Any:
         if area == "system":
-            return {
+            answer = {
                 "info": self._client.get("/rest/v1/hardware/info"),
                 "enclosures": self._client.get("/rest/v1/hardware/all/info",
                                                params={"moreInfo": "true"}),
             }
+            self._product = product_of(answer["enclosures"]) or self._product
+            return answer
         if area in _LISTS:
             return self._client.get(_LISTS[area])
         if area == "iscsi":
@@ -103,9 +116,10 @@ class UnifiedSource:
             except ApiHTTPError as exc:
                 if exc.status not in _UNSUPPORTED_STATUSES:
                     raise
-                if kind in REQUIRED_TASK_TYPES:  # never "unsupported": asked again next poll
+                if kind in required_task_types(self._product):  # asked again next poll
                     answers[kind] = Refused(kind, exc.status, f"{kind} tasks answered HTTP "
-                                            f"{exc.status}, but every product has them")
+                                            f"{exc.status}, but this product "
+                                            f"({self._product or 'any'}) has them")
                     continue
                 if since is None:
                     log.info("%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
@@ -148,6 +162,21 @@ class UnifiedSource:
         self._cursor = new_cursor
         self._history_pending = baseline and not complete
         return {"events": events, "baseline": baseline}
+
+
+def required_task_types(product: str | None) -> tuple[str, ...]:
+    return REQUIRED_TASK_TYPES.get(product or "", _ALWAYS_REQUIRED)
+
+
+def product_of(enclosures: Any) -> str | None:
+    """san/fas/nas from the first enclosure's model name (XS/XF/XN); None if it cannot tell."""
+    listed = enclosures if isinstance(enclosures, list) else [enclosures]
+    for enclosure in listed:
+        info = enclosure.get("info") if isinstance(enclosure, Mapping) else None
+        model = info.get("modelName") if isinstance(info, Mapping) else None
+        if isinstance(model, str) and model.strip():
+            return _PRODUCT_BY_PREFIX.get(model.strip()[:2].upper())
+    return None
 
 
 def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
