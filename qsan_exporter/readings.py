@@ -32,7 +32,7 @@ AUTH_READINGS: tuple[Reading, ...] = ()
 DATA_READINGS: tuple[Reading, ...] = (
     # --- volumes, iSCSI, tasks, logs ---------------------------------------------------------
     Reading(
-        name="list-typed-object",
+        name="volumes-iscsi-object",
         first="`volumes` (volume list) and `iscsi` (target and session lists) are lists, as "
               "the examples show (000 l.431, l.878, l.938)",
         second="they are objects, as the tables type them (002 l.434, l.944, l.984): one item "
@@ -42,7 +42,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         where="collectors/base.py item_list, as_items",
     ),
     Reading(
-        name="empty-list-null",
+        name="null-lists-services",
         first="an empty list is `[]` (the examples: `\"fc\": []` 000 l.460, `\"sessions\": "
               "[]` 000 l.941)",
         second="an empty list is `null` (\"the null value will be returned\", 002 l.700-701, "

@@ -26,16 +26,26 @@ from qsan_exporter.simulator.device import ALL_TASK_TYPES, Device
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "api"
 T0 = 1_893_456_000.0
+NUMBERS, ALL = "/rest/v1/hardware/info", "/rest/v1/hardware/all/info"
+POOLS, DISKS = "/rest/v1/storage/pool/list", "/rest/v1/storage/disk/list"
 VOLUMES = "/rest/v1/storage/volume/list"
 TARGETS, SESSIONS = "/rest/v1/iscsi/target/list", "/rest/v1/iscsi/session/list"
 LOGS = "/rest/v1/log/list"
+TASKS = tuple(f"/rest/v1/backup/{kind}/list" for kind in ALL_TASK_TYPES)
+# The Unified endpoints of each area (the legacy area's answers are not walked here).
+AREA_ENDPOINTS = {"system": (NUMBERS, ALL), "pools": (POOLS,), "disks": (DISKS,),
+                  "volumes": (VOLUMES,), "iscsi": (TARGETS, SESSIONS), "tasks": TASKS,
+                  "logs": (LOGS,)}
 _BECOMES = re.compile(r"^(qsan_[a-z0-9_]+)(?:\{(.*)\})?$")
 
 
 def endpoints_of(area: str, raw: Any) -> Iterator[tuple[str, Any]]:
     """The endpoint answers inside one area's raw fixture (see api/sources.py)."""
-    if area == "volumes":
-        yield VOLUMES, raw
+    if area in ("pools", "disks", "volumes"):
+        yield AREA_ENDPOINTS[area][0], raw
+    elif area == "system":
+        yield NUMBERS, raw["info"]
+        yield ALL, raw["enclosures"]
     elif area == "iscsi":
         yield TARGETS, raw["targets"]
         yield SESSIONS, raw["sessions"]
@@ -53,13 +63,12 @@ def fixture_answers() -> Iterator[tuple[str, str, Any]]:
 
 
 def simulator_answers() -> Iterator[tuple[str, str, Any]]:
-    paths = [VOLUMES, TARGETS, SESSIONS, LOGS,
-             *(f"/rest/v1/backup/{kind}/list" for kind in ALL_TASK_TYPES)]
+    paths = [p for area in COVERED_AREAS for p in AREA_ENDPOINTS.get(area, ())]
     for profile in ("san", "fas", "nas"):
         for literal in (False, True):
             device = Device(SimulatorConfig(profile=profile, literal=literal), started=T0)
             for path in paths:
-                _, status, body = device.get(path, {}, T0 + 60)
+                _, status, body = device.get(path, {"moreInfo": ["true"]}, T0 + 60)
                 if status == 200:
                     yield f"simulator {profile} literal={literal}", path, json.loads(body)
 
@@ -92,7 +101,12 @@ def test_every_seen_field_of_a_covered_area_has_a_row(source: str) -> None:
 def test_the_walker_sees_nested_and_id_keyed_fields() -> None:
     paths = set(observed({"volumes": {"11": {"name": "a", "lunInfo": [{"fc": None}]}}}))
     assert paths == {"volumes", "volumes.name", "volumes.lunInfo", "volumes.lunInfo.fc"}
+    assert set(observed({"disks": {"e0d1": {"id": "e0d1", "slot": 1}}})) == {
+        "disks", "disks.id", "disks.slot"}
+    assert set(observed({"qosInfo": {"method": "m", "setting": {"maxIOPS": 0}}})) == {
+        "qosInfo", "qosInfo.method", "qosInfo.setting", "qosInfo.setting.maxIOPS"}
     assert normalised("volumes[].lunInfo.iscsi[].host") == "volumes.lunInfo.iscsi.host"
+    assert normalised("[].info.cpuInfo") == "info.cpuInfo"
 
 
 def test_every_row_becomes_a_catalogued_metric_and_labels() -> None:

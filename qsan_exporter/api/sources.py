@@ -146,7 +146,7 @@ class UnifiedSource:
             body = self._client.get(LOG_PATH, params={**params, "pageNumber": page})
             events = _read_page(body)
             fetched.extend(events)
-            # An empty page ends the list whatever haveNextPage says (reading `empty-list-null`:
+            # An empty page ends the list whatever haveNextPage says (reading `null-lists-services`:
             # an array may answer `"logs": null` with a stale flag); asking on would loop.
             if (not events and not body.get("logs")) or not _true(body.get("haveNextPage")):
                 complete = True
@@ -181,7 +181,7 @@ def product_of(enclosures: Any) -> str | None:
 
 def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
     """(key, event) of each event with a readable timestamp; others cannot be placed in time."""
-    # Reading `empty-list-null`: "the null value will be returned" (manual 002 l.700-701) for
+    # Reading `null-lists-services`: "the null value will be returned" (manual 002 l.700-701) for
     # an empty selection, so `"logs": null` is an empty page, not a format error.
     if not isinstance(body, Mapping) or not isinstance(body.get("logs") or [], list):
         raise ApiFormatError(f"GET {LOG_PATH}: expected an object with a 'logs' list")

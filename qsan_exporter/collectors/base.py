@@ -271,7 +271,7 @@ _ITEM_KEYS = frozenset({"id", "name", "ctrlid"})  # keys that make a mapping one
 def item_list(raw: object, area: str, key: str) -> list[Any]:
     """Every item of a `{"<key>": ...}` answer, whichever way the manual's reading shaped it.
 
-    Readings `list-typed-object` and `empty-list-null`: the tables type the volume list and
+    Readings `volumes-iscsi-object` and `null-lists-services`: the tables type the volume list and
     the iSCSI `iscsi` lists as "object" while the examples show lists, and an empty answer may
     be `null`. A list is read as is; `null` is no items; a single item object (it has an `id`,
     `name` or `ctrlID`) is one item; any other object is a map of items (id -> item), all read.

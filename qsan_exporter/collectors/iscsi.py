@@ -22,8 +22,8 @@ Why it looks the way it does:
   their `loginTime` a timestamp series. The session list's per-controller `status` entries
   (undocumented "Object array", 002 l.988) become one health series per connection.
 - Both readings of the manual (qsan_exporter/readings.py): each `iscsi` as a list or an object
-  (`list-typed-object`), `null` for an empty `targets`/`sessions`/`portals`/`freeLuns` list
-  (`empty-list-null`).
+  (`volumes-iscsi-object`), `null` for an empty `targets`/`sessions`/`portals`/`freeLuns` list
+  (`null-lists-services`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ Why it looks the way it does:
 - Both readings of the manual (qsan_exporter/readings.py): `schedule` as one object or a list
   of them (`schedule-array-or-object`: the earliest run of all), `stopTime` or `EndTime`
   (`schedule-end-time`), `weekOfMouth` or `weekOfMonth` (`schedule-week-of-month`), `tasks`
-  null or as a map (`empty-list-null`, `list-typed-object`).
+  null or as a map (`null-lists-services`, `volumes-iscsi-object`).
 - Snapshot and clone ids are the ids of their volumes on the device: with the volume list of the
   same poll (`data.raw["volumes"]`) an id that matches names the volume in `source` (and a
   clone's `destination`), so an admin reads "Vol-1", not "3884892303".

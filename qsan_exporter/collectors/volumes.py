@@ -19,7 +19,7 @@ Why it looks the way it does:
   l.503, l.506) and exports no limit series at all, not a limit of 0. maxThroughput is "KBps"
   (l.507), read as KiB/s like every other unit of the device: x1024 to bytes/s.
 - Both readings of the manual (qsan_exporter/readings.py): `volumes` as a list or an object
-  (`list-typed-object`), `null` for no volumes or an empty mapping list (`empty-list-null`),
+  (`volumes-iscsi-object`), `null` for no volumes or an empty mapping list (`null-lists-services`),
   `lunInfo` as an object or an "Object array" (`lun-info-object-array`).
 - `qsan_volume_lun_mappings` is exported for both protocols even at 0, so a lost mapping is a
   value change an alert can see rather than a vanished series. Each mapping (host, target, LUN,
@@ -57,7 +57,7 @@ def pool_names(pools_raw: object) -> dict[str, str]:
     """poolID text -> pool name, from a pool list answer; best effort, never raises."""
     names: dict[str, str] = {}
     pools = field(pools_raw, "pools") if isinstance(pools_raw, Mapping) else None
-    try:  # pools in either reading (`list-typed-object`)
+    try:  # pools in either reading (`volumes-iscsi-object`)
         pools = as_items(pools, "pools")
     except ValueError:
         pools = []

@@ -3,7 +3,8 @@
 `observed(answer)` lists every key path of a JSON answer; `normalised(path)` and `variants(row
 path)` bring both to one comparable form. Normalising forgets which reading shaped the answer:
 `[]` is dropped (a list, a single object and an id-keyed map of items all read the same), keys
-lose stray spaces, and an id-keyed map (every key a number) is an item list, not field names.
+lose stray spaces, and an id-keyed map (every key a number or its item's id) is an item list,
+not field names.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 
 def _is_id_map(value: Mapping[Any, Any]) -> bool:
+    """Items keyed by their id ("11": {...}, "e0d1": {"id": "e0d1", ...}), not field names."""
     return bool(value) and all(
-        str(k).strip().lstrip("-").isdigit() and isinstance(v, Mapping | list)
+        isinstance(v, Mapping) and (str(k).strip().isdigit() or str(v.get("id")) == str(k))
         for k, v in value.items())
 
 
@@ -35,7 +37,8 @@ def observed(answer: Any, prefix: str = "") -> Iterator[str]:
 
 
 def normalised(path: str) -> str:
-    return ".".join(part.strip() for part in path.replace("[]", "").split("."))
+    parts = (part.strip() for part in path.replace("[]", "").split("."))
+    return ".".join(part for part in parts if part)
 
 
 def variants(row_path: str) -> set[str]:

@@ -8,7 +8,7 @@ count each of them once.
 
 `literal` takes the manual's other reading (qsan_exporter/readings.py): `startTime` exclusive
 ("List all logs after startTime", `log-start-time`), `total` a string (`log-total-type`) and
-`"logs": null` for an empty page ("the null value will be returned", `empty-list-null`).
+`"logs": null` for an empty page ("the null value will be returned", `null-lists-services`).
 """
 
 from __future__ import annotations

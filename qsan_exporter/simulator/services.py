@@ -6,8 +6,8 @@ exports 0 rather than nothing. Task ids are the ids of their source volumes, as 
 The second replication task is in error.
 
 `literal` takes the manual's other reading of each contradiction (qsan_exporter/readings.py):
-the `iscsi` lists as objects keyed by controller ("iscsi object", `list-typed-object`), empty
-session lists as `null` (`empty-list-null`), `schedule` as an array of one object
+the `iscsi` lists as objects keyed by controller ("iscsi object", `volumes-iscsi-object`), empty
+session lists as `null` (`null-lists-services`), `schedule` as an array of one object
 (`schedule-array-or-object`), `EndTime` for `stopTime` (`schedule-end-time`), `weekOfMonth`
 for `weekOfMouth` (`schedule-week-of-month`) and a one-line replication `destination` as an
 object (`replication-destination-shape`).

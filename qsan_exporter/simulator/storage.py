@@ -44,9 +44,10 @@ class Storage:
         self.disk_ids = [profile.disk_id(d.index, d.enclosure, d.slot) for d in layout.disks]
         self.pools_body = _dumps({"pools": [self._pool(p, rng.uniform(0.25, 0.7))
                                             for p in range(layout.pools)]})
-        self.literal = config.literal
+        # The manual's other reading; legacy renders its answers from the default documents.
+        self.literal = config.literal and config.profile != "legacy"
         volumes = [self._volume(v.index) for v in layout.volumes]
-        # Reading `list-typed-object` (qsan_exporter/readings.py): "volumes object" (manual 002
+        # Reading `volumes-iscsi-object` (qsan_exporter/readings.py): "volumes object" (manual 002
         # l.434) literally, a map keyed by volume id.
         self.volumes_body = _dumps({"volumes": {str(v["id"]): v for v in volumes}
                                     if config.literal else volumes})
@@ -175,7 +176,7 @@ class Storage:
                 if plan.fc and not p.nas else [],
             }
             # Readings `lun-info-object-array` ("lunInfo Object array", 002 l.482) and
-            # `empty-list-null` when literal.
+            # `null-lists-services` when literal.
             body["lunInfo"] = ([{k: v or None for k, v in lun_info.items()}] if self.literal
                                else lun_info)
         return body

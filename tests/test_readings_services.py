@@ -263,7 +263,7 @@ def test_every_data_reading_is_cited_where_it_is_handled() -> None:
     root = Path(__file__).parent.parent / "qsan_exporter"
     sources = "".join(p.read_text() for p in root.rglob("*.py"))
     mine = [r for r in DATA_READINGS if r.name in {
-        "list-typed-object", "empty-list-null", "lun-info-object-array",
+        "volumes-iscsi-object", "null-lists-services", "lun-info-object-array",
         "schedule-array-or-object", "schedule-end-time", "schedule-week-of-month",
         "replication-destination-shape", "backup-types-per-product", "log-start-time",
         "log-total-type"}]
@@ -272,3 +272,10 @@ def test_every_data_reading_is_cited_where_it_is_handled() -> None:
         # cited by name outside the table itself
         assert sources.count(reading.name) >= 2, reading.name
         assert "l." in reading.first + reading.second, reading.name
+
+
+def test_the_legacy_profile_renders_from_the_default_reading_even_when_literal() -> None:
+    device = Device(SimulatorConfig(profile="legacy", literal=True), started=T0)
+    volumes = json.loads(device.storage.volumes_body)["volumes"]
+    assert isinstance(volumes, list) and isinstance(volumes[0]["lunInfo"], dict)
+    assert isinstance(json.loads(device.services.sessions_body)["iscsi"], list)
