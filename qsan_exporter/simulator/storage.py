@@ -50,7 +50,7 @@ class Storage:
         # Reading `volumes-iscsi-object` (qsan_exporter/readings.py): "volumes object" (manual 002
         # l.434) literally, a map keyed by volume id.
         self.volumes_body = _dumps({"volumes": {str(v["id"]): v for v in volumes}
-                                    if config.literal else volumes})
+                                    if self.literal else volumes})
         self._disk_prefixes = [_dumps(self._disk(d, rng.randrange(10**8)))[:-1]
                                for d in layout.disks]
         self._disk_motion = [(rng.uniform(0, 2 * math.pi), rng.uniform(0.6, 1.4))
