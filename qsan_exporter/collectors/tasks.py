@@ -34,8 +34,12 @@ Why it looks the way it does:
 - Snapshot and clone ids are the ids of their volumes on the device: with the volume list of the
   same poll (`data.raw["volumes"]`) an id that matches names the volume in `source` (and a
   clone's `destination`), so an admin reads "Vol-1", not "3884892303".
-- A type the product must have (snapshot, replication) that the array refused arrives as
-  `Refused`: the other types are exported, then the area fails with its reason.
+- A type the product must have (snapshot and replication everywhere, clone on SAN/FAS, cloud on
+  NAS; reading `backup-types-per-product`) that the array refused arrives as `Refused`: the
+  other types are exported, then the area fails with its reason.
+- Each replication destination line (identified by `no`, `IP` and `targetName`) also gets its
+  own info and health series beside the task's, so one path down is visible while the task
+  still runs over the others.
 """
 
 from __future__ import annotations
