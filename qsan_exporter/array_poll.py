@@ -84,6 +84,7 @@ class ArrayPoll:
         self._states: dict[str, CollectorState] = {}
         self._tally: LogTally | None = None
         self._pools_raw: Any = None
+        self._volumes_raw: Any = None  # tasks name their volume through it
         self._identity: Identity | None = None
         self._last_success: float | None = None
         self._generation = 0
@@ -132,6 +133,10 @@ class ArrayPoll:
             self._pools_raw = fetched["pools"]
         elif self._pools_raw is not None:
             raw["pools"] = self._pools_raw  # volumes name their pool through it
+        if "volumes" in fetched:
+            self._volumes_raw = fetched["volumes"]
+        elif self._volumes_raw is not None:
+            raw["volumes"] = self._volumes_raw  # snapshot/clone tasks name their volume
         if "logs" in fetched:
             try:
                 self._tally = fold(self._tally, fetched["logs"])

@@ -55,6 +55,100 @@ AUTH_READINGS: tuple[Reading, ...] = (
 )
 
 # Response shapes, field names and units (collectors, tolerant readers).
-DATA_READINGS: tuple[Reading, ...] = ()
+# Line numbers: "000 l.N" is seeds/000_* (the manual with its examples in code blocks), "002 l.N"
+# is seeds/002_* (the same manual with the tables' Value/Description columns).
+DATA_READINGS: tuple[Reading, ...] = (
+    # --- volumes, iSCSI, tasks, logs ---------------------------------------------------------
+    Reading(
+        name="volumes-iscsi-object",
+        first="`volumes` (volume list) and `iscsi` (target and session lists) are lists, as "
+              "the examples show (000 l.431, l.878, l.938)",
+        second="they are objects, as the tables type them (002 l.434, l.944, l.984): one item "
+               "object, or a map of items keyed by id",
+        why="the examples are what a developer copies, and a list is the only shape that holds "
+            "more than one volume or controller without inventing keys",
+        where="collectors/base.py item_list, as_items",
+    ),
+    Reading(
+        name="null-lists-services",
+        first="an empty list is `[]` (the examples: `\"fc\": []` 000 l.460, `\"sessions\": "
+              "[]` 000 l.941)",
+        second="an empty list is `null` (\"the null value will be returned\", 002 l.700-701, "
+               "for an empty log selection), for `logs`, `tasks`, `volumes`, `sessions`, "
+               "`targets`, `freeLuns`, `portals` and the LUN mapping lists",
+        why="the examples show `[]`; `null` is read as no items wherever a list may be empty",
+        where="collectors/base.py as_items, entries; api/sources.py _read_page",
+    ),
+    Reading(
+        name="lun-info-object-array",
+        first="`lunInfo` is one object `{\"iscsi\": [...], \"fc\": [...]}` (example, "
+              "000 l.453)",
+        second="`lunInfo` is an \"Object array\" (table, 002 l.482): a list of such objects, "
+               "every one counted",
+        why="the example; the table's type is read too and every element counts",
+        where="collectors/volumes.py _mappings",
+    ),
+    Reading(
+        name="schedule-array-or-object",
+        first="a task's `schedule` is one object (example, 000 l.542)",
+        second="`schedule` is an \"array\" (tables, 002 l.582, l.590, l.608, l.636): a list "
+               "of schedule objects, the earliest next run of all of them counts",
+        why="the example shows the crontab fields of one schedule; a list of them has no "
+            "documented meaning other than \"any of these\"",
+        where="collectors/base.py schedules; collectors/tasks.py next_run",
+    ),
+    Reading(
+        name="schedule-end-time",
+        first="the end of a NAS time window is `stopTime` (example, 000 l.552)",
+        second="it is `EndTime` (table, 000 l.630, 002 l.677)",
+        why="the example is a whole answer; the table's capitalised name stands alone",
+        where="collectors/tasks.py _cron_fields",
+    ),
+    Reading(
+        name="schedule-week-of-month",
+        first="the nth week of the month is `weekOfMouth` (sic; table 000 l.628, 002 l.666)",
+        second="it is `weekOfMonth`, the spelling the description means (\"Number of weeks in "
+               "the month\", 002 l.669), as a firmware that fixed the typo sends it",
+        why="the manual spells it `weekOfMouth` everywhere",
+        where="collectors/tasks.py _cron_fields",
+    ),
+    Reading(
+        name="replication-destination-shape",
+        first="a replication `destination` is a list of lines (SAN/FAS: up to four, \"A set "
+              "of lines\", 002 l.613-615)",
+        second="it is one object (table: \"destination object\", 002 l.606)",
+        why="several lines per task are documented; one object is read as one line",
+        where="collectors/tasks.py _destination",
+    ),
+    Reading(
+        name="backup-types-per-product",
+        first="clone tasks exist on SAN and FAS only (the per-type table, 002 l.532-539: "
+              "snapshot and replication on SAN, FAS and NAS, clone on SAN/FAS, cloud on NAS)",
+        second="clone tasks exist on NAS too: the prose names four types and excludes only "
+               "cloud on SAN and FAS (\"San and fas not support cloud task\", 000 l.524)",
+        why="the table is per type and per product. Both readings give snapshot and "
+            "replication to every product, clone to SAN/FAS and cloud to NAS: a 404/400 for "
+            "those is an error (status page, qsan_collector_success 0), asked again every "
+            "poll; only clone on NAS and cloud on SAN/FAS are remembered as unsupported",
+        where="api/sources.py UnifiedSource._tasks; collectors/tasks.py collect",
+    ),
+    Reading(
+        name="log-start-time",
+        first="`startTime` is inclusive: events at exactly the cursor come again and are "
+              "dropped by a multiset of (timestamp, type, message)",
+        second="`startTime` is exclusive: \"List all logs after startTime\" (002 l.696)",
+        why="assuming inclusive loses nothing either way; assuming exclusive would lose "
+            "events an inclusive array adds at the cursor's second",
+        where="api/sources.py _new_events",
+    ),
+    Reading(
+        name="log-total-type",
+        first="`total` is a number (example: 1000, 000 l.672)",
+        second="`total` is a string (table, 002 l.723)",
+        why="the example; the exporter pages by `haveNextPage` and an empty page, never by "
+            "`total`, so either type is harmless",
+        where="api/sources.py UnifiedSource._logs",
+    ),
+)
 
 READINGS: tuple[Reading, ...] = AUTH_READINGS + DATA_READINGS

@@ -81,9 +81,10 @@ def test_volume_info_resolves_the_pool_name(volumes) -> None:
 
 
 def test_qos_maximum_limits_zero_is_unlimited(volumes) -> None:
-    assert value(volumes, "qsan_volume_qos_max_iops", volume="backup_wei") == 0
-    assert value(volumes, "qsan_volume_qos_max_throughput_bytes_per_second",
-                 volume="backup_wei") == 0
+    # 0 = unlimited (manual 002 l.503, l.506): no limit series, never a limit of 0 B/s.
+    assert (("volume", "backup_wei"),) not in series(volumes, "qsan_volume_qos_max_iops")
+    assert (("volume", "backup_wei"),) not in series(
+        volumes, "qsan_volume_qos_max_throughput_bytes_per_second")
     assert value(volumes, "qsan_volume_qos_max_iops", volume="db") == 5000  # "5000"
     assert value(volumes, "qsan_volume_qos_max_throughput_bytes_per_second",
                  volume="db") == 102400 * 1024
@@ -122,3 +123,22 @@ def test_nas_ignores_wear_and_performance_even_if_present() -> None:
                        "totalWrittenByte": 5, "performance": {"throughput": 1, "latency": 1}}]}
     assert "qsan_disk_ssd_life_remaining_ratio" in names(run("disks", body, product="san"))
     assert names(run("disks", body, product="nas")) == {"qsan_disk_info"}
+
+
+def test_each_lun_mapping_is_an_info_series_bounded_per_volume(volumes) -> None:
+    assert series(volumes, "qsan_volume_lun_mapping_info") == {
+        (("host", "*"), ("lun", "0"), ("permission", "Read-write"), ("protocol", "iscsi"),
+         ("target", "0"), ("volume", "backup_wei")): 1,
+        (("host", "h1"), ("lun", "1"), ("permission", "Read-write"), ("protocol", "iscsi"),
+         ("target", "0"), ("volume", "db")): 1,
+        (("host", "h2"), ("lun", "1"), ("permission", "Read-only"), ("protocol", "iscsi"),
+         ("target", "1"), ("volume", "db")): 1,
+        (("host", "21:00:00:24:ff:4c:aa:01"), ("lun", "1"), ("permission", "Read-write"),
+         ("protocol", "fc"), ("target", "0"), ("volume", "db")): 1,
+    }
+    many = {"volumes": [{"id": 1, "name": "wide", "isLunMap": True, "lunInfo": {"iscsi": [
+        {"host": f"h{n}", "targetID": "0", "lun": "0", "permission": "Read-write"}
+        for n in range(100)]}}]}
+    samples = run("volumes", many)
+    assert len(series(samples, "qsan_volume_lun_mapping_info")) == 32
+    assert value(samples, "qsan_volume_lun_mappings", volume="wide", protocol="iscsi") == 100

@@ -121,3 +121,23 @@ def test_snapshot_space(san, nas) -> None:
     assert value(nas, "qsan_snapshot_space_used_bytes", task="1") == 10 * 1048576
     assert set(series(san, "qsan_snapshot_space_size_bytes")) == {
         (("task", "2977911538"),), (("task", "2"),), (("task", "7"),)}
+
+
+def test_replication_paths_each_line_beside_the_task(san, nas) -> None:
+    assert series(san, "qsan_replication_path_health") == {
+        (("ip", "192.168.10.51"), ("line", "1"), ("target_name",
+                                                   "iqn.2004-08.com.qsan:dr-site:dev0"),
+         ("task", "4")): 0,
+        (("ip", "192.168.11.51"), ("line", "2"), ("target_name",
+                                                   "iqn.2004-08.com.qsan:dr-site:dev1"),
+         ("task", "4")): 0,
+        (("ip", "192.168.10.52"), ("line", "1"), ("target_name", ""), ("task", "5")): 0,
+        (("ip", "192.168.11.52"), ("line", "2"), ("target_name", ""), ("task", "5")): 2,
+        (("ip", "192.168.10.53"), ("line", "1"), ("target_name", ""), ("task", "6")): 0,
+    }  # task 6's destination is one object: one line; task 5 is down on line 2 only
+    assert value(san, "qsan_replication_path_info", task="5", line="2", ip="192.168.11.52",
+                 target_name="", source_port="LAN2", lun="0", status="Disconnected") == 1
+    # NAS lines name the destination volume and carry no status: info only
+    assert series(nas, "qsan_replication_path_health") == {}
+    assert value(nas, "qsan_replication_path_info", task="2", line="0", ip="192.168.10.51",
+                 target_name="DR-Vol-1", source_port="", lun="", status="") == 1

@@ -32,11 +32,13 @@ NOT_ON = {
         "qsan_cache_to_flash_health",  # cacheToFlash: "Only for SAN, FAS"
         "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
         "qsan_volume_qos_max_throughput_bytes_per_second",
+        "qsan_replication_path_health",  # NAS destination lines carry no status
     },
-    "san": set(),
+    # loginTime: "Only for NAS" (manual 002 l.1055)
+    "san": {"qsan_iscsi_session_login_timestamp_seconds"},
     # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
     # both forms); qsan_sensor_health exists only where the device gives a status.
-    "fas": {"qsan_sensor_health"},
+    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds"},
     # SANOS 4.0's API has no task list, no disk performance, no pool cache or free-LUN fields
     # (docs/legacy-api.md, "Not available in legacy").
     "legacy": {
@@ -44,6 +46,9 @@ NOT_ON = {
         "qsan_snapshot_space_size_bytes", "qsan_snapshot_space_used_bytes",
         "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
         "qsan_pool_cache_size_bytes", "qsan_iscsi_target_free_luns",
+        "qsan_iscsi_session_login_timestamp_seconds",
+        "qsan_iscsi_connection_info", "qsan_iscsi_connection_health",  # no connection status
+        "qsan_replication_path_info", "qsan_replication_path_health",  # no task list
     },
 }
 

@@ -4,10 +4,15 @@
 Two areas need state kept across polls, and both change it only when a fetch succeeds whole:
 - tasks: a task type the product lacks (cloud on SAN/FAS, clone on NAS) answers 404 or 400. It
   is remembered and not asked again for six hours (a firmware upgrade may add it), so a SAN
-  does not log an error or spend a request on it every poll.
+  does not log an error or spend a request on it every poll. A type the product must have
+  (`required_task_types`, reading `backup-types-per-product`: snapshot and replication
+  everywhere, clone on SAN/FAS, cloud on NAS) is never "unsupported": a 404/400 for it is handed
+  to the collector as `Refused`, asked again every poll, and is an error. The product is the one
+  the array's own system answer names (XS/XF/XN model); unknown, only snapshot and replication.
 - logs: fetched incrementally from the newest timestamp seen. Whether `startTime` is inclusive
-  is not documented, so events at exactly the cursor that were already returned are dropped by
-  a multiset of (timestamp, type, message); distinct events sharing a timestamp each pass once.
+  is not documented (reading `log-start-time`), so events at exactly the cursor that were
+  already returned are dropped by a multiset of (timestamp, type, message); distinct events
+  sharing a timestamp each pass once.
   The first fetch is the array's history (`baseline`), which the collector does not count.
 """
 
@@ -23,11 +28,21 @@ from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
 from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.collectors.base import Refused
 
 log = logging.getLogger(__name__)
 
 AREAS = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
 TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
+# Task types every reading of the manual gives the product (002 l.532-539 and 000 l.524 agree
+# on these; they disagree only on clone for NAS).
+REQUIRED_TASK_TYPES = {
+    "san": ("snapshot", "clone", "replication"),
+    "fas": ("snapshot", "clone", "replication"),
+    "nas": ("snapshot", "replication", "cloud"),
+}
+_ALWAYS_REQUIRED = ("snapshot", "replication")
+_PRODUCT_BY_PREFIX = {"XS": "san", "XF": "fas", "XN": "nas"}
 UNSUPPORTED_RECHECK_SECONDS = 6 * 3600.0
 _UNSUPPORTED_STATUSES = (400, 404)
 _LISTS = {
@@ -63,14 +78,17 @@ class UnifiedSource:
         self._unsupported: Mapping[str, float] = MappingProxyType({})  # type -> when found
         self._cursor: LogCursor | None = None  # None until the baseline fetch succeeded
         self._history_pending = True  # baseline until the history has been read to its end
+        self._product: str | None = None  # from the array's own system answer, when read
 
     def fetch(self, area: str) -> Any:
         if area == "system":
-            return {
+            answer = {
                 "info": self._client.get("/rest/v1/hardware/info"),
                 "enclosures": self._client.get("/rest/v1/hardware/all/info",
                                                params={"moreInfo": "true"}),
             }
+            self._product = product_of(answer["enclosures"]) or self._product
+            return answer
         if area in _LISTS:
             return self._client.get(_LISTS[area])
         if area == "iscsi":
@@ -99,6 +117,11 @@ class UnifiedSource:
             except ApiHTTPError as exc:
                 if exc.status not in _UNSUPPORTED_STATUSES:
                     raise
+                if kind in required_task_types(self._product):  # asked again next poll
+                    answers[kind] = Refused(kind, exc.status, f"{kind} tasks answered HTTP "
+                                            f"{exc.status}, but this product "
+                                            f"({self._product or 'any'}) has them")
+                    continue
                 if since is None:
                     log.info("array=%s: %s tasks not supported (HTTP %d); asking again in %.0f h",
                              self._client.guard.name, kind, exc.status,
@@ -122,8 +145,11 @@ class UnifiedSource:
         complete = False
         for page in range(1, self._max_pages + 1):
             body = self._client.get(LOG_PATH, params={**params, "pageNumber": page})
-            fetched.extend(_read_page(body))
-            if not _true(body.get("haveNextPage")):
+            events = _read_page(body)
+            fetched.extend(events)
+            # An empty page ends the list whatever haveNextPage says (reading `null-lists-services`:
+            # an array may answer `"logs": null` with a stale flag); asking on would loop.
+            if (not events and not body.get("logs")) or not _true(body.get("haveNextPage")):
                 complete = True
                 break
         if not complete:
@@ -139,9 +165,26 @@ class UnifiedSource:
         return {"events": events, "baseline": baseline}
 
 
+def required_task_types(product: str | None) -> tuple[str, ...]:
+    return REQUIRED_TASK_TYPES.get(product or "", _ALWAYS_REQUIRED)
+
+
+def product_of(enclosures: Any) -> str | None:
+    """san/fas/nas from the first enclosure's model name (XS/XF/XN); None if it cannot tell."""
+    listed = enclosures if isinstance(enclosures, list) else [enclosures]
+    for enclosure in listed:
+        info = enclosure.get("info") if isinstance(enclosure, Mapping) else None
+        model = info.get("modelName") if isinstance(info, Mapping) else None
+        if isinstance(model, str) and model.strip():
+            return _PRODUCT_BY_PREFIX.get(model.strip()[:2].upper())
+    return None
+
+
 def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
     """(key, event) of each event with a readable timestamp; others cannot be placed in time."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("logs", []), list):
+    # Reading `null-lists-services`: "the null value will be returned" (manual 002 l.700-701) for
+    # an empty selection, so `"logs": null` is an empty page, not a format error.
+    if not isinstance(body, Mapping) or not isinstance(body.get("logs") or [], list):
         raise ApiFormatError(f"GET {LOG_PATH}: expected an object with a 'logs' list")
     out = []
     for event in body.get("logs") or []:

@@ -261,3 +261,83 @@ def collect_all(
     for _, fn in collect:
         fn(data, out)
     return out.families()
+
+
+# --- both readings: volumes, iSCSI, tasks, logs (see qsan_exporter/readings.py) ------------------
+
+_ITEM_KEYS = frozenset({"id", "name", "ctrlid"})  # keys that make a mapping one item, not a map
+
+
+def item_list(raw: object, area: str, key: str) -> list[Any]:
+    """Every item of a `{"<key>": ...}` answer, whichever way the manual's reading shaped it.
+
+    Readings `volumes-iscsi-object` and `null-lists-services`: the tables type the volume list and
+    the iSCSI `iscsi` lists as "object" while the examples show lists, and an empty answer may
+    be `null`. A list is read as is; `null` is no items; a single item object (it has an `id`,
+    `name` or `ctrlID`) is one item; any other object is a map of items (id -> item), all read.
+    A missing key stays a format error, as in `listing`.
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"{area}: expected a JSON object, got {type(raw).__name__}")
+    missing = object()
+    value = field(raw, key, default=missing)
+    if value is missing:
+        raise KeyError(f"{area}: answer has no {key!r} list (keys: {sorted(map(str, raw))})")
+    return as_items(value, f"{area} {key}")
+
+
+def as_items(value: object, what: str) -> list[Any]:
+    """A list field in any reading: list, null, one item object or an id -> item map."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        if any(isinstance(k, str) and _norm_key(k) in _ITEM_KEYS for k in value):
+            return [value]
+        if all(isinstance(v, Mapping) for v in value.values()):
+            return list(value.values())
+    raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
+
+
+def schedules(raw: object) -> list[Mapping[str, Any]]:
+    """Reading `schedule-array-or-object`: the tables type `schedule` "array", the example
+    shows one object. Every schedule object is returned (a list of them is read whole)."""
+    if isinstance(raw, Mapping):
+        return [raw]
+    if isinstance(raw, list):
+        return [s for s in raw if isinstance(s, Mapping)]
+    return []
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A task list the array refused (HTTP 400/404) although its product must have it.
+
+    The source hands it to the tasks collector, which fails the area with `reason` (status page,
+    `qsan_collector_success 0`) after exporting the task types that did answer.
+    """
+
+    kind: str
+    status: int
+    reason: str
+
+
+_LINK_OK_WORDS = frozenset({"up", "connected", "link up", "online", "active", "logged in",
+                            "normal", "good", "ok", "synced", "synchronized", "synchronizing"})
+_LINK_DOWN_WORDS = frozenset({"down", "disconnected", "link down", "offline", "failed", "fail",
+                              "error", "unreachable", "broken", "logged out"})
+
+
+def link_health(raw: object) -> int | None:
+    """A connection or path status (iSCSI connection, replication line): 0 up, 2 down, 1 other.
+
+    Link words are not component words: "Disconnected" is a down path, not an unknown state.
+    None when there is no status (NAS replication lines carry none).
+    """
+    word = " ".join(text(raw).lower().split())
+    if not word:
+        return None
+    if word in _LINK_OK_WORDS:
+        return OK
+    return CRITICAL if word in _LINK_DOWN_WORDS else WARNING

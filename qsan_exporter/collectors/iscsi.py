@@ -18,6 +18,12 @@ Why it looks the way it does:
   session is named "clientIP:clientPort".
 - A session is matched on its own controller first, then on any controller (session lists
   that number controllers differently from target lists are still counted once).
+- The target list's `port` is a label of the target; NAS sessions' `clientName` a label and
+  their `loginTime` a timestamp series. The session list's per-controller `status` entries
+  (undocumented "Object array", 002 l.988) become one health series per connection.
+- Both readings of the manual (qsan_exporter/readings.py): each `iscsi` as a list or an object
+  (`volumes-iscsi-object`), `null` for an empty `targets`/`sessions`/`portals`/`freeLuns` list
+  (`null-lists-services`).
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    as_items,
     entries,
     field,
-    listing,
+    item_list,
+    link_health,
+    reported,
     text,
 )
 
@@ -43,11 +52,11 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     raw = data.raw[NAME]
     if not isinstance(raw, Mapping):
         raise TypeError(f"iscsi: expected a JSON object, got {type(raw).__name__}")
-    controllers = listing(field(raw, "targets"), "iscsi targets", "iscsi")
+    controllers = item_list(field(raw, "targets"), "iscsi targets", "iscsi")
     # No session data at all (a legacy array's availtarget without it): the count is unknown,
     # and is omitted rather than exported as 0.
     sessions_known = field(raw, "sessions") is not None
-    session_groups = (listing(field(raw, "sessions"), "iscsi sessions", "iscsi")
+    session_groups = (item_list(field(raw, "sessions"), "iscsi sessions", "iscsi")
                       if sessions_known else [])
 
     counts: dict[Key, int] = {}
@@ -64,37 +73,54 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
                 **labels, "name": name,
                 "alias": text(field(target, "alias")),
                 "auth": text(field(target, "auth")),
+                "port": text(field(group, "port")),
             })
             for metric, key in (("qsan_iscsi_target_free_luns", "freeLuns"),
                                 ("qsan_iscsi_target_portals", "portals")):
                 listed = field(target, key)
-                if isinstance(listed, list):
-                    out.add(metric, labels, len(listed))
+                if isinstance(listed, list) or (listed is None and key in target):
+                    out.add(metric, labels, len(as_items(listed, key)))
             counts.setdefault((controller, target_id), 0)
             if name:
                 names.setdefault((controller, name), target_id)
 
     for group in session_groups:
-        if not isinstance(group, Mapping):
-            continue
-        controller = text(field(group, "ctrlID", "ctrlId"))
-        for index, session in enumerate(entries(group, "sessions")):
-            key = _target_of(session, controller, counts, names)
-            if key is not None:
-                counts[key] += 1
-            target = key[1] if key is not None else text(field(session, "targetID", "targetId"))
-            out.info("qsan_iscsi_session_info", {
-                "controller": controller,
-                "session": _session_name(session, index),
-                "initiator": text(field(session, "initiatorName")),
-                "target": target,
-                "client_ip": text(field(session, "clientIP", "clientIp")),
-            })
+        if isinstance(group, Mapping):
+            _sessions(group, counts, names, out)
 
     if not sessions_known:
         return
     for (controller, target_id), count in counts.items():
         out.add("qsan_iscsi_sessions", {"controller": controller, "target": target_id}, count)
+
+
+def _sessions(group: Mapping[str, Any], counts: dict[Key, int],
+              names: dict[tuple[str, str], str], out: FamilyBuilder) -> None:
+    """One controller's sessions (counted per target) and its connection status entries."""
+    controller = text(field(group, "ctrlID", "ctrlId"))
+    for index, session in enumerate(entries(group, "sessions")):
+        key = _target_of(session, controller, counts, names)
+        if key is not None:
+            counts[key] += 1
+        target = key[1] if key is not None else text(field(session, "targetID", "targetId"))
+        labels = {"controller": controller, "session": _session_name(session, index)}
+        out.info("qsan_iscsi_session_info", {
+            **labels,
+            "initiator": text(field(session, "initiatorName")),
+            "target": target,
+            "client_ip": text(field(session, "clientIP", "clientIp")),
+            "client_name": text(field(session, "clientName")),
+        })
+        out.add("qsan_iscsi_session_login_timestamp_seconds", labels,
+                reported(field(session, "loginTime")))
+    # "status: Object array, Iscsi connection status" (manual 002 l.988): the entries are not
+    # described, so a name and a status are looked for under the likely keys.
+    for index, entry in enumerate(entries(group, "status")):
+        connection = text(field(entry, "name", "port", "portal", "id")) or str(index)
+        status = field(entry, "status", "state", "value")
+        labels = {"controller": controller, "connection": connection}
+        out.info("qsan_iscsi_connection_info", {**labels, "status": text(status)})
+        out.add("qsan_iscsi_connection_health", labels, link_health(status))
 
 
 def _target_of(

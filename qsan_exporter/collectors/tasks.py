@@ -27,6 +27,19 @@ Why it looks the way it does:
   runs at startTime; with only hour empty it runs in the hours of the window; with only minute
   empty at startTime's minute. A schedule with every field empty, or one that cannot be read,
   gives no next-run series (the task is manual) and does not fail the area.
+- Both readings of the manual (qsan_exporter/readings.py): `schedule` as one object or a list
+  of them (`schedule-array-or-object`: the earliest run of all), `stopTime` or `EndTime`
+  (`schedule-end-time`), `weekOfMouth` or `weekOfMonth` (`schedule-week-of-month`), `tasks`
+  null or as a map (`null-lists-services`, `volumes-iscsi-object`).
+- Snapshot and clone ids are the ids of their volumes on the device: with the volume list of the
+  same poll (`data.raw["volumes"]`) an id that matches names the volume in `source` (and a
+  clone's `destination`), so an admin reads "Vol-1", not "3884892303".
+- A type the product must have (snapshot and replication everywhere, clone on SAN/FAS, cloud on
+  NAS; reading `backup-types-per-product`) that the array refused arrives as `Refused`: the
+  other types are exported, then the area fails with its reason.
+- Each replication destination line (identified by `no`, `IP` and `targetName`) also gets its
+  own info and health series beside the task's, so one path down is visible while the task
+  still runs over the others.
 """
 
 from __future__ import annotations
@@ -43,11 +56,15 @@ from qsan_exporter.collectors.base import (
     OK,
     FamilyBuilder,
     PollData,
+    Refused,
+    as_items,
     field,
     health,
-    listing,
+    item_list,
+    link_health,
     mib,
     number,
+    schedules,
     text,
 )
 
@@ -74,30 +91,51 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     if not isinstance(raw, Mapping):
         raise TypeError(f"tasks: expected a JSON object, got {type(raw).__name__}")
     zone = _zone(data.timezone)
+    volumes = volume_names(data.raw.get("volumes"))
+    refused = [answer for answer in raw.values() if isinstance(answer, Refused)]
     for task_type, answer in raw.items():
-        if answer is None:
-            continue  # a type the product does not support
-        for index, task in enumerate(listing(answer, f"tasks {task_type}", "tasks")):
+        if answer is None or isinstance(answer, Refused):
+            continue  # a type the product does not support / refused: reported below
+        for index, task in enumerate(item_list(answer, f"tasks {task_type}", "tasks")):
             if not isinstance(task, Mapping):
                 continue
             _collect_task(task, str(task_type), text(field(task, "id")) or str(index),
-                          data.polled_at, zone, out)
+                          data.polled_at, zone, out, volumes)
+    if refused:
+        raise LookupError("; ".join(r.reason for r in refused))
+
+
+def volume_names(volumes_raw: object) -> dict[str, str]:
+    """volume id text -> volume name, from a volume list answer; best effort, never raises."""
+    try:
+        listed = as_items(field(volumes_raw, "volumes"), "volumes")
+    except ValueError:
+        return {}
+    names = {text(field(v, "id")): text(field(v, "name")) for v in listed if isinstance(v, Mapping)}
+    return {k: v for k, v in names.items() if k and v}
 
 
 def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_at: float,
-                  zone: ZoneInfo | None, out: FamilyBuilder) -> None:
+                  zone: ZoneInfo | None, out: FamilyBuilder, volumes: Mapping[str, str]) -> None:
     labels = {"task_type": task_type, "task": task_id}
     destination, line_statuses = _destination(field(task, "destination"))
     status = text(field(task, "status"))
     if not status and line_statuses:
         status = max(line_statuses, key=lambda s: task_health(s) or OK)
+    source = text(field(task, "source"))
+    if task_type in ("snapshot", "clone", "replication") and not source:
+        source = volumes.get(task_id, "")  # on the device a task's id is its volume's id
+    if task_type == "clone":
+        destination = volumes.get(destination, destination)  # "Clone object ID" (002 l.589)
     out.info("qsan_task_info", {
         **labels,
-        "source": text(field(task, "source")),
+        "source": source,
         "destination": destination,
         "status": status,
     })
     out.add("qsan_task_health", labels, task_health(status))
+    if task_type == "replication":
+        _paths(task_id, field(task, "destination"), out)
     if task_type == "snapshot":
         out.add("qsan_snapshot_space_size_bytes", {"task": task_id}, mib(field(task, "totalSize")))
         out.add("qsan_snapshot_space_used_bytes", {"task": task_id}, mib(field(task, "usedSize")))
@@ -118,6 +156,24 @@ def _destination(raw: object) -> tuple[str, list[str]]:
     return ",".join(n for n in names if n), [s for s in statuses if s]
 
 
+def _paths(task_id: str, raw: object, out: FamilyBuilder) -> None:
+    """One info and one health series per destination line, identified by no, IP and target.
+
+    Reading `replication-destination-shape`: one object is one line. NAS lines name the
+    destination volume (`name`) and carry no status, so they get an info series only.
+    """
+    lines = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    for index, line in enumerate(x for x in lines if isinstance(x, Mapping)):
+        labels = {"task": task_id, "line": text(field(line, "no")) or str(index),
+                  "ip": text(field(line, "IP", "ip")),
+                  "target_name": text(field(line, "targetName", "name"))}
+        status = field(line, "status")
+        out.info("qsan_replication_path_info", {
+            **labels, "source_port": text(field(line, "sourcePort")),
+            "lun": text(field(line, "Lun", "lun")), "status": text(status)})
+        out.add("qsan_replication_path_health", labels, link_health(status))
+
+
 def _zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name or "UTC")
@@ -127,8 +183,9 @@ def _zone(name: str) -> ZoneInfo | None:
 
 # --- schedules -----------------------------------------------------------------------------
 
-def _ints(schedule: Mapping[str, Any], name: str, low: int, high: int) -> list[int]:
-    raw = field(schedule, name)
+def _ints(schedule: Mapping[str, Any], name: str, low: int, high: int,
+          *aliases: str) -> list[int]:
+    raw = field(schedule, name, *aliases)
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -156,8 +213,10 @@ def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
     day = _ints(schedule, "day", 1, 31)
     month = _ints(schedule, "month", 1, 12)
     week = sorted({w % 7 for w in _ints(schedule, "week", 0, 7)})  # 7 is Sunday too
-    nth = _ints(schedule, "weekOfMouth", 0, 4)
-    start, stop = _time(field(schedule, "startTime")), _time(field(schedule, "stopTime"))
+    nth = _ints(schedule, "weekOfMouth", 0, 4, "weekOfMonth")  # reading schedule-week-of-month
+    # Reading `schedule-end-time`: the example says stopTime, the table EndTime.
+    start, stop = _time(field(schedule, "startTime")), _time(field(schedule, "stopTime",
+                                                                   "EndTime"))
     if not any((minute, hour, day, month, week, nth)) and start is None:
         return None
     if start is not None:
@@ -186,9 +245,14 @@ def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
 
 
 def next_run(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None:
-    """Unix time of the first run strictly after `polled_at`, or None without a usable schedule."""
-    if not isinstance(schedule, Mapping):
-        return None
+    """Unix time of the first run strictly after `polled_at`, or None without a usable schedule.
+
+    `schedule` is one schedule object or a list of them (the earliest run of all counts)."""
+    found = [t for s in schedules(schedule) if (t := _next_run(s, polled_at, zone)) is not None]
+    return min(found) if found else None
+
+
+def _next_run(schedule: Mapping[str, Any], polled_at: float, zone: ZoneInfo) -> float | None:
     try:
         variants = _cron_fields(schedule)
         if variants is None:

@@ -15,10 +15,15 @@ Why it looks the way it does:
 - The volume list names its pool only by `poolID`; the pool list of the same poll
   (`data.raw["pools"]`) turns it into the pool name that every pool series uses. Without it,
   or for an unknown id, the id text stands in, so the series still says which pool it is.
-- QoS limits exist only with QoS enabled and method "maximum"; 0 means unlimited and is
-  exported as 0 (the catalogue's help says so). maxThroughput is KBps: x1024 to bytes/s.
+- QoS limits exist only with QoS enabled and method "maximum"; 0 means unlimited (manual 002
+  l.503, l.506) and exports no limit series at all, not a limit of 0. maxThroughput is "KBps"
+  (l.507), read as KiB/s like every other unit of the device: x1024 to bytes/s.
+- Both readings of the manual (qsan_exporter/readings.py): `volumes` as a list or an object
+  (`volumes-iscsi-object`), `null` for no volumes or an empty mapping list (`null-lists-services`),
+  `lunInfo` as an object or an "Object array" (`lun-info-object-array`).
 - `qsan_volume_lun_mappings` is exported for both protocols even at 0, so a lost mapping is a
-  value change an alert can see rather than a vanished series.
+  value change an alert can see rather than a vanished series. Each mapping (host, target, LUN,
+  permission) is also an info series, at most MAX_MAPPING_SERIES per volume and protocol.
 - NAS fills cacheMode with "none" and never enables QoS: the raw text stays on the _info
   series only.
 """
@@ -31,44 +36,53 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    as_items,
     enabled,
     entries,
     field,
     health,
-    listing,
-    number,
+    item_list,
+    reported,
     text,
 )
 
 NAME = "volumes"
 PROTOCOLS = ("iscsi", "fc")
+# Mapping series per volume and protocol: a volume mapped to every host of a large cluster must
+# not multiply the exposition; the count series still counts them all.
+MAX_MAPPING_SERIES = 32
 
 
 def pool_names(pools_raw: object) -> dict[str, str]:
     """poolID text -> pool name, from a pool list answer; best effort, never raises."""
     names: dict[str, str] = {}
     pools = field(pools_raw, "pools") if isinstance(pools_raw, Mapping) else None
-    for pool in pools if isinstance(pools, list) else []:
+    try:  # pools in either reading (`volumes-iscsi-object`)
+        pools = as_items(pools, "pools")
+    except ValueError:
+        pools = []
+    for pool in pools:
         pool_id, name = text(field(pool, "id")), text(field(pool, "name"))
         if pool_id and name:
             names[pool_id] = name
     return names
 
 
-def _mappings(volume: Mapping[str, Any], protocol: str) -> int:
+def _mappings(volume: Mapping[str, Any], protocol: str) -> list[Mapping[str, Any]]:
     if not enabled(field(volume, "isLunMap")):
-        return 0
+        return []
     lun_info = field(volume, "lunInfo")
-    # The example shows an object, the table says "Object array": accept both.
+    # Reading `lun-info-object-array`: the example shows an object, the table says "Object
+    # array": accept both, every element.
     blocks = lun_info if isinstance(lun_info, list) else [lun_info]
-    return sum(len(entries(block, protocol)) for block in blocks if isinstance(block, Mapping))
+    return [m for block in blocks if isinstance(block, Mapping) for m in entries(block, protocol)]
 
 
 def collect(data: PollData, out: FamilyBuilder) -> None:
     """Volume identity, health, QoS limits and mapping counts; a nameless volume is skipped."""
     pools = pool_names(data.raw.get("pools"))
     nas = data.product == "nas"
-    for volume in listing(data.raw[NAME], NAME, "volumes"):
+    for volume in item_list(data.raw[NAME], NAME, "volumes"):
         if not isinstance(volume, Mapping) or not text(field(volume, "name")):
             continue
         labels = {"volume": text(field(volume, "name"))}
@@ -90,10 +104,16 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
         out.add("qsan_volume_health", labels, health(vol_health))
         if method.lower() == "maximum":
             setting = field(qos, "setting")
-            out.add("qsan_volume_qos_max_iops", labels, number(field(setting, "maxIOPS")))
-            kbps = number(field(setting, "maxThroughput"))
+            out.add("qsan_volume_qos_max_iops", labels, reported(field(setting, "maxIOPS")))
+            kbps = reported(field(setting, "maxThroughput"))  # 0 = unlimited: no limit series
             out.add("qsan_volume_qos_max_throughput_bytes_per_second", labels,
                     None if kbps is None else kbps * 1024)
         for protocol in PROTOCOLS:
-            out.add("qsan_volume_lun_mappings", {**labels, "protocol": protocol},
-                    _mappings(volume, protocol))
+            mappings = _mappings(volume, protocol)
+            out.add("qsan_volume_lun_mappings", {**labels, "protocol": protocol}, len(mappings))
+            for mapping in mappings[:MAX_MAPPING_SERIES]:
+                out.info("qsan_volume_lun_mapping_info", {
+                    **labels, "protocol": protocol, "host": text(field(mapping, "host")),
+                    "target": text(field(mapping, "targetID", "targetId")),
+                    "lun": text(field(mapping, "lun")),
+                    "permission": text(field(mapping, "permission"))})

@@ -47,6 +47,12 @@ schedule extras                   ``weekOfMouth``     —                    ``s
                                                                            ``stopTime``
 ================================  ==================  ===================  ==================
 
+`SimulatorConfig(literal=True)` (``simulate --literal``) answers with the manual's other
+reading wherever it contradicts itself (the rows of `qsan_exporter.readings`): for volumes,
+iSCSI, tasks and logs, lists typed "object" as id-keyed objects, empty lists as ``null``,
+``schedule`` as an array, ``EndTime``, ``weekOfMonth``, a one-line replication destination as
+an object, an exclusive log ``startTime`` and ``total`` as a string.
+
 Units as on the device: sizes in MB (MiB), cache capacities in MB, QoS maxThroughput in KBps,
 disk throughput in MB/s and latency in ms.
 

@@ -41,14 +41,15 @@ class Device:
                                             all_ssd=profile.disk_media == "SSD")
         self.hardware = Hardware(config, profile)
         self.storage = Storage(config, profile, layout)
+        literal = config.literal and config.profile != "legacy"  # legacy renders from these
         self.services = Services(profile, layout, self.storage, self.hardware.serials[0],
-                                 self.started)
+                                 self.started, literal=literal)
         self.facts = self._facts()
         names = {"volume": volume_name(0), "pool": self.facts.degraded_pool,
                  "raidset": str(self.facts.degraded_raidset), "disk": str(self.facts.failed_disk),
                  "psu": self.facts.failed_psu, "fan": self.facts.stopped_fan,
                  "task": self.facts.error_replication_task, "user": config.username}
-        self.logs = LogBook(self.started, config.log_interval, names)
+        self.logs = LogBook(self.started, config.log_interval, names, literal=literal)
         self._static: dict[str, bytes] = {
             "/rest/v1/hardware/info": self.hardware.numbers_body.encode(),
             "/rest/v1/storage/pool/list": self.storage.pools_body.encode(),

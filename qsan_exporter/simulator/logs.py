@@ -5,6 +5,10 @@ thread, so hundreds of idle simulated arrays cost nothing. The event list is app
 sorted by timestamp, so `startTime` is a bisection and a typical incremental poll touches only the
 few events since the last one. Some history events share a timestamp on purpose: the exporter must
 count each of them once.
+
+`literal` takes the manual's other reading (qsan_exporter/readings.py): `startTime` exclusive
+("List all logs after startTime", `log-start-time`), `total` a string (`log-total-type`) and
+`"logs": null` for an empty page ("the null value will be returned", `null-lists-services`).
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ _MESSAGES = {
 class LogBook:
     """Thread-safe, lazily grown event list of one simulated array."""
 
-    def __init__(self, started: float, interval: float, names: dict[str, str]) -> None:
+    def __init__(self, started: float, interval: float, names: dict[str, str],
+                 literal: bool = False) -> None:
         self.started = int(started)
+        self.literal = literal
         self.interval = interval
         self._names = names
         self._lock = threading.Lock()
@@ -69,12 +75,17 @@ class LogBook:
         """One page, oldest first, of the events at or after `start_time` of the given types."""
         self.catch_up(now)
         with self._lock:
-            first = 0 if start_time is None else bisect.bisect_left(self._times, start_time)
+            find = bisect.bisect_right if self.literal else bisect.bisect_left
+            first = 0 if start_time is None else find(self._times, start_time)
             selected = self._events[first:]
         if types is not None:
             selected = [e for e in selected if e["type"] in types]
         begin = (page - 1) * page_size
-        return {"logs": selected[begin:begin + page_size], "total": len(selected),
+        page_events = selected[begin:begin + page_size]
+        if self.literal:
+            return {"logs": page_events or None, "total": str(len(selected)),
+                    "haveNextPage": begin + page_size < len(selected)}
+        return {"logs": page_events, "total": len(selected),
                 "haveNextPage": begin + page_size < len(selected)}
 
     def __len__(self) -> int:

@@ -4,6 +4,13 @@ Targets are numbered across controllers (controller c owns targets 2c and 2c+1);
 target of each controller has sessions, the second has none, so "targets without sessions"
 exports 0 rather than nothing. Task ids are the ids of their source volumes, as on the device.
 The second replication task is in error.
+
+`literal` takes the manual's other reading of each contradiction (qsan_exporter/readings.py):
+the `iscsi` lists as objects keyed by controller ("iscsi object", `volumes-iscsi-object`), empty
+session lists as `null` (`null-lists-services`), `schedule` as an array of one object
+(`schedule-array-or-object`), `EndTime` for `stopTime` (`schedule-end-time`), `weekOfMonth`
+for `weekOfMouth` (`schedule-week-of-month`) and a one-line replication `destination` as an
+object (`replication-destination-shape`).
 """
 
 from __future__ import annotations
@@ -38,18 +45,26 @@ class Services:
     """Serialised iSCSI and task documents of one array."""
 
     def __init__(self, profile: Profile, layout: Layout, storage: Storage, serial: str,
-                 started: float) -> None:
+                 started: float, literal: bool = False) -> None:
         self.profile, self.layout, self.storage = profile, layout, storage
         self.iqn_prefix = f"iqn.2004-08.com.qsan:{profile.model.lower()[:6]}-{serial.lower()}"
-        self.targets_body = json.dumps({"iscsi": [self._controller_targets(c)
-                                                  for c in range(layout.controllers)]})
-        self.sessions_body = json.dumps({"iscsi": [
-            {"ctrlID": profile.ident(c), "sessions": self._sessions(c, int(started))}
-            for c in range(layout.controllers)]})
-        self.tasks_bodies = {kind: json.dumps({"tasks": build()}) for kind, build in (
+        targets = [self._controller_targets(c) for c in range(layout.controllers)]
+        # "status: Iscsi connection status, Object array" (manual 002 l.988); its entries are
+        # undocumented: one per data port, by name, all up.
+        sessions = [{"ctrlID": profile.ident(c),
+                     "status": [{"name": f"LAN{n}", "status": "Up"} for n in (1, 2)],
+                     "sessions": self._sessions(c, int(started))}
+                    for c in range(layout.controllers)]
+        tasks = {kind: build() for kind, build in (
             ("snapshot", self._snapshots), ("clone", self._clones),
             ("replication", self._replications), ("cloud", self._clouds),
         ) if kind in profile.task_types}
+        if literal:
+            targets, sessions, tasks = _literal(targets, sessions, tasks)
+        self.targets_body = json.dumps({"iscsi": targets})
+        self.sessions_body = json.dumps({"iscsi": sessions})
+        self.tasks_bodies = {kind: json.dumps({"tasks": listed})
+                             for kind, listed in tasks.items()}
 
     def target_name(self, target: int) -> str:
         controller = self.layout.controller_of(target)
@@ -147,3 +162,26 @@ class Services:
              "destination": "media-archive",
              "schedule": _schedule(self.profile, [0], [], week=[0, 6], window=(8, 18))},
         ]
+
+
+def _literal(targets: list[dict[str, Any]], sessions: list[dict[str, Any]],
+             tasks: dict[str, list[dict[str, Any]]]) -> tuple[Any, Any, dict[str, Any]]:
+    """The same documents in the manual's other reading (see the module docstring)."""
+    def keyed(groups: list[dict[str, Any]]) -> dict[str, Any]:
+        return {str(g["ctrlID"]): g for g in groups}
+
+    sessions = [{**g, "sessions": g["sessions"] or None} for g in sessions]
+    renamed = {"stopTime": "EndTime", "weekOfMouth": "weekOfMonth"}
+    literal_tasks: dict[str, Any] = {}
+    for kind, listed in tasks.items():
+        out = []
+        for task in listed:
+            task = dict(task)
+            schedule = {renamed.get(k, k): v for k, v in task["schedule"].items()}
+            task["schedule"] = [schedule]
+            destination = task.get("destination")
+            if isinstance(destination, list) and len(destination) == 1:
+                task["destination"] = destination[0]
+            out.append(task)
+        literal_tasks[kind] = out or None
+    return keyed(targets), keyed(sessions), literal_tasks

@@ -44,8 +44,13 @@ class Storage:
         self.disk_ids = [profile.disk_id(d.index, d.enclosure, d.slot) for d in layout.disks]
         self.pools_body = _dumps({"pools": [self._pool(p, rng.uniform(0.25, 0.7))
                                             for p in range(layout.pools)]})
-        self.volumes_body = _dumps({"volumes": [self._volume(v.index)
-                                                for v in layout.volumes]})
+        # The manual's other reading; legacy renders its answers from the default documents.
+        self.literal = config.literal and config.profile != "legacy"
+        volumes = [self._volume(v.index) for v in layout.volumes]
+        # Reading `volumes-iscsi-object` (qsan_exporter/readings.py): "volumes object" (manual 002
+        # l.434) literally, a map keyed by volume id.
+        self.volumes_body = _dumps({"volumes": {str(v["id"]): v for v in volumes}
+                                    if self.literal else volumes})
         self._disk_prefixes = [_dumps(self._disk(d, rng.randrange(10**8)))[:-1]
                                for d in layout.disks]
         self._disk_motion = [(rng.uniform(0, 2 * math.pi), rng.uniform(0.6, 1.4))
@@ -163,13 +168,17 @@ class Storage:
                                                         "targetResponseTime": 0}})
         body["isLunMap"] = plan.target is not None
         if plan.target is not None:
-            body["lunInfo"] = {
+            lun_info: dict[str, Any] = {
                 "iscsi": [{"host": "*", "targetID": str(plan.target), "lun": str(plan.lun),
                            "permission": "Read-write"}],
                 "fc": [{"host": "21:00:00:24:ff:4c:aa:01", "targetID": "0",
                         "lun": str(plan.lun), "permission": "Read-write"}]
                 if plan.fc and not p.nas else [],
             }
+            # Readings `lun-info-object-array` ("lunInfo Object array", 002 l.482) and
+            # `null-lists-services` when literal.
+            body["lunInfo"] = ([{k: v or None for k, v in lun_info.items()}] if self.literal
+                               else lun_info)
         return body
 
 

@@ -1,0 +1,7 @@
+"""Coverage rows of the disks area (placeholder: the rows of this area are written elsewhere)."""
+
+from __future__ import annotations
+
+from qsan_exporter.coverage import Field
+
+ROWS: tuple[Field, ...] = ()
