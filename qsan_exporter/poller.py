@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.watchdog import Watchdog
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
@@ -65,10 +66,11 @@ def _first_job(name: str) -> str:
     return name + "\x00first"
 
 
-def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None) -> _Member:
+def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None,
+                 watchdog: Watchdog | None = None) -> _Member:
     stats = ApiStats()
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
-                         global_limit=global_limit)
+                         global_limit=global_limit, watchdog=watchdog)
     source, client = make_source(config, stats=stats, guard=guard)  # by the config's `api:`
     poll = ArrayPoll(config, source, stats, guard=guard)
     return _Member(poll=poll, client=client)
@@ -84,8 +86,10 @@ class Poller:
         global_limit: GlobalLimit | None = None,
     ) -> None:
         self._exposition = exposition
+        # One watchdog thread for the fleet's request deadlines, not one per array.
+        self._watchdog = Watchdog()
         self._factory = member_factory or functools.partial(
-            build_member, global_limit=global_limit)
+            build_member, global_limit=global_limit, watchdog=self._watchdog)
         self._members: dict[str, _Member] = {}
         self._lock = threading.RLock()
         self._max_workers = max_workers
@@ -132,6 +136,7 @@ class Poller:
             self._members.clear()
         for member in members:
             member.poll.closing = True
+        self._watchdog.cut_all()  # a poll stuck on a trickling array ends now
         if self._scheduler is not None:
             done = threading.Event()
 
