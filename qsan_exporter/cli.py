@@ -140,6 +140,35 @@ class _GlobalMetrics:
                                         value=1 if self.reload_successful else 0)]
 
 
+class Reloader:
+    """SIGHUP and POST /-/reload: the new config runs whole, or the old one keeps running."""
+
+    def __init__(self, path: Path | None, poller: Poller, global_metrics: _GlobalMetrics,
+                 current: _Selection, lock: threading.Lock) -> None:
+        self.path, self.poller, self.global_metrics = path, poller, global_metrics
+        self.current, self.lock = current, lock
+
+    def __call__(self) -> ReloadResult:
+        assert self.path is not None
+        with self.lock:
+            try:
+                loaded = load_config(self.path)
+                new = select_shard(loaded, self.current.shard)
+                self.poller.apply(new)  # all or nothing: raises before touching what runs
+            except Exception as exc:  # whatever the cause, the running config stays
+                self.global_metrics.reload_successful = False
+                reason = ("; ".join(exc.problems) if isinstance(exc, ConfigError)
+                          else f"unexpected {type(exc).__name__}: {exc}")
+                log.error("reload of %s failed, keeping the running config: %s",
+                          self.path, reason)
+                log.debug("reload failure", exc_info=not isinstance(exc, ConfigError))
+                return ReloadResult(False, "reload failed: " + reason)
+            self.current.config = loaded
+            self.global_metrics.reload_successful = True
+            log.info("reloaded %s: %d array(s)", self.path, len(new.arrays))
+            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -201,6 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.report("qsan-exporter", args.config_file), file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # a config must never end the exporter with a traceback
+        log.debug("loading the config failed", exc_info=True)
+        print(f"qsan-exporter: {args.config_file}: invalid configuration: cannot be read "
+              f"({type(exc).__name__})", file=sys.stderr)
+        return EXIT_USAGE
     if args.config_check:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
               + ", ".join(a.name for a in config.arrays))
@@ -221,22 +255,7 @@ def _serve(
 
     current = _Selection(config, shard)  # what reload and re-sharding start from
 
-    def reload() -> ReloadResult:
-        assert config_path is not None
-        with reload_lock:
-            try:
-                loaded = load_config(config_path)
-                new = select_shard(loaded, current.shard)
-            except ConfigError as exc:
-                global_metrics.reload_successful = False
-                log.error("reload of %s failed, keeping the running config: %s",
-                          config_path, "; ".join(exc.problems))
-                return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
-            current.config = loaded
-            poller.apply(new)
-            global_metrics.reload_successful = True
-            log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
-            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
+    reload = Reloader(config_path, poller, global_metrics, current, reload_lock)
 
     try:
         server = HttpServer(

@@ -9,6 +9,7 @@ restart. Defaults are merged into each array; `${ENV}` is expanded in every stri
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import stat
@@ -19,12 +20,19 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import requests
+import urllib3
 import yaml
 
+from qsan_exporter.api.answer import DEFAULT_MAX_RESPONSE_MIB
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
+# 300 arrays take ~150 KB and ~10 000 values; these refuse only what cannot be a config.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_YAML_NODES = 1_000_000
+MAX_PASSWORD_FILE_BYTES = 4096
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Labels the exporter sets itself; a user label with one of these names would clash.
@@ -52,6 +60,7 @@ class ArrayConfig:
     timezone: str = "UTC"
     max_concurrent_requests: int = 1
     backoff_max_seconds: float = 600.0
+    max_response_mib: float = DEFAULT_MAX_RESPONSE_MIB
 
     @property
     def poll_deadline_seconds(self) -> float:
@@ -106,7 +115,18 @@ _SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "timezone": ((str,), "an IANA time zone such as Europe/Berlin"),
     "max_concurrent_requests": ((int,), "a whole number >= 1 (requests in flight to the array)"),
     "backoff_max_seconds": ((int, float), "a number of seconds"),
+    "max_response_mib": ((int, float), "a size in MiB (the largest answer read from the array)"),
 }
+# (low, high): every number is finite and within these (low excluded when it is 0).
+_DAY, _WEEK = 86400.0, 7 * 86400.0
+_RANGES: dict[str, tuple[float, float]] = {
+    "timeout_seconds": (0, 3600.0),
+    "interval_seconds": (0, _DAY),
+    "backoff_max_seconds": (0, _WEEK),
+    "max_concurrent_requests": (1, 64),
+    "max_response_mib": (0, 1024.0),
+}
+_COLLECTOR_INTERVAL_RANGE = (0, _WEEK)
 _ARRAY_ONLY = {"name": ((str,), "a string"), "url": ((str,), "a URL such as https://10.1.2.3")}
 _ALL_KEYS = {**_SETTINGS, **_ARRAY_ONLY}
 _CHOICES = {
@@ -119,19 +139,71 @@ _CHOICES = {
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read, validate and resolve a config file. Raises ConfigError listing every problem."""
     path = Path(path)
+    text = read_text(path, MAX_CONFIG_BYTES, "config file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"cannot read config file {path}: {exc.strerror}"]) from None
-    try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"{path}: not valid YAML{where}"]) from None
+    except _TooLarge as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
     config = parse_config(document, base_dir=path.parent)
     _warn_if_world_readable(path, document)
     return config
+
+
+def read_text(path: Path, limit: int, what: str) -> str:
+    """A small text file, read at most `limit` bytes deep (never /dev/zero to the end), as
+    UTF-8 without NUL bytes; ConfigError naming `what` otherwise."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError([f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})"]) \
+            from None
+    shown = repr(str(path))
+    if len(data) > limit:
+        raise ConfigError([f"{what} {shown} is larger than {limit} bytes: not the file meant"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{what} {shown} is not UTF-8 text (byte {exc.start + 1})"]) from None
+    if "\x00" in text:
+        raise ConfigError([f"{what} {shown} holds binary data (NUL bytes), not text"])
+    return text
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a document whose aliases expand past MAX_YAML_NODES (an alias
+    bomb of a few hundred bytes expands to billions of nodes)."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        sizes: dict[int, int] = {}
+        if node is not None and _expanded_size(node, sizes) > MAX_YAML_NODES:
+            raise _TooLarge(f"YAML aliases expand to more than {MAX_YAML_NODES} values "
+                            "(anchors and * references nested too far)")
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values in `node` with every alias expanded; each shared node is counted once per use
+    but walked once (memo by id), so the count is cheap even for a bomb."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    sizes[id(node)] = 0  # a recursive alias counts as nothing more
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = total
+    return total
 
 
 def parse_config(document: Any, *, base_dir: Path | None = None) -> Config:
@@ -191,7 +263,25 @@ def _parse_array(
         merged.pop("password", None)
         merged.pop("password_file", None)
     merged.update({k: v for k, v in raw.items() if k in _SETTINGS or k in _ARRAY_ONLY})
+    values = _typed_values(merged, where, problems)
 
+    for required in ("name", "url", "username"):
+        if not values.get(required) and not any(required in p for p in problems[before:]):
+            problems.append(f"{where}: {required} is required")
+    if values.get("url"):
+        _check_url(values["url"], where, problems)
+    password = _resolve_password(values, where, problems, base_dir)
+    _check_timing(values, where, problems)
+    _check_collectors(values, where, problems)
+    _check_labels(values.get("labels", {}), where, problems)
+    _check_other(values, where, problems, base_dir)
+    if len(problems) > before:
+        return None
+    return _build(values, password or "", base_dir)
+
+
+def _typed_values(merged: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    """Each value of the right type, each number finite and in its sane range."""
     values: dict[str, Any] = {}
     for key, value in merged.items():
         accepted, description = _ALL_KEYS[key]
@@ -205,91 +295,132 @@ def _parse_array(
         if key in _CHOICES and value not in _CHOICES[key]:
             problems.append(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}")
             continue
+        if key in _RANGES and not _in_range(value, *_RANGES[key]):
+            problems.append(f"{where}: {key} must be {_range_text(*_RANGES[key])}, "
+                            f"got {_short(value)}")
+            continue
         values[key] = value
+    return values
 
-    for required in ("name", "url", "username"):
-        if not values.get(required) and not any(required in p for p in problems[before:]):
-            problems.append(f"{where}: {required} is required")
-    url = values.get("url")
-    if isinstance(url, str) and url:
+
+def _in_range(value: Any, low: float, high: float) -> bool:
+    """A finite number within [low, high] (low itself excluded when it is 0: no zero waits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return (value > 0 if low == 0 else value >= low) and value <= high
+
+
+def _range_text(low: float, high: float) -> str:
+    return f"> 0 and <= {high:g}" if low == 0 else f"from {low:g} to {high:g}"
+
+
+def _short(value: Any) -> str:
+    """A number as messages show it: 26 digits are not worth echoing whole."""
+    text = repr(value)
+    return text if len(text) <= 20 else text[:17] + "..."
+
+
+def _check_url(url: str, where: str, problems: list[str]) -> None:
+    """The URL as requests will parse it: http(s), a host, a valid port, nothing else."""
+    # A URL with credentials is never echoed: the password would reach the log.
+    shown = repr(url) if "@" not in url else "(not shown: it holds credentials)"
+    try:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(f"{where}: url {url!r} must be http(s)://host[:port]")
-        elif parts.path not in ("", "/") or parts.query:
-            problems.append(f"{where}: url must be scheme + host[:port] only, without a path")
-        else:
-            try:
-                parts.port  # noqa: B018 - raises on a malformed port
-            except ValueError:
-                problems.append(f"{where}: url {url!r} has an invalid port")
-    password = _resolve_password(values, where, problems, base_dir)
+        port = parts.port
+        requests.PreparedRequest().prepare_url(url, None)
+    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
+        problems.append(f"{where}: url {shown} is not a valid URL (scheme://host[:port]; "
+                        "an IPv6 address goes in brackets: https://[fd00::1])")
+        return
+    if parts.username is not None or parts.password is not None:
+        problems.append(f"{where}: url must not hold credentials (user:password@host): set "
+                        "username, and password_file (or password), instead")
+    elif parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{where}: url {shown} must be http(s)://host[:port]")
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems.append(f"{where}: url must be scheme + host[:port] only, without a path")
+    elif port == 0:
+        problems.append(f"{where}: url {shown} has an invalid port (1-65535)")
+
+
+def _check_timing(values: dict[str, Any], where: str, problems: list[str]) -> None:
     timeout = values.get("timeout_seconds", 10.0)
     interval = values.get("interval_seconds", 60.0)
-    if timeout <= 0:
-        problems.append(f"{where}: timeout_seconds must be > 0")
-    if interval <= 0:
-        problems.append(f"{where}: interval_seconds must be > 0")
-    elif timeout >= interval:
+    if timeout >= interval:
         problems.append(f"{where}: timeout_seconds ({timeout}) must be below interval_seconds "
                         f"({interval}) so a poll can finish before the next one is due")
+    low, high = _COLLECTOR_INTERVAL_RANGE
+    for name, seconds in values.get("collector_intervals", {}).items():
+        if name not in COLLECTOR_NAMES:
+            problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
+        elif not _in_range(seconds, low, high):
+            problems.append(f"{where}: collector_intervals.{name} must be a number of seconds "
+                            f"{_range_text(low, high)}")
+        elif seconds < interval:
+            problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
+    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
+    if backoff_max < interval:
+        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
+
+
+def _check_collectors(values: dict[str, Any], where: str, problems: list[str]) -> None:
     collectors = values.get("collectors", list(COLLECTOR_NAMES))
     for name in collectors:
-        if name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collectors: unknown collector {name!r} "
+        if not isinstance(name, str) or name not in COLLECTOR_NAMES:
+            problems.append(f"{where}: collectors: unknown collector {_short(name)} "
                             f"(known: {', '.join(COLLECTOR_NAMES)})")
     if not collectors:
         problems.append(f"{where}: collectors must not be empty")
-    intervals = values.get("collector_intervals", {})
-    for name, seconds in intervals.items():
-        if name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
-        elif isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            problems.append(f"{where}: collector_intervals.{name} must be a positive number")
-        elif seconds < interval:
-            problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
-    labels = values.get("labels", {})
+
+
+def _check_labels(labels: dict[Any, Any], where: str, problems: list[str]) -> None:
     for label, value in labels.items():
         if not isinstance(label, str) or not _LABEL_RE.match(label) or label.startswith("__"):
-            problems.append(f"{where}: labels: {label!r} is not a valid Prometheus label name")
+            problems.append(f"{where}: labels: {_short(label)} is not a valid Prometheus label "
+                            "name")
         elif label in _RESERVED_LABELS:
             problems.append(f"{where}: labels: {label!r} is reserved by the exporter")
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             problems.append(f"{where}: labels.{label} must be a string")
-    concurrency = values.get("max_concurrent_requests", 1)
-    if concurrency < 1:
-        problems.append(f"{where}: max_concurrent_requests must be >= 1")
-    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
-    if isinstance(backoff_max, int | float) and backoff_max < interval:
-        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
+
+
+def _check_other(values: dict[str, Any], where: str, problems: list[str],
+                 base_dir: Path | None) -> None:
     zone = values.get("timezone", "UTC")
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"{where}: timezone {zone!r} is not a known IANA time zone")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        problems.append(f"{where}: timezone {_short(zone)} is not a known IANA time zone")
     ca_file = values.get("ca_file")
     if ca_file and base_dir is not None and not _readable(base_dir / ca_file):
         problems.append(f"{where}: ca_file {ca_file!r} cannot be read")
 
-    if len(problems) > before:
-        return None
+
+def _build(values: dict[str, Any], password: str, base_dir: Path | None) -> ArrayConfig:
+    ca_file = values.get("ca_file")
+    interval = float(values.get("interval_seconds", 60.0))
     return ArrayConfig(
         name=values["name"],
         url=values["url"].rstrip("/"),
         username=values["username"],
-        password=password or "",
+        password=password,
         password_encoding=values.get("password_encoding", "plain"),
         api=values.get("api", "auto"),
         product=values.get("product", "auto"),
         verify_tls=values.get("verify_tls", True),
         ca_file=str(base_dir / ca_file) if ca_file and base_dir is not None else ca_file,
-        timeout_seconds=float(timeout),
-        interval_seconds=float(interval),
-        collectors=tuple(dict.fromkeys(collectors)),
-        collector_intervals={k: float(v) for k, v in intervals.items()},
-        labels={k: str(v) for k, v in labels.items()},
-        timezone=zone,
-        max_concurrent_requests=concurrency,
-        backoff_max_seconds=float(backoff_max),
+        timeout_seconds=float(values.get("timeout_seconds", 10.0)),
+        interval_seconds=interval,
+        collectors=tuple(dict.fromkeys(values.get("collectors", COLLECTOR_NAMES))),
+        collector_intervals={k: float(v)
+                             for k, v in values.get("collector_intervals", {}).items()},
+        labels={k: str(v) for k, v in values.get("labels", {}).items()},
+        timezone=values.get("timezone", "UTC"),
+        max_concurrent_requests=values.get("max_concurrent_requests", 1),
+        backoff_max_seconds=float(values.get("backoff_max_seconds", max(600.0, interval))),
+        max_response_mib=float(values.get("max_response_mib", DEFAULT_MAX_RESPONSE_MIB)),
     )
 
 
@@ -318,16 +449,27 @@ def _resolve_password(
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         try:
-            # A trailing newline is an editor's, not part of the password.
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            problems.append(f"{where}: password_file {str(path)!r} cannot be read "
-                            f"({exc.strerror})")
+            text = read_text(path, MAX_PASSWORD_FILE_BYTES, "password_file")
+        except ConfigError as exc:
+            problems.extend(f"{where}: {problem}" for problem in exc.problems)
             return None
+        warn_if_others_can_read(path, "password_file")
+        # A trailing newline is an editor's, not part of the password.
+        return text.rstrip("\r\n")
     if "password" in values:
         return values["password"]
     problems.append(f"{where}: password or password_file is required")
     return None
+
+
+def warn_if_others_can_read(path: Path, what: str) -> None:
+    """A secret file anyone on the host can read is worth a warning, not a refusal."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) and mode & stat.S_IROTH:
+        log.warning("%s %s is readable by every user on this host; chmod o-r it", what, path)
 
 
 def _readable(path: Path) -> bool:

@@ -109,22 +109,34 @@ class Poller:
         self.apply(config)
 
     def apply(self, config: Config) -> None:
-        """Start new arrays, stop removed ones, restart changed ones; keep the unchanged."""
+        """Start new arrays, stop removed ones, restart changed ones; keep the unchanged.
+
+        All or nothing: every new client is built before anything running is touched, so a
+        config that cannot be built (it raises) leaves the running arrays and tokens as they were.
+        """
         wanted = {a.name: a for a in config.arrays}
         with self._lock:
             stale = [
                 name for name, m in self._members.items()
                 if name not in wanted or m.poll.config != wanted[name]
             ]
-            removed = [self._members.pop(name) for name in stale]
+            fresh = [a for name, a in wanted.items() if name not in self._members or name in stale]
+        built: dict[str, _Member] = {}
+        try:
+            for array in fresh:
+                built[array.name] = self._factory(array)
+        except BaseException:
+            _close_all(list(built.values()))
+            raise
+        with self._lock:
+            removed = [self._members.pop(name) for name in stale if name in self._members]
             for name in stale:
                 self._remove_job(name)
                 if name not in wanted:
                     self._exposition.remove(name)
-            for name, array in wanted.items():
-                if name not in self._members:
-                    self._members[name] = self._factory(array)
-                    self._add_job(array)
+            for array in fresh:
+                self._members[array.name] = built[array.name]
+                self._add_job(array)
         _close_all(removed)
         if stale:
             log.info("stopped polling %s", ", ".join(sorted(stale)))

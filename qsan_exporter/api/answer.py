@@ -16,11 +16,12 @@ from typing import Any
 from qsan_exporter.api.errors import ApiFormatError
 
 # The simulator's largest answer at a big size (8 enclosures, 286 disks, 32 pools, 512 volumes)
-# is the volume list at 214 KB; a 1000-event log page is 88 KB (bench/README.md has the
-# figures). 8 MiB leaves ~40x room and keeps the worst answer's parse within ~100 MiB.
+# is the volume list: 214 KB holding 12 294 JSON values; a 1000-event log page is 88 KB
+# (docs/deployment.md has the figures). 8 MiB of bytes and 200 000 values leave ~40x and ~16x
+# room, and bound the worst answer that is still parsed to ~40 MiB of Python objects.
 DEFAULT_MAX_RESPONSE_MIB = 8.0
 MAX_DEPTH = 64
-MAX_VALUES = 500_000  # ~25x the values in that volume list
+MAX_VALUES = 200_000
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
 _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _OPENING = frozenset(b"[{")
