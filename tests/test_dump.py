@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter import dump
+from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
 from tests.conftest import write_config
 
@@ -200,3 +201,12 @@ def test_dump_of_a_sanos4_legacy_array(simulators, tmp_path, capsys, api) -> Non
     lines = [line for line in stdout.splitlines() if line.startswith("[")]
     assert len(lines) == len(endpoints)
     assert sim.stats.requests_by_path.get("/rest/v1/hardware/info", 0) == (api == "auto")
+
+
+def test_every_request_failing_exits_non_zero(simulators, tmp_path, capsys) -> None:
+    sim = simulators("san")
+    sim.faults.add(Fault("status", "/rest/v1/*", status=500))
+    config = write_config(tmp_path / "c.yml", {"arr": sim}, api="unified")
+    assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
+    assert "every request failed" in capsys.readouterr().err
+    assert sim.live_token_sets() == 0
