@@ -9,7 +9,6 @@ restart. Defaults are merged into each array; `${ENV}` is expanded in every stri
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import stat
@@ -17,22 +16,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
-import urllib3
 import yaml
 
 from qsan_exporter.api.answer import DEFAULT_MAX_RESPONSE_MIB
+from qsan_exporter.config_input import (
+    MAX_CONFIG_BYTES,
+    MAX_PASSWORD_FILE_BYTES,
+    FileProblem,
+    check_url,
+    in_range,
+    load_yaml,
+    range_text,
+    read_text,
+    short,
+    warn_if_others_can_read,
+)
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
-# 300 arrays take ~150 KB and ~10 000 values; these refuse only what cannot be a config.
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
-MAX_YAML_NODES = 1_000_000
-MAX_PASSWORD_FILE_BYTES = 4096
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Labels the exporter sets itself; a user label with one of these names would clash.
@@ -139,71 +143,21 @@ _CHOICES = {
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read, validate and resolve a config file. Raises ConfigError listing every problem."""
     path = Path(path)
-    text = read_text(path, MAX_CONFIG_BYTES, "config file")
     try:
-        document = yaml.load(text, Loader=_BoundedLoader)
+        text = read_text(path, MAX_CONFIG_BYTES, "config file")
+    except FileProblem as exc:
+        raise ConfigError([str(exc)]) from None
+    try:
+        document = load_yaml(text)
+    except FileProblem as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"{path}: not valid YAML{where}"]) from None
-    except _TooLarge as exc:
-        raise ConfigError([f"{path}: {exc}"]) from None
     config = parse_config(document, base_dir=path.parent)
     _warn_if_world_readable(path, document)
     return config
-
-
-def read_text(path: Path, limit: int, what: str) -> str:
-    """A small text file, read at most `limit` bytes deep (never /dev/zero to the end), as
-    UTF-8 without NUL bytes; ConfigError naming `what` otherwise."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(limit + 1)
-    except OSError as exc:
-        raise ConfigError([f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})"]) \
-            from None
-    shown = repr(str(path))
-    if len(data) > limit:
-        raise ConfigError([f"{what} {shown} is larger than {limit} bytes: not the file meant"])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{what} {shown} is not UTF-8 text (byte {exc.start + 1})"]) from None
-    if "\x00" in text:
-        raise ConfigError([f"{what} {shown} holds binary data (NUL bytes), not text"])
-    return text
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a document whose aliases expand past MAX_YAML_NODES (an alias
-    bomb of a few hundred bytes expands to billions of nodes)."""
-
-    def get_single_node(self) -> Any:
-        node = super().get_single_node()
-        sizes: dict[int, int] = {}
-        if node is not None and _expanded_size(node, sizes) > MAX_YAML_NODES:
-            raise _TooLarge(f"YAML aliases expand to more than {MAX_YAML_NODES} values "
-                            "(anchors and * references nested too far)")
-        return node
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """Values in `node` with every alias expanded; each shared node is counted once per use
-    but walked once (memo by id), so the count is cheap even for a bomb."""
-    if id(node) in sizes:
-        return sizes[id(node)]
-    sizes[id(node)] = 0  # a recursive alias counts as nothing more
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_expanded_size(child, sizes) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    sizes[id(node)] = total
-    return total
 
 
 def parse_config(document: Any, *, base_dir: Path | None = None) -> Config:
@@ -269,7 +223,7 @@ def _parse_array(
         if not values.get(required) and not any(required in p for p in problems[before:]):
             problems.append(f"{where}: {required} is required")
     if values.get("url"):
-        _check_url(values["url"], where, problems)
+        check_url(values["url"], where, problems)
     password = _resolve_password(values, where, problems, base_dir)
     _check_timing(values, where, problems)
     _check_collectors(values, where, problems)
@@ -295,54 +249,12 @@ def _typed_values(merged: dict[str, Any], where: str, problems: list[str]) -> di
         if key in _CHOICES and value not in _CHOICES[key]:
             problems.append(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}")
             continue
-        if key in _RANGES and not _in_range(value, *_RANGES[key]):
-            problems.append(f"{where}: {key} must be {_range_text(*_RANGES[key])}, "
-                            f"got {_short(value)}")
+        if key in _RANGES and not in_range(value, *_RANGES[key]):
+            problems.append(f"{where}: {key} must be {range_text(*_RANGES[key])}, "
+                            f"got {short(value)}")
             continue
         values[key] = value
     return values
-
-
-def _in_range(value: Any, low: float, high: float) -> bool:
-    """A finite number within [low, high] (low itself excluded when it is 0: no zero waits)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if isinstance(value, float) and not math.isfinite(value):
-        return False
-    return (value > 0 if low == 0 else value >= low) and value <= high
-
-
-def _range_text(low: float, high: float) -> str:
-    return f"> 0 and <= {high:g}" if low == 0 else f"from {low:g} to {high:g}"
-
-
-def _short(value: Any) -> str:
-    """A number as messages show it: 26 digits are not worth echoing whole."""
-    text = repr(value)
-    return text if len(text) <= 20 else text[:17] + "..."
-
-
-def _check_url(url: str, where: str, problems: list[str]) -> None:
-    """The URL as requests will parse it: http(s), a host, a valid port, nothing else."""
-    # A URL with credentials is never echoed: the password would reach the log.
-    shown = repr(url) if "@" not in url else "(not shown: it holds credentials)"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        requests.PreparedRequest().prepare_url(url, None)
-    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
-        problems.append(f"{where}: url {shown} is not a valid URL (scheme://host[:port]; "
-                        "an IPv6 address goes in brackets: https://[fd00::1])")
-        return
-    if parts.username is not None or parts.password is not None:
-        problems.append(f"{where}: url must not hold credentials (user:password@host): set "
-                        "username, and password_file (or password), instead")
-    elif parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{where}: url {shown} must be http(s)://host[:port]")
-    elif parts.path not in ("", "/") or parts.query or parts.fragment:
-        problems.append(f"{where}: url must be scheme + host[:port] only, without a path")
-    elif port == 0:
-        problems.append(f"{where}: url {shown} has an invalid port (1-65535)")
 
 
 def _check_timing(values: dict[str, Any], where: str, problems: list[str]) -> None:
@@ -355,9 +267,9 @@ def _check_timing(values: dict[str, Any], where: str, problems: list[str]) -> No
     for name, seconds in values.get("collector_intervals", {}).items():
         if name not in COLLECTOR_NAMES:
             problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
-        elif not _in_range(seconds, low, high):
+        elif not in_range(seconds, low, high):
             problems.append(f"{where}: collector_intervals.{name} must be a number of seconds "
-                            f"{_range_text(low, high)}")
+                            f"{range_text(low, high)}")
         elif seconds < interval:
             problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
     backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
@@ -369,7 +281,7 @@ def _check_collectors(values: dict[str, Any], where: str, problems: list[str]) -
     collectors = values.get("collectors", list(COLLECTOR_NAMES))
     for name in collectors:
         if not isinstance(name, str) or name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collectors: unknown collector {_short(name)} "
+            problems.append(f"{where}: collectors: unknown collector {short(name)} "
                             f"(known: {', '.join(COLLECTOR_NAMES)})")
     if not collectors:
         problems.append(f"{where}: collectors must not be empty")
@@ -378,7 +290,7 @@ def _check_collectors(values: dict[str, Any], where: str, problems: list[str]) -
 def _check_labels(labels: dict[Any, Any], where: str, problems: list[str]) -> None:
     for label, value in labels.items():
         if not isinstance(label, str) or not _LABEL_RE.match(label) or label.startswith("__"):
-            problems.append(f"{where}: labels: {_short(label)} is not a valid Prometheus label "
+            problems.append(f"{where}: labels: {short(label)} is not a valid Prometheus label "
                             "name")
         elif label in _RESERVED_LABELS:
             problems.append(f"{where}: labels: {label!r} is reserved by the exporter")
@@ -392,7 +304,7 @@ def _check_other(values: dict[str, Any], where: str, problems: list[str],
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        problems.append(f"{where}: timezone {_short(zone)} is not a known IANA time zone")
+        problems.append(f"{where}: timezone {short(zone)} is not a known IANA time zone")
     ca_file = values.get("ca_file")
     if ca_file and base_dir is not None and not _readable(base_dir / ca_file):
         problems.append(f"{where}: ca_file {ca_file!r} cannot be read")
@@ -450,8 +362,8 @@ def _resolve_password(
             path = base_dir / path
         try:
             text = read_text(path, MAX_PASSWORD_FILE_BYTES, "password_file")
-        except ConfigError as exc:
-            problems.extend(f"{where}: {problem}" for problem in exc.problems)
+        except FileProblem as exc:
+            problems.append(f"{where}: {exc}")
             return None
         warn_if_others_can_read(path, "password_file")
         # A trailing newline is an editor's, not part of the password.
@@ -460,16 +372,6 @@ def _resolve_password(
         return values["password"]
     problems.append(f"{where}: password or password_file is required")
     return None
-
-
-def warn_if_others_can_read(path: Path, what: str) -> None:
-    """A secret file anyone on the host can read is worth a warning, not a refusal."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return
-    if stat.S_ISREG(mode) and mode & stat.S_IROTH:
-        log.warning("%s %s is readable by every user on this host; chmod o-r it", what, path)
 
 
 def _readable(path: Path) -> bool:

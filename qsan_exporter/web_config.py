@@ -39,7 +39,7 @@ from typing import Any
 import bcrypt
 import yaml
 
-from qsan_exporter.config import warn_if_others_can_read
+from qsan_exporter.config_input import warn_if_others_can_read
 
 log = logging.getLogger(__name__)
 
