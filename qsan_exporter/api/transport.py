@@ -127,9 +127,8 @@ class Transport:
                     raise
             if watch.fired:  # the read may have ended "normally" at the cut
                 left = self.guard.remaining(deadline)
-                what = ("poll deadline exceeded" if left is not None and left <= 0.05 else
-                        f"no complete answer within {timeout:g} s")
-                raise ApiUnreachable(f"{where}: {what} (the array sends too slowly)")
+                why = ": poll deadline exceeded" if left is not None and left <= 0.05 else ""
+                raise ApiUnreachable(f"{where}: no complete answer within {timeout:g} s{why}")
         return response
 
     def _read_body(self, response: requests.Response, where: str,

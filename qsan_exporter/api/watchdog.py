@@ -56,8 +56,17 @@ class Watch:
         self.fired = True
         return self._cut() or self.done
 
+    def finish(self) -> None:
+        """The request is over: its connection (back in the pool, maybe already serving the
+        next request) is no longer this watch's to cut."""
+        with self._lock:
+            self.done = True
+            self._connection = None
+
     def _cut(self) -> bool:
         with self._lock:
+            if self.done:
+                return True
             sock = getattr(self._connection, "sock", None)
         if sock is None:
             return False
@@ -86,7 +95,7 @@ class Watchdog:
             yield watch
         finally:
             current_watch.reset(token)
-            watch.done = True
+            watch.finish()
 
     def cut_all(self) -> None:
         """Shutting down: every watched request ends now, not at its deadline."""
