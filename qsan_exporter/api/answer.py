@@ -27,7 +27,7 @@ _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _OPENING = frozenset(b"[{")
 
 
-def check_shape(body: bytes, where: str) -> None:
+def check_shape(body: bytes | bytearray, where: str) -> None:
     """Refuse (ApiFormatError) an answer with too many values or nested too deep."""
     containers = body.count(b"[") + body.count(b"{")
     # An upper bound (a comma in a string counts too): cheap, and refuses only the absurd.
@@ -48,7 +48,7 @@ def check_shape(body: bytes, where: str) -> None:
             depth -= 1
 
 
-def parse(body: bytes, where: str, status: int) -> Any:
+def parse(body: bytes | bytearray, where: str, status: int) -> Any:
     """The answer's JSON, parsed from the bytes as read (no decoded text copy kept)."""
     check_shape(body, where)
     try:

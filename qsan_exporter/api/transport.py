@@ -134,8 +134,7 @@ class Transport:
     def _read_body(self, response: requests.Response, where: str,
                    deadline: float | None) -> None:
         """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()  # grown in place: never the chunks and their joined copy at once
         too_big = ApiFormatError(f"{where}: answer larger than {self.max_bytes / 1048576:g} MiB, "
                                  "not read (raise max_response_mib if this array needs it)")
         try:
@@ -143,16 +142,15 @@ class Transport:
             if announced.isdigit() and int(announced) > self.max_bytes:
                 raise too_big  # refused before a byte of it is read
             for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > self.max_bytes:
+                if len(body) + len(chunk) > self.max_bytes:
                     raise too_big
                 left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
                     raise ApiUnreachable(f"{where}: poll deadline exceeded while reading")
-                chunks.append(chunk)
+                body += chunk
         finally:
             response.close()
-        response._content = b"".join(chunks)  # what .json() and .text read
+        response._content = body  # what .json(), .text and answer.parse read, as it is
 
     def check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
         status = response.status_code
