@@ -103,6 +103,11 @@ class ArrayPoll:
         started = self._clock()
         if self._last is not None and started < self._next_attempt:
             return self._last
+        if self._last is not None and not any(self._due(c, started)
+                                              for c in self.config.collectors):
+            # Nothing due (the grid's second poll can come soon after the first): a poll that
+            # fetched nothing must not turn a failed array's qsan_up back to 1.
+            return self._last
         if self.guard is not None:
             self.guard.deadline = started + self.config.poll_deadline_seconds
         try:

@@ -150,6 +150,40 @@ class _GlobalMetrics:
                                         value=1 if self.reload_successful else 0)]
 
 
+class Reloader:
+    """SIGHUP and POST /-/reload: the new config runs whole, or the old one keeps running."""
+
+    def __init__(self, path: Path | None, poller: Poller, global_metrics: _GlobalMetrics,
+                 current: _Selection, lock: threading.Lock,
+                 state: ExporterState | None = None) -> None:
+        self.path, self.poller, self.global_metrics = path, poller, global_metrics
+        self.current, self.lock, self.state = current, lock, state
+
+    def __call__(self) -> ReloadResult:
+        assert self.path is not None
+        with self.lock:
+            try:
+                loaded = load_config(self.path)
+                new = select_shard(loaded, self.current.shard)
+                self.poller.apply(new)  # all or nothing: raises before touching what runs
+            except Exception as exc:  # whatever the cause, the running config stays
+                self.global_metrics.reload_successful = False
+                reason = ("; ".join(exc.problems) if isinstance(exc, ConfigError)
+                          else f"unexpected {type(exc).__name__}: {exc}")
+                log.error("reload of %s failed, keeping the running config: %s",
+                          self.path, reason)
+                log.debug("reload failure", exc_info=not isinstance(exc, ConfigError))
+                if self.state is not None:  # the status page's "last reload"
+                    self.state.reloaded(False, reason)
+                return ReloadResult(False, "reload failed: " + reason)
+            self.current.config = loaded
+            self.global_metrics.reload_successful = True
+            if self.state is not None:
+                self.state.reloaded(True, f"{len(new.arrays)} array(s)")
+            log.info("reloaded %s: %d array(s)", self.path, len(new.arrays))
+            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -214,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.report("qsan-exporter", args.config_file), file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # a config must never end the exporter with a traceback
+        log.debug("loading the config failed", exc_info=True)
+        print(f"qsan-exporter: {args.config_file}: invalid configuration: cannot be read "
+              f"({type(exc).__name__})", file=sys.stderr)
+        return EXIT_USAGE
     if args.config_check:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
               + ", ".join(a.name for a in config.arrays))
@@ -242,24 +281,7 @@ def _serve(
     state = ExporterState(__version__, time.time(), str(config_path) if config_path else None)
     state.reloaded(True, "loaded at start", state.started_at)
 
-    def reload() -> ReloadResult:
-        assert config_path is not None
-        with reload_lock:
-            try:
-                loaded = load_config(config_path)
-                new = select_shard(loaded, current.shard)
-            except ConfigError as exc:
-                global_metrics.reload_successful = False
-                state.reloaded(False, "; ".join(exc.problems))
-                log.error("reload of %s failed, keeping the running config: %s",
-                          config_path, "; ".join(exc.problems))
-                return ReloadResult(False, "reload failed: " + "; ".join(exc.problems))
-            current.config = loaded
-            poller.apply(new)
-            global_metrics.reload_successful = True
-            state.reloaded(True, f"{len(new.arrays)} array(s)")
-            log.info("reloaded %s: %d array(s)", config_path, len(new.arrays))
-            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
+    reload = Reloader(config_path, poller, global_metrics, current, reload_lock, state)
 
     try:
         server = HttpServer(

@@ -16,12 +16,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from qsan_exporter.api.answer import DEFAULT_MAX_RESPONSE_MIB
 from qsan_exporter.config_hints import ENV_RE, did_you_mean, warn_if_shell_style
+from qsan_exporter.config_input import (
+    MAX_CONFIG_BYTES,
+    MAX_PASSWORD_FILE_BYTES,
+    FileProblem,
+    check_url,
+    in_range,
+    load_yaml,
+    range_text,
+    read_text,
+    short,
+    warn_if_others_can_read,
+)
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,7 @@ class ArrayConfig:
     timezone: str = "UTC"
     max_concurrent_requests: int = 1
     backoff_max_seconds: float = 600.0
+    max_response_mib: float = DEFAULT_MAX_RESPONSE_MIB
 
     @property
     def poll_deadline_seconds(self) -> float:
@@ -107,7 +120,18 @@ _SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "timezone": ((str,), "an IANA time zone such as Europe/Berlin"),
     "max_concurrent_requests": ((int,), "a whole number >= 1 (requests in flight to the array)"),
     "backoff_max_seconds": ((int, float), "a number of seconds"),
+    "max_response_mib": ((int, float), "a size in MiB (the largest answer read from the array)"),
 }
+# (low, high): every number is finite and within these (low excluded when it is 0).
+_DAY, _WEEK = 86400.0, 7 * 86400.0
+_RANGES: dict[str, tuple[float, float]] = {
+    "timeout_seconds": (0, 3600.0),
+    "interval_seconds": (0, _DAY),
+    "backoff_max_seconds": (0, _WEEK),
+    "max_concurrent_requests": (1, 64),
+    "max_response_mib": (0, 1024.0),
+}
+_COLLECTOR_INTERVAL_RANGE = (0, _WEEK)
 _ARRAY_ONLY = {"name": ((str,), "a string"), "url": ((str,), "a URL such as https://10.1.2.3")}
 _ALL_KEYS = {**_SETTINGS, **_ARRAY_ONLY}
 _CHOICES = {
@@ -124,11 +148,13 @@ def load_config(path: str | os.PathLike[str], *, only: str | None = None) -> Con
     secret does not stop a one-array tool."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"cannot read config file {path}: {exc.strerror}"]) from None
+        text = read_text(path, MAX_CONFIG_BYTES, "config file")
+    except FileProblem as exc:
+        raise ConfigError([str(exc)]) from None
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
+    except FileProblem as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -203,7 +229,25 @@ def _parse_array(
         merged.pop("password", None)
         merged.pop("password_file", None)
     merged.update({k: v for k, v in raw.items() if k in _SETTINGS or k in _ARRAY_ONLY})
+    values = _typed_values(merged, where, problems)
 
+    for required in ("name", "url", "username"):
+        if not values.get(required) and not any(required in p for p in problems[before:]):
+            problems.append(f"{where}: {required} is required")
+    if values.get("url"):
+        check_url(values["url"], where, problems)
+    password = _resolve_password(values, where, problems, base_dir)
+    _check_timing(values, where, problems)
+    _check_collectors(values, where, problems)
+    _check_labels(values.get("labels", {}), where, problems)
+    _check_other(values, where, problems, base_dir)
+    if len(problems) > before:
+        return None
+    return _build(values, password or "", base_dir)
+
+
+def _typed_values(merged: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    """Each value of the right type, each number finite and in its sane range."""
     values: dict[str, Any] = {}
     for key, value in merged.items():
         accepted, description = _ALL_KEYS[key]
@@ -218,91 +262,90 @@ def _parse_array(
         if key in _CHOICES and value not in _CHOICES[key]:
             problems.append(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}")
             continue
+        if key in _RANGES and not in_range(value, *_RANGES[key]):
+            problems.append(f"{where}: {key} must be {range_text(*_RANGES[key])}, "
+                            f"got {short(value)}")
+            continue
         values[key] = value
+    return values
 
-    for required in ("name", "url", "username"):
-        if not values.get(required) and not any(required in p for p in problems[before:]):
-            problems.append(f"{where}: {required} is required")
-    url = values.get("url")
-    if isinstance(url, str) and url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(f"{where}: url {url!r} must be http(s)://host[:port]")
-        elif parts.path not in ("", "/") or parts.query:
-            problems.append(f"{where}: url must be scheme + host[:port] only, without a path")
-        else:
-            try:
-                parts.port  # noqa: B018 - raises on a malformed port
-            except ValueError:
-                problems.append(f"{where}: url {url!r} has an invalid port")
-    password = _resolve_password(values, where, problems, base_dir)
+
+def _check_timing(values: dict[str, Any], where: str, problems: list[str]) -> None:
     timeout = values.get("timeout_seconds", 10.0)
     interval = values.get("interval_seconds", 60.0)
-    if timeout <= 0:
-        problems.append(f"{where}: timeout_seconds must be > 0")
-    if interval <= 0:
-        problems.append(f"{where}: interval_seconds must be > 0")
-    elif timeout >= interval:
+    if timeout >= interval:
         problems.append(f"{where}: timeout_seconds ({timeout}) must be below interval_seconds "
                         f"({interval}) so a poll can finish before the next one is due")
+    low, high = _COLLECTOR_INTERVAL_RANGE
+    for name, seconds in values.get("collector_intervals", {}).items():
+        if name not in COLLECTOR_NAMES:
+            problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
+        elif not in_range(seconds, low, high):
+            problems.append(f"{where}: collector_intervals.{name} must be a number of seconds "
+                            f"{range_text(low, high)}")
+        elif seconds < interval:
+            problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
+    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
+    if backoff_max < interval:
+        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
+
+
+def _check_collectors(values: dict[str, Any], where: str, problems: list[str]) -> None:
     collectors = values.get("collectors", list(COLLECTOR_NAMES))
     for name in collectors:
-        if name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collectors: unknown collector {name!r} "
+        if not isinstance(name, str) or name not in COLLECTOR_NAMES:
+            problems.append(f"{where}: collectors: unknown collector {short(name)} "
                             f"(known: {', '.join(COLLECTOR_NAMES)})")
     if not collectors:
         problems.append(f"{where}: collectors must not be empty")
-    intervals = values.get("collector_intervals", {})
-    for name, seconds in intervals.items():
-        if name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
-        elif isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            problems.append(f"{where}: collector_intervals.{name} must be a positive number")
-        elif seconds < interval:
-            problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
-    labels = values.get("labels", {})
+
+
+def _check_labels(labels: dict[Any, Any], where: str, problems: list[str]) -> None:
     for label, value in labels.items():
         if not isinstance(label, str) or not _LABEL_RE.match(label) or label.startswith("__"):
-            problems.append(f"{where}: labels: {label!r} is not a valid Prometheus label name")
+            problems.append(f"{where}: labels: {short(label)} is not a valid Prometheus label "
+                            "name")
         elif label in _RESERVED_LABELS:
             problems.append(f"{where}: labels: {label!r} is reserved by the exporter")
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             problems.append(f"{where}: labels.{label} must be a string")
-    concurrency = values.get("max_concurrent_requests", 1)
-    if concurrency < 1:
-        problems.append(f"{where}: max_concurrent_requests must be >= 1")
-    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
-    if isinstance(backoff_max, int | float) and backoff_max < interval:
-        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
+
+
+def _check_other(values: dict[str, Any], where: str, problems: list[str],
+                 base_dir: Path | None) -> None:
     zone = values.get("timezone", "UTC")
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"{where}: timezone {zone!r} is not a known IANA time zone")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        problems.append(f"{where}: timezone {short(zone)} is not a known IANA time zone")
     ca_file = values.get("ca_file")
     if ca_file and base_dir is not None and not _readable(base_dir / ca_file):
         problems.append(f"{where}: ca_file {ca_file!r} cannot be read")
 
-    if len(problems) > before:
-        return None
+
+def _build(values: dict[str, Any], password: str, base_dir: Path | None) -> ArrayConfig:
+    ca_file = values.get("ca_file")
+    interval = float(values.get("interval_seconds", 60.0))
     return ArrayConfig(
         name=values["name"],
         url=values["url"].rstrip("/"),
         username=values["username"],
-        password=password or "",
+        password=password,
         password_encoding=values.get("password_encoding", "plain"),
         api=values.get("api", "auto"),
         product=values.get("product", "auto"),
         verify_tls=values.get("verify_tls", True),
         ca_file=str(base_dir / ca_file) if ca_file and base_dir is not None else ca_file,
-        timeout_seconds=float(timeout),
-        interval_seconds=float(interval),
-        collectors=tuple(dict.fromkeys(collectors)),
-        collector_intervals={k: float(v) for k, v in intervals.items()},
-        labels={k: str(v) for k, v in labels.items()},
-        timezone=zone,
-        max_concurrent_requests=concurrency,
-        backoff_max_seconds=float(backoff_max),
+        timeout_seconds=float(values.get("timeout_seconds", 10.0)),
+        interval_seconds=interval,
+        collectors=tuple(dict.fromkeys(values.get("collectors", COLLECTOR_NAMES))),
+        collector_intervals={k: float(v)
+                             for k, v in values.get("collector_intervals", {}).items()},
+        labels={k: str(v) for k, v in values.get("labels", {}).items()},
+        timezone=values.get("timezone", "UTC"),
+        max_concurrent_requests=values.get("max_concurrent_requests", 1),
+        backoff_max_seconds=float(values.get("backoff_max_seconds", max(600.0, interval))),
+        max_response_mib=float(values.get("max_response_mib", DEFAULT_MAX_RESPONSE_MIB)),
     )
 
 
@@ -331,12 +374,13 @@ def _resolve_password(
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         try:
-            # A trailing newline is an editor's, not part of the password.
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            problems.append(f"{where}: password_file {str(path)!r} cannot be read "
-                            f"({exc.strerror})")
+            text = read_text(path, MAX_PASSWORD_FILE_BYTES, "password_file")
+        except FileProblem as exc:
+            problems.append(f"{where}: {exc}")
             return None
+        warn_if_others_can_read(path, "password_file")
+        # A trailing newline is an editor's, not part of the password.
+        return text.rstrip("\r\n")
     if "password" in values:
         return values["password"]
     problems.append(f"{where}: password or password_file is required")

@@ -161,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
     failed = sum(1 for r in results if r.error is not None)
     print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
           f"{out / INDEX_FILE}")
+    if results and failed == len(results):  # nothing to show for it: a script must notice
+        print(f"qsan-exporter dump: array {array.name!r}: every request failed",
+              file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

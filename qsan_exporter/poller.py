@@ -26,6 +26,7 @@ from qsan_exporter.api.auto import Closable, make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.token_ledger import TokenLedger
+from qsan_exporter.api.watchdog import Watchdog
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
@@ -71,10 +72,11 @@ def _first_job(name: str) -> str:
 
 
 def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None,
-                 ledger: TokenLedger | None = None) -> Member:
+                 ledger: TokenLedger | None = None,
+                 watchdog: Watchdog | None = None) -> Member:
     stats = ApiStats()
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
-                         global_limit=global_limit)
+                         global_limit=global_limit, watchdog=watchdog)
     # By the config's `api:`; `ledger` counts (and records) every array's token sets.
     source, client = make_source(config, stats=stats, guard=guard, ledger=ledger)
     poll = ArrayPoll(config, source, stats, guard=guard)
@@ -93,9 +95,11 @@ class Poller:
     ) -> None:
         self._exposition = exposition
         # One ledger for every client: a client replacing another (reload) is counted with it.
+        # One watchdog thread for the fleet's request deadlines, not one per array.
+        self._watchdog = Watchdog()
         self._factory = member_factory or functools.partial(
             build_member, global_limit=global_limit,
-            ledger=ledger if ledger is not None else TokenLedger())
+            ledger=ledger if ledger is not None else TokenLedger(), watchdog=self._watchdog)
         self._members: dict[str, Member] = {}
         self._lock = threading.RLock()
         self._max_workers = max_workers
@@ -115,22 +119,34 @@ class Poller:
         self.apply(config)
 
     def apply(self, config: Config) -> None:
-        """Start new arrays, stop removed ones, restart changed ones; keep the unchanged."""
+        """Start new arrays, stop removed ones, restart changed ones; keep the unchanged.
+
+        All or nothing: every new client is built before anything running is touched, so a
+        config that cannot be built (it raises) leaves the running arrays and tokens as they were.
+        """
         wanted = {a.name: a for a in config.arrays}
         with self._lock:
             stale = [
                 name for name, m in self._members.items()
                 if name not in wanted or m.poll.config != wanted[name]
             ]
-            removed = [self._members.pop(name) for name in stale]
+            fresh = [a for name, a in wanted.items() if name not in self._members or name in stale]
+        built: dict[str, Member] = {}
+        try:
+            for array in fresh:
+                built[array.name] = self._factory(array)
+        except BaseException:
+            _close_all(list(built.values()))
+            raise
+        with self._lock:
+            removed = [self._members.pop(name) for name in stale if name in self._members]
             for name in stale:
                 self._remove_job(name)
                 if name not in wanted:
                     self._exposition.remove(name)
-            for name, array in wanted.items():
-                if name not in self._members:
-                    self._members[name] = self._factory(array)
-                    self._add_job(array)
+            for array in fresh:
+                self._members[array.name] = built[array.name]
+                self._add_job(array)
         _close_all(removed)
         if stale:
             log.info("stopped polling %s", ", ".join(sorted(stale)))
@@ -142,6 +158,7 @@ class Poller:
             self._members.clear()
         for member in members:
             member.poll.closing = True
+        self._watchdog.cut_all()  # a poll stuck on a trickling array ends now
         if self._scheduler is not None:
             done = threading.Event()
 
@@ -210,6 +227,10 @@ class Poller:
                 log.exception("array=%s: poll failed unexpectedly", name)
             finally:
                 member.attempted = True
+
+    def poll_now(self, name: str) -> None:
+        """Run one poll of `name` synchronously, as its job would (a seam for tests)."""
+        self._run(name)
 
 
 def _close_all(members: list[Member], budget: float = 5.0) -> None:

@@ -39,6 +39,8 @@ from typing import Any
 import bcrypt
 import yaml
 
+from qsan_exporter.config_input import warn_if_others_can_read
+
 log = logging.getLogger(__name__)
 
 TLS_VERSIONS = {
@@ -225,6 +227,8 @@ def _tls(value: Any, base: Path, problems: list[str]) -> TLSServerConfig | None:
             problems.append(f"{p}{name}: required when tls_server_config is set")
     cert = _file(section.get("cert_file"), p + "cert_file", base, problems)
     key = _file(section.get("key_file"), p + "key_file", base, problems)
+    if key is not None:
+        warn_if_others_can_read(key, p + "key_file")
     ca = _file(section.get("client_ca_file"), p + "client_ca_file", base, problems)
     auth = _choice(section, "client_auth_type", "NoClientCert", CLIENT_AUTH_TYPES, p, problems)
     if auth is not None and CLIENT_AUTH_TYPES[auth][1] and section.get("client_ca_file") in (

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter import dump
+from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
 from tests.conftest import write_config
 
@@ -223,3 +224,12 @@ def test_dump_needs_only_its_own_arrays_secret_and_speaks_as_a_one_shot(
     # The array whose secret is unset is still named as a config problem when asked for.
     assert run_dump(f"--config.file={config}", "--array=other", f"--out={tmp_path / 'x'}") == 1
     assert "QSAN_DUMP_OTHER_PW" in capsys.readouterr().err
+
+
+def test_every_request_failing_exits_non_zero(simulators, tmp_path, capsys) -> None:
+    sim = simulators("san")
+    sim.faults.add(Fault("status", "/rest/v1/*", status=500))
+    config = write_config(tmp_path / "c.yml", {"arr": sim}, api="unified")
+    assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
+    assert "every request failed" in capsys.readouterr().err
+    assert sim.live_token_sets() == 0

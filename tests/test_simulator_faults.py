@@ -202,6 +202,36 @@ def test_huge_is_valid_json_of_twenty_megabytes_by_default(client: Client) -> No
     assert len(body[mangle.PADDING_KEY]) > 20_000  # 1 KiB strings
 
 
+def test_deep_and_many_keys_are_valid_json_of_that_shape(client: Client) -> None:
+    client.sim.faults.add(Fault(kind="deep", route=POOLS, depth=50, count=1))
+    client.sim.faults.add(Fault(kind="many_keys", route=POOLS, keys=1000, count=1))
+    body = client.get(POOLS).json()
+    for _ in range(49):
+        (body,) = body
+    assert body == []
+    assert client.get(POOLS).json() == {f"k{i}": 0 for i in range(1000)}
+    assert parse_fault("deep:*:7").depth == 7 and parse_fault("many_keys:*:9").keys == 9
+
+
+def test_trickle_sends_headers_and_body_a_piece_at_a_time(client: Client) -> None:
+    real = client.get(POOLS).content
+    client.sim.faults.add(Fault(kind="trickle", route=POOLS, seconds=0.005, chunk_bytes=64))
+    pieces: list[bytes] = []
+    raw = socket.create_connection((client.sim.host, client.sim.port), timeout=5)
+    with raw:
+        raw.sendall(f"GET {POOLS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    f"Authorization: {client.tokens['accessToken']}\r\n\r\n".encode())
+        while chunk := raw.recv(65536):
+            pieces.append(chunk)
+    answer = b"".join(pieces)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(real)
+    # Many small pieces (a busy reader may find a few merged): never the answer in one.
+    assert len(answer) > 640 and len(pieces) >= 5 and max(map(len, pieces)) < len(answer) // 2
+    # Cleared: the connection's next answer goes out at normal speed.
+    client.sim.faults.clear()
+    assert client.get(POOLS).content == real
+
+
 def test_reset_closes_with_rst(client: Client) -> None:
     client.sim.faults.add(Fault(kind="reset", route=DISKS))
     with socket.create_connection((client.sim.host, client.sim.port), timeout=5) as s:

@@ -149,7 +149,8 @@ def make_source(config: ArrayConfig, *, stats: ApiStats, guard: RequestGuard,
     """
     options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout_seconds,
                                "password_encoding": config.password_encoding,
-                               "stats": stats, "guard": guard}
+                               "stats": stats, "guard": guard,
+                               "max_response_bytes": int(config.max_response_mib * 1048576)}
     unified_client = legacy_client = None
     if config.api in ("unified", "auto"):
         unified_client = UnifiedClient(config.url, config.username, config.password,

@@ -6,8 +6,9 @@ locks. One `RequestGuard` per array sits in front of every request the client se
 
 - at most `per_array` requests in flight to this array (default 1), and at most the process-wide
   `global_limit` across all arrays, both waited for no longer than the poll's deadline;
-- every request's timeout is cut to what is left of the poll's deadline, so a poll always ends
-  before the next one is due, however slowly the array trickles its answer;
+- every request's timeout is cut to what is left of the poll's deadline, and the watchdog cuts
+  its connection when the deadline passes, so a poll always ends before the next one is due,
+  however slowly the array trickles its answer (the slots it held are then free again);
 - a 429/503 with Retry-After is honoured: nothing is sent before that moment;
 - a rejected login blocks further logins for 5 minutes, doubling up to an hour, so a wrong
   password can never walk the account into the array's lockout. "Rejected" is any 4xx but 429
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from qsan_exporter.api.errors import ApiAuthError, ApiUnreachable
+from qsan_exporter.api.watchdog import Watchdog
 
 LOGIN_BACKOFF_START_SECONDS = 300.0
 LOGIN_BACKOFF_MAX_SECONDS = 3600.0
@@ -55,8 +57,11 @@ class RequestGuard:
         per_array: int = 1,
         global_limit: GlobalLimit | None = None,
         clock: Callable[[], float] = time.time,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.name = name
+        # Ends a request at the deadline even when the array trickles (one shared per fleet).
+        self.watchdog = watchdog if watchdog is not None else Watchdog()
         self._per_array = threading.BoundedSemaphore(max(1, per_array))
         self._global = global_limit
         self._clock = clock

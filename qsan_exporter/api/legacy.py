@@ -199,8 +199,8 @@ class LegacyClient:
         if not 200 <= response.status_code < 300:
             return None
         try:
-            return _words(response.json())
-        except ValueError:
+            return _words(self._http.json(response, "GET", HELP_PATH))
+        except ApiFormatError:
             return None
 
     def forget_discovery(self) -> None:
@@ -211,9 +211,9 @@ class LegacyClient:
         """One GET without any session (flavour detection): counted, guarded, never retried."""
         response = self._send("GET", path, path, anonymous=True)
         try:
-            response.json()
+            self._http.json(response, "GET", path)
             is_json = True
-        except ValueError:
+        except ApiFormatError:
             is_json = False
         return ProbeAnswer(response.status_code, is_json)
 
@@ -255,8 +255,8 @@ class LegacyClient:
         response = self._send("POST", path, LOGIN_TEMPLATE, anonymous=True)
         status = response.status_code
         answer: Any = None
-        with contextlib.suppress(ValueError):
-            answer = response.json()
+        with contextlib.suppress(ApiFormatError):
+            answer = self._http.json(response, "POST", LOGIN_TEMPLATE)
         if status in (401, 403) or (200 <= status < 300 and _refused(answer)):
             self.guard.login_rejected()
             raise ApiAuthError(f"login as user {self._username!r} at {self.base_url} rejected "

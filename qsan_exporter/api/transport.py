@@ -19,16 +19,17 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 
+from qsan_exporter.api import answer
 from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.watchdog import WatchedAdapter
 
 log = logging.getLogger(__name__)
 
-# A 96-disk array's largest list is well under 1 MiB; anything near this is a broken answer
-# that must not be held in memory whole.
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# Per array: max_response_mib; why this default, see api/answer.py.
+MAX_RESPONSE_BYTES = int(answer.DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
 PASSWORD_ENCODINGS = ("plain", "base64")
 
 
@@ -57,6 +58,9 @@ def array_session(session: requests.Session | None) -> requests.Session:
         return session
     session = requests.Session()
     session.trust_env = False
+    # Its pools hand each connection to the poll deadline's watch (api/watchdog.py).
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, WatchedAdapter())
     return session
 
 
@@ -103,11 +107,8 @@ class Transport:
         try:
             with self.guard.slot(where, deadline, last_request=last_request):
                 timeout = self.guard.timeout(self.timeout, deadline)
-                response = self.session.request(
-                    method, self.root + path, params=params, json=body, headers=dict(headers),
-                    timeout=timeout, verify=self.verify, allow_redirects=False, stream=True,
-                )
-                self._read_body(response, where, deadline)
+                response = self._exchange(method, path, where, deadline, timeout, dict(headers),
+                                          params=params, json=body)
         except (ApiUnreachable, ApiFormatError) as exc:
             self._failed(method, endpoint, started, str(exc).removeprefix(where + ": "))
             raise
@@ -140,25 +141,47 @@ class Transport:
         self.stats.record(method, endpoint, f"error: {reason}", 0,
                           time.perf_counter() - started)
 
+    def _exchange(self, method: str, path: str, where: str, deadline: float | None,
+                  timeout: float, headers: dict[str, str], **data: Any) -> requests.Response:
+        """Send and read the whole answer within `timeout` in all: the watchdog cuts the
+        connection then, however the array trickles its headers or body."""
+        with self.guard.watchdog.watching(timeout) as watch:
+            try:
+                response = self.session.request(
+                    method, self.root + path, headers=headers, timeout=timeout,
+                    verify=self.verify, allow_redirects=False, stream=True, **data)
+                self._read_body(response, where, deadline)
+            except requests.RequestException:
+                if not watch.fired:
+                    raise
+            if watch.fired:  # the read may have ended "normally" at the cut
+                left = self.guard.remaining(deadline)
+                why = ": poll deadline exceeded" if left is not None and left <= 0.05 else ""
+                raise ApiUnreachable(f"{where}: no complete answer within {timeout:g} s{why}",
+                                     may_have_acted=True)
+        return response
+
     def _read_body(self, response: requests.Response, where: str,
                    deadline: float | None) -> None:
         """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()  # grown in place: never the chunks and their joined copy at once
+        too_big = ApiFormatError(f"{where}: answer larger than {self.max_bytes / 1048576:g} MiB, "
+                                 "not read (raise max_response_mib if this array needs it)")
         try:
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and int(announced) > self.max_bytes:
+                raise too_big  # refused before a byte of it is read
             for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise ApiFormatError(f"{where}: answer larger than "
-                                         f"{self.max_bytes // 1048576} MiB, not read")
+                if len(body) + len(chunk) > self.max_bytes:
+                    raise too_big
                 left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
                     raise ApiUnreachable(f"{where}: poll deadline exceeded while reading",
                                          may_have_acted=True)
-                chunks.append(chunk)
+                body += chunk
         finally:
             response.close()
-        response._content = b"".join(chunks)  # what .json() and .text read
+        response._content = body  # what .json(), .text and answer.parse read, as it is
 
     def check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
         status = response.status_code
@@ -190,8 +213,6 @@ class Transport:
         return body
 
     def json(self, response: requests.Response, method: str, endpoint: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:  # requests' JSONDecodeError; its text would quote the body
-            raise ApiFormatError(f"{method} {endpoint} at {self.base_url}: HTTP "
-                                 f"{response.status_code} answer is not JSON") from None
+        """The answer's JSON, refused when its shape would cost too much to parse."""
+        return answer.parse(response.content, f"{method} {endpoint} at {self.base_url}",
+                            response.status_code)

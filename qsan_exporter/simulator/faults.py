@@ -16,12 +16,17 @@ Kinds (parameter in brackets; the `ARG` of the CLI's `--fault KIND:ROUTE[:ARG]`)
   array; counted in `failed_logins`; the only path it applies to).
 - no answer: ``hang`` holds the request until `clear()` or `stop()`, then closes the connection
   unanswered; ``reset`` closes at once with a TCP RST (SO_LINGER 0).
-- slow: ``latency`` [seconds, default 1.0] waits, then answers normally.
+- slow: ``latency`` [seconds, default 1.0] waits, then answers normally; ``trickle``
+  [seconds, default 1.0] sends the whole answer, headers included, `chunk_bytes` (default 1)
+  at a time, one piece every `seconds` (an array that never stalls long enough for a read
+  timeout, yet never finishes).
 - a 2xx answer made bad (an error answer, e.g. 401, passes unchanged): ``malformed_json``
   (200, not JSON), ``truncated`` (full Content-Length, half the body, then close),
   ``wrong_types`` [seed] (numbers become objects/lists, lists strings, ...),
   ``missing_fields`` [seed] (keys removed at every depth), ``huge`` [megabytes, default 20]
-  (the answer plus a padding list up to that size; still valid JSON).
+  (the answer plus a padding list up to that size; still valid JSON), ``deep`` [depth,
+  default 200000] (lists nested that deep instead of the answer), ``many_keys`` [keys, default
+  1000000] (one object with that many keys instead of the answer).
 
 Revoking every token is an action, not a standing fault: `SimulatedArray.revoke_all_tokens()`.
 
@@ -49,15 +54,17 @@ import threading
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-REPLACING_KINDS = ("status", "rate_limit", "login_fail", "hang", "reset", "latency")
-SHAPING_KINDS = ("malformed_json", "truncated", "wrong_types", "missing_fields", "huge")
+REPLACING_KINDS = ("status", "rate_limit", "login_fail", "hang", "reset", "latency", "trickle")
+SHAPING_KINDS = ("malformed_json", "truncated", "wrong_types", "missing_fields", "huge", "deep",
+                 "many_keys")
 KINDS = REPLACING_KINDS + SHAPING_KINDS
 ACTIONS = ("revoke_tokens",)  # accepted nowhere as a standing fault; named in the error
 LOGIN_PATH = "/auth/get"
 
 # The kind -> field its CLI `ARG` sets.
 ARG_FIELD = {"latency": "seconds", "status": "status", "rate_limit": "retry_after",
-             "huge": "megabytes", "wrong_types": "seed", "missing_fields": "seed"}
+             "huge": "megabytes", "wrong_types": "seed", "missing_fields": "seed",
+             "trickle": "seconds", "deep": "depth", "many_keys": "keys"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class Fault:
     status: int = 503
     retry_after: int = 30
     megabytes: float = 20.0
+    chunk_bytes: int = 1
+    depth: int = 200_000
+    keys: int = 1_000_000
 
     def __post_init__(self) -> None:
         problems = []
@@ -105,6 +115,9 @@ class Fault:
             problems.append("retry_after must be a whole number of seconds >= 0")
         if not _is_number(self.megabytes) or self.megabytes <= 0:
             problems.append("megabytes must be > 0")
+        for name in ("chunk_bytes", "depth", "keys"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a whole number >= 1")
         if problems:
             raise ValueError("invalid fault: " + "; ".join(problems))
 

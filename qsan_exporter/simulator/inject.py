@@ -13,6 +13,7 @@ import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 from qsan_exporter.simulator import mangle
 from qsan_exporter.simulator.device import error_body
@@ -28,6 +29,9 @@ def act(handler: BaseHTTPRequestHandler, path: str, fault: Fault, cleared: threa
     """Do what a replacing or delaying fault says; True if the request is finished with.
     `login_refused`: the status of a refused login (401, or 400 on a literal array)."""
     kind = fault.kind
+    if kind == "trickle":  # the answer goes out through a slow writer (undone by `untrickle`)
+        handler.wfile = Trickle(handler.wfile, fault, cleared, stopping)  # type: ignore[assignment]
+        return False
     if kind == "latency":
         if stopping.wait(fault.seconds):  # a stopping simulator answers nobody
             handler.close_connection = True
@@ -65,10 +69,45 @@ def spoil(fault: Fault, body: bytes) -> bytes:
         return mangle.missing_fields(body, fault.seed)
     if kind == "huge":
         return mangle.huge(body, fault.megabytes)
+    if kind == "deep":
+        return mangle.deep(fault.depth)
+    if kind == "many_keys":
+        return mangle.many_keys(fault.keys)
     return body
 
 
 truncated_length = mangle.truncated_length
+
+
+class Trickle:
+    """A handler's `wfile` that writes `chunk_bytes` every `seconds`; once the fault is cleared
+    it writes the rest at once, and a stopping simulator writes nothing more."""
+
+    def __init__(self, inner: Any, fault: Fault, cleared: threading.Event,
+                 stopping: threading.Event) -> None:
+        self.inner, self.fault, self.cleared, self.stopping = inner, fault, cleared, stopping
+
+    def write(self, data: bytes) -> int:
+        step = self.fault.chunk_bytes
+        for start in range(0, len(data), step):
+            if self.cleared.is_set():
+                self.inner.write(data[start:])
+                break
+            if self.stopping.is_set():
+                break  # the rest is never sent; the connection closes with the simulator
+            self.inner.write(data[start:start + step])
+            self.inner.flush()
+            self.stopping.wait(self.fault.seconds)
+        return len(data)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+
+def untrickle(handler: BaseHTTPRequestHandler) -> None:
+    """After the request: the connection's next answer is written at normal speed."""
+    if isinstance(handler.wfile, Trickle):
+        handler.wfile = handler.wfile.inner
 
 
 def reset(handler: BaseHTTPRequestHandler) -> None:

@@ -69,6 +69,16 @@ def huge(body: bytes, megabytes: float) -> bytes:
     return head + _padding(megabytes) + b"]}"
 
 
+def deep(depth: int) -> bytes:
+    """Lists nested `depth` deep: valid JSON that a recursive parser or walker chokes on."""
+    return b"[" * depth + b"]" * depth
+
+
+def many_keys(keys: int) -> bytes:
+    """One object with `keys` keys: valid JSON whose parsed form costs far more than its bytes."""
+    return b"{" + b",".join(b'"k%d":0' % i for i in range(keys)) + b"}"
+
+
 @functools.lru_cache(maxsize=4)
 def _padding(megabytes: float) -> bytes:
     """Shared between requests and arrays: hundreds of arrays answering `huge` hold one copy."""

@@ -236,6 +236,7 @@ class SimulatedArray:
             self.respond(handler, route, status, payload)
         finally:
             handler.sim_fault = None
+            inject.untrickle(handler)
             self._leave(handler)
 
     def respond(self, handler: BaseHTTPRequestHandler, route: str, status: int,
