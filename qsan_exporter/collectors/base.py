@@ -86,7 +86,8 @@ def _norm_key(key: str) -> str:
 def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> Any:
     """Read the first of `names` present in `obj`, ignoring case, stray spaces and underscores.
 
-    `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike.
+    `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike (readings
+    `raidsets-spelling`, `enc-id-spelling`, `c2f-key-spacing`).
     """
     if not isinstance(obj, Mapping):
         return default
@@ -104,7 +105,7 @@ def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> An
 def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
     """A list field that may be missing or null: always a list. A non-list is a format error."""
     value = field(obj, *names)
-    if value is None:
+    if value is None:  # reading `null-lists`
         return []
     if not isinstance(value, list):
         raise ValueError(f"expected a list for {names[0]!r}, got {type(value).__name__}")
@@ -112,7 +113,8 @@ def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
 
 
 def number(raw: object) -> float | None:
-    """A number the device sends as int, float or numeric string ("1225"); None if not one."""
+    """A number the device sends as int, float or numeric string ("1225"); None if not one.
+    Readings `sensor-value-type`, `disk-rate-type`."""
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
@@ -154,7 +156,8 @@ def mib(raw: object) -> float | None:
 
 
 def text(raw: object) -> str:
-    """A label value from anything the device sends: ids may be int or string, null is empty."""
+    """A label value from anything the device sends: ids may be int or string, null is empty.
+    Readings `raidset-id-type`, `disk-pool-id-type`."""
     if raw is None:
         return ""
     if isinstance(raw, bool):
@@ -243,7 +246,7 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
     A missing, null or non-list field gives no entries and non-object entries are skipped: one
     odd sub-list must not fail a whole area whose other items are fine.
     """
-    value = field(obj, *names)
+    value = field(obj, *names)  # null or missing: no entries (reading `null-lists`)
     if isinstance(value, Mapping):  # a single object where the manual shows a list
         return [value]
     if not isinstance(value, list):
@@ -252,7 +255,8 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
 
 
 def flag(raw: object) -> str:
-    """A boolean label value ("true"/"false"); the device may send bools, 0/1 or strings."""
+    """A boolean label value ("true"/"false"); the device may send bools, 0/1 or strings.
+    Reading `auto-tier-type`: the example's "" is false."""
     if isinstance(raw, str):
         return "true" if raw.strip().lower() in {"true", "1", "yes", "enabled", "on"} else "false"
     return "true" if raw else "false"

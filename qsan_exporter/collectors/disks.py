@@ -79,7 +79,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
         disk_health, media = field(disk, "health"), _media(disk)
         _info(disk, labels, media, out)
         out.add("qsan_disk_size_bytes", labels, mib(field(disk, "size")))
-        rate = reported(field(disk, "rate"))
+        rate = reported(field(disk, "rate"))  # reading `disk-rate-type`
         out.add("qsan_disk_link_rate_bytes_per_second", labels,
                 None if rate is None else rate * GBPS)
         out.add("qsan_disk_health", labels, health(disk_health))
