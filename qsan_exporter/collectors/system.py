@@ -59,7 +59,7 @@ _STATES = (
 )
 
 
-def _enclosure_list(system: Any) -> list[Any]:
+def enclosure_list(system: Any) -> list[Any]:
     """The enclosures of `hardware/all/info`, in any of the shapes the manual shows (reading
     `enclosures-top-level`): a list, one enclosure object, an object wrapping the list."""
     if not isinstance(system, Mapping):
@@ -76,7 +76,7 @@ def _enclosure_list(system: Any) -> list[Any]:
     raise TypeError(f"system: cannot read enclosures from {type(enclosures).__name__}")
 
 
-def _enclosure_info(enclosure: Any) -> Mapping[str, Any] | None:
+def enclosure_info(enclosure: Any) -> Mapping[str, Any] | None:
     info = field(enclosure, "info")
     if isinstance(info, list):  # reading `enclosure-info-array`: every element, merged
         info = merged(info) or None
@@ -96,11 +96,11 @@ def _label(name: object, index: int) -> str:
 def collect(data: PollData, out: FamilyBuilder) -> None:
     """One set of enclosure, sensor, PSU and cache-to-flash series per listed enclosure."""
     system = data.raw[NAME]
-    enclosures = _enclosure_list(system)
+    enclosures = enclosure_list(system)
     numbers = field(field(system, "info"), "enclosureNumbers")
     numbers = numbers if isinstance(numbers, list) and len(numbers) == len(enclosures) else None
     for index, enclosure in enumerate(enclosures):
-        info = _enclosure_info(enclosure)
+        info = enclosure_info(enclosure)
         if info is None:
             continue  # one unreadable enclosure must not hide the others
         enc_id = field(enclosure, "encId", "encID", "enc_id")
