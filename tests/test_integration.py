@@ -32,11 +32,12 @@ NOT_ON = {
         "qsan_cache_to_flash_health",  # cacheToFlash: "Only for SAN, FAS"
         "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
         "qsan_volume_qos_max_throughput_bytes_per_second",
+        "qsan_raidset_ee_spares",  # eeSpareNum "NAS: always 0"
     },
-    "san": set(),
+    "san": {"qsan_raidset_spare_disks"},  # the `spare` list is "Only for NAS"
     # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
     # both forms); qsan_sensor_health exists only where the device gives a status.
-    "fas": {"qsan_sensor_health"},
+    "fas": {"qsan_sensor_health", "qsan_raidset_spare_disks"},
     # SANOS 4.0's API has no task list, no disk performance, no pool cache or free-LUN fields
     # (docs/legacy-api.md, "Not available in legacy").
     "legacy": {
