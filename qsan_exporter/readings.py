@@ -133,6 +133,15 @@ DATA_READINGS: tuple[Reading, ...] = (
         "manual's own example; isSSD is read only when `type` is missing or unknown",
         "qsan_exporter/collectors/disks.py _media()",
     ),
+    Reading(
+        "legacy-availlun-path",
+        "SANOS 4.0's available-LUN list is `/rest/storage/availlun/targetid/<id>`, under "
+        "`/rest` like every other path of that manual",
+        "it is `/storage/availlun/targetid/<id>`, as the manual prints it (001:570)",
+        "every other path, and the API list an array gives, are under /rest; the spelling that "
+        "answers is asked first from then on",
+        "qsan_exporter/legacy/source.py AVAILLUN_TEMPLATES",
+    ),
 )
 
 READINGS: tuple[Reading, ...] = AUTH_READINGS + DATA_READINGS

@@ -198,11 +198,9 @@ def test_demo_legacy_array_has_the_unified_metric_names() -> None:
             if array.name == "demo-legacy":
                 assert snapshot.identity is not None and snapshot.identity.api == "legacy"
         san, legacy = names["demo-san"], names["demo-legacy"]
-        # Performance (throughput, latency) and the disk link rate are not in any legacy
-        # answer; all else matches.
+        # Performance (throughput, latency) is not in any legacy answer; all else matches.
         missing = san - legacy - {"qsan_disk_throughput_bytes_per_second",
-                                  "qsan_disk_latency_seconds", "qsan_pool_cache_size_bytes",
-                                  "qsan_disk_link_rate_bytes_per_second"}
+                                  "qsan_disk_latency_seconds", "qsan_pool_cache_size_bytes"}
         assert not missing, missing
         assert legacy <= san
     finally:

@@ -64,11 +64,18 @@ ROWS: tuple[Field, ...] = (
           dropped="the list of APIs the array offers (001:308): decides which are asked"),
     *_mapped(),
     Field("/rest/storage/snapshot/vdid/<vdid>", "(answer)",
-          dropped="the snapshots of each volume (001:525): one request per volume per poll "
-                  "for a list the Unified series have no place for"),
-    Field("/storage/availlun/targetid/<target_id>", "(answer)",
-          dropped="the available LUNs of each target (001:570): one request per target per "
-                  "poll; qsan_iscsi_target_free_luns is not exported for legacy arrays"),
+          becomes="a snapshot task of the volume (task = volume id, 001:525)"),
+    *(Field("/rest/storage/snapshot/vdid/<vdid>", _spellings(f),
+            becomes=f"qsan_snapshot_space_{'size' if f.target == 'totalSize' else 'used'}"
+                    "_bytes{task}", evidence=_units(f))
+      for f in m.SNAPSHOT),
+    Field("/rest/storage/snapshot/vdid/<vdid>", "|".join(m.SNAPSHOT_LISTS) + "[].size",
+          becomes="qsan_snapshot_space_used_bytes, summed, when the space's use is not given",
+          evidence=_units(m.SNAPSHOT_SIZE[0])),
+    Field("/rest/storage/availlun/targetid/<target_id>", "(answer)|" +
+          "|".join(m.AVAILLUN_LISTS) + "[]." + "|".join(m.AVAILLUN_ID),
+          becomes="qsan_iscsi_target_free_luns (count of the LUN ids; 001:570, tried under "
+                  "/rest first, then as printed: reading legacy-availlun-path)"),
     Field("POST /rest/storage/snapspace|snapshot|maplun|unmaplun", "(request)",
           dropped="writes (001:614 and after): the exporter never changes the array"),
 )
