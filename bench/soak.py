@@ -44,9 +44,10 @@ HUGE_MB = 4.0
 SHUTDOWN_BOUND = 15.0  # a liveness bound for SIGTERM, not a speed target
 HARDWARE = "/rest/v1/hardware/info"  # the first request of every poll once logged in
 LOGIN = "/auth/get"
-# Everything a healthy san-profile array exports (SPEC §4; the san simulator has every family).
+# Everything a healthy san-profile array exports (SPEC §4; the san simulator has every family
+# but the NAS-only dedicated spare list).
 EXPECTED_FAMILIES = frozenset(n[: -len("_total")] if n.endswith("_total") else n
-                              for n in METRICS)
+                              for n in METRICS) - {"qsan_raidset_spare_disks"}
 
 
 def _mangle(sim: SimulatedArray) -> None:
