@@ -45,8 +45,9 @@ SHUTDOWN_BOUND = 15.0  # a liveness bound for SIGTERM, not a speed target
 HARDWARE = "/rest/v1/hardware/info"  # the first request of every poll once logged in
 LOGIN = "/auth/get"
 # Everything a healthy san-profile array exports (SPEC §4; the san simulator has every family
-# but those the manual gives to NAS only).
-NAS_ONLY = frozenset({"qsan_iscsi_session_login_timestamp_seconds"})  # loginTime: "Only for NAS"
+# but those the manual gives to NAS only: session login times and the dedicated spare list).
+NAS_ONLY = frozenset({"qsan_iscsi_session_login_timestamp_seconds",  # loginTime: "Only for NAS"
+                      "qsan_raidset_spare_disks"})  # the NAS `spare` list of disk ids
 EXPECTED_FAMILIES = frozenset(n[: -len("_total")] if n.endswith("_total") else n
                               for n in METRICS if n not in NAS_ONLY)
 

@@ -13,7 +13,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, text
 from qsan_exporter.collectors.logs import LogTally, fold
+from qsan_exporter.collectors.system import enclosure_info, enclosure_list
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.snapshot import CollectorState, Identity, Snapshot
 
@@ -46,13 +47,12 @@ def product_from_model(model: str) -> str | None:
 
 def identify(system_raw: Any) -> tuple[str, str]:
     """Model and serial of the array: those of its local enclosure (the first listed)."""
-    enclosures = field(system_raw, "enclosures")
-    if isinstance(enclosures, Mapping):
-        # Identity is best effort: a malformed list here must not fail the poll.
-        inner = field(enclosures, "enclosures", "data", "list")
-        enclosures = [enclosures] if "info" in enclosures else inner
-    for enclosure in enclosures if isinstance(enclosures, list) else []:
-        info = field(enclosure, "info")
+    try:  # every shape the system collector reads (readings `enclosures-top-level`, ...)
+        enclosures = enclosure_list(system_raw)
+    except (TypeError, ValueError):
+        return "", ""  # identity is best effort: a malformed list must not fail the poll
+    for enclosure in enclosures:
+        info = enclosure_info(enclosure)
         model = field(info, "modelName")
         if model:
             return text(model), text(field(info, "serialNumber", default=""))

@@ -20,6 +20,21 @@ import yaml
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+# The manual's two readings (qsan_exporter/readings.py): with QSAN_SIM_LITERAL=1 every simulated
+# array of the end-to-end tests answers in the literal one (`simulate --literal`). scripts/test
+# runs the suite, then the simulator-backed tests (marker `simulated`) again in that reading.
+SIM_LITERAL = os.environ.get("QSAN_SIM_LITERAL") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "simulated: runs against simulated arrays (QSAN_SIM_LITERAL switches reading)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "simulators" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.simulated)
 
 
 def free_port() -> int:
@@ -60,6 +75,7 @@ def simulators() -> Iterator[Callable[..., SimulatedArray]]:
     def start(profile: str, **options: object) -> SimulatedArray:
         options.setdefault("username", "monitor")
         options.setdefault("password", "secret-pw")
+        options.setdefault("literal", SIM_LITERAL)
         sim = SimulatedArray(SimulatorConfig(profile=profile, **options),  # type: ignore[arg-type]
                              host="127.0.0.1", port=0)
         sim.start()

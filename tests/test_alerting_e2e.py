@@ -27,7 +27,7 @@ import requests
 import yaml
 
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
-from tests.conftest import Exporter
+from tests.conftest import SIM_LITERAL, Exporter
 from tests.e2e_helpers import (
     ALERTMANAGER_CONFIG,
     Daemon,
@@ -42,6 +42,7 @@ from tests.e2e_helpers import (
     variable_queries,
 )
 
+pytestmark = pytest.mark.simulated  # QSAN_SIM_LITERAL=1 reruns it in the other reading
 PASSWORD = "secret-pw"
 STOPPED = "e2e-fas"  # stopped during the test: QsanArrayUnreachable
 BAD_LOGIN = "e2e-badlogin"  # configured with a wrong password: QsanArrayLoginRejected
@@ -140,7 +141,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         sims = {}
         for name, profile in HEALTHY_PROFILES.items():
             sim = SimulatedArray(SimulatorConfig(profile=profile, username="monitor",
-                                                 password=PASSWORD), host="127.0.0.1", port=0)
+                                                 password=PASSWORD, literal=SIM_LITERAL),
+                                 host="127.0.0.1", port=0)
             sim.start()
             cleanup.append(sim.stop)
             sims[name] = sim

@@ -20,7 +20,9 @@ def disks():
 def test_disk_info_and_units(disks) -> None:
     assert value(disks, "qsan_disk_info", **SSD, pool="Pool1", vendor="WDC",
                  model="WUSTR6480ASS200", serial="S123", firmware="C925", bus="SAS",
-                 media="SSD", usage="RAID", status="Online", health="Good") == 1
+                 media="SSD", usage="RAID", status="Online", health="Good", sed="false",
+                 ise="false", write_cache="", standby="", readahead="", cmd_queue="") == 1
+    assert value(disks, "qsan_disk_link_rate_bytes_per_second", **SSD) == 12 * 1e9 / 8
     assert value(disks, "qsan_disk_size_bytes", **SSD) == 1024000 * MIB
     assert value(disks, "qsan_disk_size_bytes", **HDD) == 7630885 * MIB  # "7630885"
     assert value(disks, "qsan_disk_health", **HDD) == 2
@@ -42,7 +44,8 @@ def test_zero_means_no_data_except_in_performance(disks) -> None:
 def test_media_falls_back_to_is_ssd_and_malformed_disks_are_skipped(disks) -> None:
     assert value(disks, "qsan_disk_info", **CACHE, pool="Pool1", vendor="SAMSUNG",
                  model="MZILT960", serial="S3", firmware="E004", bus="SAS", media="SSD",
-                 usage="SSD Cache", status="Online", health="Good") == 1
+                 usage="SSD Cache", status="Online", health="Good", sed="", ise="",
+                 write_cache="", standby="", readahead="", cmd_queue="") == 1
     assert value(disks, "qsan_disk_ssd_life_remaining_ratio", **CACHE) == pytest.approx(0.88)
     assert value(disks, "qsan_disk_temperature_celsius", **CACHE) == 40
     assert tuple(sorted(CACHE.items())) not in series(disks, "qsan_disk_latency_seconds")
@@ -60,7 +63,7 @@ def test_nas_disks_export_no_always_zero_fields() -> None:
     labels = {"disk": "d1", "enclosure": "0", "slot": "1"}
     assert value(nas, "qsan_disk_temperature_celsius", **labels) == 35
     assert names(nas) == {"qsan_disk_info", "qsan_disk_size_bytes", "qsan_disk_health",
-                          "qsan_disk_temperature_celsius"}
+                          "qsan_disk_temperature_celsius"}  # no `rate` in this fixture
 
 
 @pytest.fixture(scope="module")

@@ -67,8 +67,10 @@ def test_raidsets_both_spellings_sizes_and_spares(san) -> None:
     assert value(san, "qsan_raidset_used_bytes", pool="Pool1", raidset="0") == 1024 * MIB
     assert value(san, "qsan_raidset_health", pool="Pool1", raidset="1") == 1  # Degraded
     assert value(san, "qsan_raidset_disks", pool="Pool1", raidset="1") == 4
-    assert value(san, "qsan_raidset_spare_disks", pool="Pool1", raidset="1") == 1  # "1"
-    assert value(san, "qsan_raidset_spare_disks", pool="Pool1", raidset="0") == 0
+    # eeSpareNum is a count of RAID EE spares, not a list of spare disks: its own series
+    assert value(san, "qsan_raidset_ee_spares", pool="Pool1", raidset="1") == 1  # "1"
+    assert value(san, "qsan_raidset_ee_spares", pool="Pool1", raidset="0") == 0
+    assert "qsan_raidset_spare_disks" not in names(san)  # SAN has no `spare` list
     assert value(san, "qsan_raidset_health", pool="Pool2", raidset="2") == 2  # raidSets key
 
 

@@ -16,7 +16,8 @@ def san():
 
 def test_enclosure_identity_and_units(san) -> None:
     assert value(san, "qsan_enclosure_info", enclosure="0", model="XS5224D",
-                 serial="001378D82734", backplane_id="QW316", health="Good") == 1
+                 serial="001378D82734", backplane_id="QW316", health="Good",
+                 cpu="Intel(R) Xeon(R) D-1527", memory="Samsung 8192MB", wwn="", vendor="") == 1
     assert value(san, "qsan_enclosure_health", **ENC0) == 0
     assert value(san, "qsan_controllers", **ENC0) == 2
     assert value(san, "qsan_cpu_usage_ratio", **ENC0) == pytest.approx(0.502)
@@ -28,7 +29,8 @@ def test_enclosure_identity_and_units(san) -> None:
 def test_expansion_enclosure_has_no_cpu_memory_or_health(san) -> None:
     """encID spelling, no cpu/mem fields, no sysHealth: only what is there."""
     assert value(san, "qsan_enclosure_info", enclosure="1", model="XD5324",
-                 serial="0013780000E1", backplane_id="QW400", health="") == 1
+                 serial="0013780000E1", backplane_id="QW400", health="", cpu="", memory="",
+                 wwn="20000013780000E1", vendor="QSAN") == 1
     for name in ("qsan_enclosure_health", "qsan_cpu_usage_ratio", "qsan_memory_size_bytes",
                  "qsan_memory_used_bytes", "qsan_uptime_seconds", "qsan_controllers"):
         assert {labels for labels in series(san, name)} == {(("enclosure", "0"),)}, name

@@ -111,7 +111,7 @@ GARBAGE: list[tuple[str, Any]] = [
     ("pools", {"pools": "x"}),
     ("pools", {"error": "not found"}),
     ("disks", None),
-    ("disks", {"disks": {"id": "e0d0"}}),
+    ("disks", {"disks": "e0d0"}),
     ("volumes", ["x"]),
     ("volumes", {}),
     ("iscsi", "x"),

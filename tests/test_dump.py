@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter import dump
+from qsan_exporter.collectors.base import elements
 from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
 from tests.conftest import write_config
@@ -41,7 +42,9 @@ def issued_tokens(monkeypatch) -> list[str]:
 def serials_of(sim) -> set[str]:
     """The simulator's enclosure and disk serial numbers, from its own documents."""
     disks = json.loads(sim.device.storage.disks_body(0.0))
-    disk_list = disks.get("disks", disks) if isinstance(disks, dict) else disks
+    # a list, or (the manual's other reading, QSAN_SIM_LITERAL=1) an object of disks
+    disk_list = elements(disks.get("disks", disks) if isinstance(disks, dict) else disks,
+                         "id", "slot") or []
     found = {d["serial"] for d in disk_list if "serial" in d}
     assert found, "the simulator's disk list carries serial numbers"
     return found | set(sim.device.hardware.serials)

@@ -28,8 +28,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.soak import backoff_attempts_bound
 from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
-from tests.conftest import Exporter, status_card, wait_for
+from tests.conftest import SIM_LITERAL, Exporter, status_card, wait_for
 
+pytestmark = pytest.mark.simulated  # QSAN_SIM_LITERAL=1 reruns it in the other reading
 PASSWORD = "e2e-secret"
 INTERVAL = 2.0
 TIMEOUT = 1.0
@@ -73,7 +74,8 @@ class Fleet:
         self.sims: dict[str, SimulatedArray] = {}
         for seed, (name, (faults, _)) in enumerate(FLEET.items()):
             sim = SimulatedArray(SimulatorConfig(profile="san", username="monitor",
-                                                 password=PASSWORD, seed=seed),
+                                                 password=PASSWORD, seed=seed,
+                                                 literal=SIM_LITERAL),
                                  host="127.0.0.1", port=0).start()
             for fault in faults:
                 sim.faults.add(fault)

@@ -27,8 +27,9 @@ FROZEN = 1_893_456_000.0  # 2030-01-01T00:00:00Z: a Tuesday, so weekly schedules
 _VARIABLE = (b"qsan_poll_duration_seconds{", b"qsan_collector_duration_seconds{")
 
 
-def render_profile(profile: str) -> bytes:
-    sim = SimulatedArray(SimulatorConfig(profile=profile, username="u", password="p"),
+def render_profile(profile: str, literal: bool = False) -> bytes:
+    sim = SimulatedArray(SimulatorConfig(profile=profile, username="u", password="p",
+                                         literal=literal),
                          clock=lambda: FROZEN).start()
     client = UnifiedClient(sim.url, "u", "p", timeout=5)
     try:
@@ -64,3 +65,23 @@ def test_golden_exposition(profile: str) -> None:
             expected.decode().splitlines(keepends=True),
             rendered.decode().splitlines(keepends=True), "golden", "rendered", n=1))
         pytest.fail(f"{profile} exposition differs from {path.name}:\n{diff[:6000]}")
+
+
+def _series_of(body: bytes) -> set[tuple[str, frozenset[tuple[str, str]]]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(sample.name, frozenset(sample.labels.items()))
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples}
+
+
+@pytest.mark.parametrize("profile", ["san", "fas", "nas"])
+def test_the_literal_reading_gives_the_same_series(profile: str) -> None:
+    """An array built on the manual's other reading (`simulate --literal`: pools and disks as
+    objects, `info` as an object array, the other spellings and JSON types, null lists) must
+    give the series the golden file describes: same names, same label sets."""
+    golden = _series_of((GOLDEN / f"{profile}.prom").read_bytes())
+    literal = _series_of(render_profile(profile, literal=True))
+    assert len(golden) > 50
+    missing, extra = golden - literal, literal - golden
+    assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])

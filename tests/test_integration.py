@@ -33,19 +33,21 @@ NOT_ON = {
         "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
         "qsan_volume_qos_max_throughput_bytes_per_second",
         "qsan_replication_path_health",  # NAS destination lines carry no status
+        "qsan_raidset_ee_spares",  # eeSpareNum "NAS: always 0"
     },
-    # loginTime: "Only for NAS" (manual 002 l.1055)
-    "san": {"qsan_iscsi_session_login_timestamp_seconds"},
+    # loginTime: "Only for NAS" (manual 002 l.1055); the `spare` list is "Only for NAS"
+    "san": {"qsan_iscsi_session_login_timestamp_seconds", "qsan_raidset_spare_disks"},
     # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
     # both forms); qsan_sensor_health exists only where the device gives a status.
-    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds"},
-    # SANOS 4.0's API has no task list, no disk performance, no pool cache or free-LUN fields
-    # (docs/legacy-api.md, "Not available in legacy").
+    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds",
+            "qsan_raidset_spare_disks"},
+    # SANOS 4.0's API has no task list (snapshot spaces only: no status, no schedule), no disk
+    # performance, no pool cache fields (docs/legacy-api.md, "Not available in legacy"); its
+    # RAID groups have no dedicated spare list (a NAS field).
     "legacy": {
-        "qsan_task_health", "qsan_task_info", "qsan_task_next_run_timestamp_seconds",
-        "qsan_snapshot_space_size_bytes", "qsan_snapshot_space_used_bytes",
+        "qsan_task_health", "qsan_task_next_run_timestamp_seconds",
         "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
-        "qsan_pool_cache_size_bytes", "qsan_iscsi_target_free_luns",
+        "qsan_pool_cache_size_bytes", "qsan_raidset_spare_disks",
         "qsan_iscsi_session_login_timestamp_seconds",
         "qsan_iscsi_connection_info", "qsan_iscsi_connection_health",  # no connection status
         "qsan_replication_path_info", "qsan_replication_path_health",  # no task list

@@ -26,9 +26,6 @@ FROM_PROMETHEUS = {"up"}  # written by Prometheus for every scrape, not by the e
 
 DELIBERATELY_UNUSED: dict[str, str] = {
     # Catalogue families.
-    "qsan_enclosure_info": "inventory (model, serial, backplane id) and the raw string behind "
-                           "qsan_enclosure_health; for ad-hoc joins, the dashboards show "
-                           "qsan_array_info for identity and the health gauge for state",
     "qsan_pool_info": "pool features (thin, SED, auto-tier) and the raw status behind "
                       "qsan_pool_health; for ad-hoc joins, e.g. "
                       "qsan_pool_health * on (array, pool) group_left (status) qsan_pool_info",

@@ -411,7 +411,7 @@ def test_shape_keeping_damage_fails_no_collector(
     check_snapshot(snapshot)
 
 
-_NOT_DOUBLED = ("destination", "enclosureNumbers")
+_NOT_DOUBLED = ("destination", "enclosureNumbers", "memoryInfo")
 
 
 def test_duplicated_list_items_give_no_duplicate_series() -> None:
@@ -420,7 +420,8 @@ def test_duplicated_list_items_give_no_duplicate_series() -> None:
         doubled = copy.deepcopy(base)
         for container, key in _slots(doubled, []):
             # A replication destination's lines are summarised into one label value, and
-            # enclosureNumbers runs parallel to the enclosures (here, maybe a single object).
+            # enclosureNumbers runs parallel to the enclosures (here, maybe a single object);
+            # memoryInfo (one entry per memory slot) is summarised into one label value too.
             if isinstance(container[key], list) and key not in _NOT_DOUBLED:
                 container[key] = container[key] + copy.deepcopy(container[key])
         snapshot = poll_once(doubled)

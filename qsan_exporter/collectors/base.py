@@ -44,7 +44,9 @@ _OK_WORDS = frozenset({"good", "online", "optimal", "normal", "ok", "healthy"})
 _CRITICAL_WORDS = frozenset(
     {"failed", "fail", "failure", "offline", "critical", "error", "abnormal", "faulted"}
 )
-_ABSENT_WORDS = frozenset({"absent", "not installed", "not present", "none installed"})
+# A part that is not fitted: in any casing, with "_", "-" or runs of spaces between the words.
+_ABSENT_WORDS = frozenset({"absent", "not installed", "not present", "none installed",
+                           "not fitted", "not inserted", "uninstalled", "not exist"})
 
 
 def health(raw: object) -> int | None:
@@ -54,10 +56,10 @@ def health(raw: object) -> int | None:
     alert) or the device gave no status at all. Anything unrecognised is a warning, so a new
     firmware's wording is noticed rather than hidden.
     """
-    if raw is None:
+    if raw is None or is_absent(raw):
         return None
     word = str(raw).strip().lower()
-    if not word or word in _ABSENT_WORDS:
+    if not word:
         return None
     if word in _OK_WORDS:
         return OK
@@ -67,7 +69,12 @@ def health(raw: object) -> int | None:
 
 
 def is_absent(raw: object) -> bool:
-    return raw is not None and str(raw).strip().lower() in _ABSENT_WORDS
+    """The one test for "this part is not fitted" ("Absent", " not installed ", "NOT_INSTALLED",
+    "Not-Present"...). Every hardware family asks it: an absent part gets its `_info` series and
+    nothing that can alert (no reading, no health)."""
+    if not isinstance(raw, str):
+        return False
+    return " ".join(re.split(r"[\s_\-]+", raw.strip().lower())) in _ABSENT_WORDS
 
 
 # --- tolerant readers ---------------------------------------------------------------------------
@@ -79,7 +86,8 @@ def _norm_key(key: str) -> str:
 def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> Any:
     """Read the first of `names` present in `obj`, ignoring case, stray spaces and underscores.
 
-    `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike.
+    `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike (readings
+    `raidsets-spelling`, `enc-id-spelling`, `c2f-key-spacing`).
     """
     if not isinstance(obj, Mapping):
         return default
@@ -97,7 +105,7 @@ def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> An
 def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
     """A list field that may be missing or null: always a list. A non-list is a format error."""
     value = field(obj, *names)
-    if value is None:
+    if value is None:  # reading `null-lists`
         return []
     if not isinstance(value, list):
         raise ValueError(f"expected a list for {names[0]!r}, got {type(value).__name__}")
@@ -105,7 +113,8 @@ def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
 
 
 def number(raw: object) -> float | None:
-    """A number the device sends as int, float or numeric string ("1225"); None if not one."""
+    """A number the device sends as int, float or numeric string ("1225"); None if not one.
+    Readings `sensor-value-type`, `disk-rate-type`."""
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
@@ -147,7 +156,8 @@ def mib(raw: object) -> float | None:
 
 
 def text(raw: object) -> str:
-    """A label value from anything the device sends: ids may be int or string, null is empty."""
+    """A label value from anything the device sends: ids may be int or string, null is empty.
+    Readings `raidset-id-type`, `disk-pool-id-type`."""
     if raw is None:
         return ""
     if isinstance(raw, bool):
@@ -167,19 +177,67 @@ def enabled(raw: object) -> bool:
     return flag(raw) == "true"
 
 
-def listing(raw: object, area: str, key: str) -> list[Any]:
-    """The item list of a `{"<key>": [...]}` answer; anything else is a format error.
+def listing(raw: object, area: str, key: str, *markers: str) -> list[Any]:
+    """The items of a `{"<key>": ...}` answer, in every shape `elements()` reads.
 
-    A missing key is an error too: an answer without its list is not "no items" but something
+    A missing key is an error: an answer without its list is not "no items" but something
     this exporter does not understand (an error document, another endpoint), and must fail the
-    collector rather than make every series of the area silently vanish.
+    collector rather than make every series of the area silently vanish. `markers` are keys
+    that only an item has (see `elements()`).
     """
     if not isinstance(raw, Mapping):
         raise TypeError(f"{area}: expected a JSON object, got {type(raw).__name__}")
     missing = object()
-    if field(raw, key, default=missing) is missing:
+    value = field(raw, key, default=missing)
+    if value is missing:
         raise KeyError(f"{area}: answer has no {key!r} list (keys: {sorted(map(str, raw))})")
-    return items(raw, key)
+    found = elements(value, *markers)
+    if found is None:
+        raise ValueError(f"{area}: expected a list for {key!r}, got {type(value).__name__}")
+    return found
+
+
+def elements(value: object, *markers: str) -> list[Any] | None:
+    """Every element of a field the manual shows as a list but types as "object".
+
+    Readings `top-level-object` and `null-lists` (qsan_exporter/readings.py): a list is
+    itself; null is empty; an object is one item when it has any of `markers` (keys only an
+    item has, e.g. a pool's "name") or scalar values, else an object keyed by id whose values
+    are the items (every one read, not the first). None when the value is none of these.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, Mapping):
+        return None
+    if not value:
+        return []
+    if any(field(value, m) is not None for m in markers):
+        return [value]
+    if all(isinstance(v, Mapping) for v in value.values()):
+        return list(value.values())
+    return [value]
+
+
+def merged(parts: list[Any]) -> dict[str, Any]:
+    """One object from a list of partial ones (reading `enclosure-info-array`): the first value
+    of each key wins, except lists (the `moreInfo` sensor lists), which are concatenated and
+    objects, which are merged the same way, so every element is read, not only the first."""
+    result: dict[str, Any] = {}
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        for key, value in part.items():
+            norm = _norm_key(key) if isinstance(key, str) else key
+            known = next((k for k in result if _norm_key(k) == norm), None)
+            if known is None:
+                result[key] = value
+            elif isinstance(result[known], list) and isinstance(value, list):
+                result[known] = [*result[known], *value]
+            elif isinstance(result[known], Mapping) and isinstance(value, Mapping):
+                result[known] = merged([result[known], value])
+    return result
 
 
 def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any]]:
@@ -188,7 +246,7 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
     A missing, null or non-list field gives no entries and non-object entries are skipped: one
     odd sub-list must not fail a whole area whose other items are fine.
     """
-    value = field(obj, *names)
+    value = field(obj, *names)  # null or missing: no entries (reading `null-lists`)
     if isinstance(value, Mapping):  # a single object where the manual shows a list
         return [value]
     if not isinstance(value, list):
@@ -197,7 +255,8 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
 
 
 def flag(raw: object) -> str:
-    """A boolean label value ("true"/"false"); the device may send bools, 0/1 or strings."""
+    """A boolean label value ("true"/"false"); the device may send bools, 0/1 or strings.
+    Reading `auto-tier-type`: the example's "" is false."""
     if isinstance(raw, str):
         return "true" if raw.strip().lower() in {"true", "1", "yes", "enabled", "on"} else "false"
     return "true" if raw else "false"

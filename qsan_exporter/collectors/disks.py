@@ -15,10 +15,15 @@ Why it looks the way it does:
 - `ssdLifeRemain` is read as the REMAINING endurance, as its name says, although the manual's
   description reads "Percentage Used Endurance Indicator". The name is the more specific of the
   two and a fresh SSD reporting ~100 under "used" would be absurd; if real firmware proves the
-  opposite, this one line flips.
+  opposite, this one line flips. The metric's help says so.
 - `performance` (SAN/FAS only) is current throughput in MB/s (MiB) and latency in ms; there a
   0 is an idle disk, i.e. data.
-- `type` (HDD/SSD/NVMe) is the media; older answers only have `isSSD`.
+- The media (reading `disk-media`): `type` decides when it names a known medium (HDD, SSD,
+  NVMe); `isSSD` only when `type` is missing or unknown. The manual's own example has
+  `"isSSD": true` beside `"type": "HDD"` (and a spin rate), so the two do disagree; `type` is
+  the more specific. SSD life is read for flash media only.
+- `rate` is the link rate in Gbps (table: int, example: 6.0); 0 or missing is no series.
+- `disks` is typed "object" but shown as a list: both read (reading `top-level-object`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from qsan_exporter.collectors.base import (
     PollData,
     enabled,
     field,
+    flag,
     health,
     listing,
     mib,
@@ -44,49 +50,43 @@ from qsan_exporter.collectors.base import (
 
 NAME = "disks"
 _FLASH_MEDIA = frozenset({"ssd", "nvme"})
+_KNOWN_MEDIA = frozenset({"hdd", *_FLASH_MEDIA})
+GBPS = 1e9 / 8  # bytes/s per Gbps; `rate`: "Hard disk transfer rate (unit : Gbps)"
 
 
 def _media(disk: Mapping[str, Any]) -> str:
+    """The one media rule (reading `disk-media`): a known `type` wins over `isSSD`."""
     media = text(field(disk, "type"))
-    if media:
+    if media.lower() in _KNOWN_MEDIA:
         return media
     is_ssd = field(disk, "isSSD")
     if is_ssd is None:
-        return ""
+        return media
     return "SSD" if enabled(is_ssd) else "HDD"
 
 
 def collect(data: PollData, out: FamilyBuilder) -> None:
     """Disk identity, capacity, health and wear; a disk without an id is skipped."""
     nas = data.product == "nas"
-    for disk in listing(data.raw[NAME], NAME, "disks"):
+    for disk in listing(data.raw[NAME], NAME, "disks", "id", "slot"):
         if not isinstance(disk, Mapping) or not text(field(disk, "id")):
             continue
         labels = {
             "disk": text(field(disk, "id")),
-            "enclosure": text(field(disk, "encID", "encId")),
+            "enclosure": text(field(disk, "encID", "encId")),  # reading `enc-id-spelling`
             "slot": text(field(disk, "slot")),
         }
         disk_health, media = field(disk, "health"), _media(disk)
-        out.info("qsan_disk_info", {
-            **labels,
-            "pool": text(field(disk, "poolName")),
-            "vendor": text(field(disk, "vendor")),
-            "model": text(field(disk, "model")),
-            "serial": text(field(disk, "serial")),
-            "firmware": text(field(disk, "firmware")),
-            "bus": text(field(disk, "busType")),
-            "media": media,
-            "usage": text(field(disk, "usage")),
-            "status": text(field(disk, "status")),
-            "health": text(disk_health),
-        })
+        _info(disk, labels, media, out)
         out.add("qsan_disk_size_bytes", labels, mib(field(disk, "size")))
+        rate = reported(field(disk, "rate"))  # reading `disk-rate-type`
+        out.add("qsan_disk_link_rate_bytes_per_second", labels,
+                None if rate is None else rate * GBPS)
         out.add("qsan_disk_health", labels, health(disk_health))
         out.add("qsan_disk_temperature_celsius", labels, reported(field(disk, "temperature")))
         if nas:
             continue  # NAS: ssdLifeRemain/totalWrittenByte "always 0", no performance
-        if media.lower() in _FLASH_MEDIA or enabled(field(disk, "isSSD")):
+        if media.lower() in _FLASH_MEDIA:
             life = reported(field(disk, "ssdLifeRemain"))
             out.add("qsan_disk_ssd_life_remaining_ratio", labels,
                     None if life is None else percent(life))
@@ -99,3 +99,30 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
                     None if throughput is None else throughput * MIB)
             out.add("qsan_disk_latency_seconds", labels,
                     None if latency is None else scaled(latency, 1000))
+
+
+def _info(disk: Mapping[str, Any], labels: Mapping[str, str], media: str,
+          out: FamilyBuilder) -> None:
+    out.info("qsan_disk_info", {
+        **labels,
+        "pool": text(field(disk, "poolName")),
+        "vendor": text(field(disk, "vendor")),
+        "model": text(field(disk, "model")),
+        "serial": text(field(disk, "serial")),
+        "firmware": text(field(disk, "firmware")),
+        "bus": text(field(disk, "busType")),
+        "media": media,
+        "usage": text(field(disk, "usage")),
+        "status": text(field(disk, "status")),
+        "health": text(field(disk, "health")),
+        **{label: _setting(field(disk, key)) for label, key in _SETTINGS},
+    })
+
+
+# Inventory and settings flags on qsan_disk_info: "" when the device does not say.
+_SETTINGS = (("sed", "isSED"), ("ise", "isISE"), ("write_cache", "writeCache"),
+             ("standby", "standby"), ("readahead", "readahead"), ("cmd_queue", "cmdQueue"))
+
+
+def _setting(raw: object) -> str:
+    return "" if raw is None else flag(raw)

@@ -18,7 +18,11 @@ Why it looks the way it does:
   a read-write cache whose size sits in `writeCapacity`, so it is exported as cache="read_write"
   (unless the pool also reports `readWriteCache` itself, which then wins).
 - On NAS a RAID set's totalSize/usedSize/eeSpareNum are "always 0": not data, not exported. NAS
-  lists dedicated spares in `spare`; SAN/FAS give only the count `eeSpareNum`.
+  lists dedicated spare disk ids in `spare`; SAN/FAS give `eeSpareNum`, the RAID EE spare
+  count. They are different quantities, so different series.
+- `pools` is typed "object" but shown as a list; both are read (reading `top-level-object`),
+  and a null list is an empty one (`null-lists`). Each member disk of `disks` and `spare` gets
+  a `qsan_raidset_member_info` series, so a failed disk can be traced to its pool and RAID set.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    elements,
     enabled,
     entries,
     field,
@@ -45,7 +50,7 @@ NAME = "pools"
 
 def collect(data: PollData, out: FamilyBuilder) -> None:
     """Pool, cache and RAID set series; a pool that is not an object is skipped."""
-    for index, pool in enumerate(listing(data.raw[NAME], NAME, "pools")):
+    for index, pool in enumerate(listing(data.raw[NAME], NAME, "pools", "name", "raidSets")):
         if not isinstance(pool, Mapping):
             continue
         name = text(field(pool, "name")) or text(field(pool, "id")) or str(index)
@@ -71,6 +76,7 @@ def _collect_pool(pool: Mapping[str, Any], name: str, product: str, out: FamilyB
         for cache, capacity in _caches(field(pool, "cacheInfo"), product).items():
             out.add("qsan_pool_cache_size_bytes", {**labels, "cache": cache}, mib(capacity))
 
+    # reading `raidsets-spelling`; `entries` also reads a single object and null
     for index, raidset in enumerate(entries(pool, "raidSets", "raidsets")):
         _collect_raidset(raidset, name, text(field(raidset, "id")) or str(index), product, out)
 
@@ -109,11 +115,16 @@ def _collect_raidset(
     if not nas:  # NAS: "always 0"
         out.add("qsan_raidset_size_bytes", labels, mib(field(raidset, "totalSize")))
         out.add("qsan_raidset_used_bytes", labels, mib(field(raidset, "usedSize")))
-    disks = field(raidset, "disks")
-    if isinstance(disks, list):
-        out.add("qsan_raidset_disks", labels, len(disks))
-    spare = field(raidset, "spare")
-    if isinstance(spare, list):
-        out.add("qsan_raidset_spare_disks", labels, len(spare))
-    elif not nas:
-        out.add("qsan_raidset_spare_disks", labels, number(field(raidset, "eeSpareNum")))
+    missing = object()
+    for key, role, metric in (("disks", "data", "qsan_raidset_disks"),
+                              ("spare", "spare", "qsan_raidset_spare_disks")):
+        value = field(raidset, key, default=missing)
+        members = None if value is missing else elements(value)  # null: none (`null-lists`)
+        if members is None:
+            continue
+        out.add(metric, labels, len(members))
+        for disk in members:
+            if isinstance(disk, str | int) and text(disk):
+                out.info("qsan_raidset_member_info", {**labels, "disk": text(disk), "role": role})
+    if not nas:  # NAS: "always 0"
+        out.add("qsan_raidset_ee_spares", labels, number(field(raidset, "eeSpareNum")))

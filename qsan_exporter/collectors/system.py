@@ -31,10 +31,13 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
+    elements,
     entries,
     field,
     health,
+    is_absent,
     items,
+    merged,
     mib,
     number,
     percent,
@@ -56,8 +59,9 @@ _STATES = (
 )
 
 
-def _enclosure_list(system: Any) -> list[Any]:
-    """The enclosures of `hardware/all/info`, in any of the shapes the manual shows."""
+def enclosure_list(system: Any) -> list[Any]:
+    """The enclosures of `hardware/all/info`, in any of the shapes the manual shows (reading
+    `enclosures-top-level`): a list, one enclosure object, an object wrapping the list."""
     if not isinstance(system, Mapping):
         raise TypeError(f"system: expected a JSON object, got {type(system).__name__}")
     enclosures = field(system, "enclosures")
@@ -72,11 +76,17 @@ def _enclosure_list(system: Any) -> list[Any]:
     raise TypeError(f"system: cannot read enclosures from {type(enclosures).__name__}")
 
 
-def _enclosure_info(enclosure: Any) -> Mapping[str, Any] | None:
+def enclosure_info(enclosure: Any) -> Mapping[str, Any] | None:
     info = field(enclosure, "info")
-    if isinstance(info, list):  # the manual types `info` as "Object array"
-        info = next((i for i in info if isinstance(i, Mapping)), None)
+    if isinstance(info, list):  # reading `enclosure-info-array`: every element, merged
+        info = merged(info) or None
     return info if isinstance(info, Mapping) else None
+
+
+def _memory(modules: object) -> str:
+    """memoryInfo, one string per memory slot ("" for an empty one): the fitted modules."""
+    found = elements(modules) or []
+    return ", ".join(t for t in (text(m) for m in found if not isinstance(m, Mapping)) if t)
 
 
 def _label(name: object, index: int) -> str:
@@ -86,11 +96,11 @@ def _label(name: object, index: int) -> str:
 def collect(data: PollData, out: FamilyBuilder) -> None:
     """One set of enclosure, sensor, PSU and cache-to-flash series per listed enclosure."""
     system = data.raw[NAME]
-    enclosures = _enclosure_list(system)
+    enclosures = enclosure_list(system)
     numbers = field(field(system, "info"), "enclosureNumbers")
     numbers = numbers if isinstance(numbers, list) and len(numbers) == len(enclosures) else None
     for index, enclosure in enumerate(enclosures):
-        info = _enclosure_info(enclosure)
+        info = enclosure_info(enclosure)
         if info is None:
             continue  # one unreadable enclosure must not hide the others
         enc_id = field(enclosure, "encId", "encID", "enc_id")
@@ -108,6 +118,10 @@ def _collect_enclosure(info: Mapping[str, Any], enc: str, out: FamilyBuilder) ->
         "serial": text(field(info, "serialNumber")),
         "backplane_id": text(field(info, "backplaneID")),
         "health": text(sys_health),
+        "cpu": text(field(info, "cpuInfo")),
+        "memory": _memory(field(info, "memoryInfo")),
+        "wwn": text(field(info, "wwn")),  # expansion enclosures only
+        "vendor": text(field(info, "vendor")),
     })
     out.add("qsan_enclosure_health", labels, health(sys_health))
     out.add("qsan_controllers", labels, number(field(info, "controllerNum")))
@@ -121,18 +135,27 @@ def _collect_enclosure(info: Mapping[str, Any], enc: str, out: FamilyBuilder) ->
     for key, kind, metric, name_label in _READINGS:
         for index, entry in enumerate(entries(more, key)):
             name = _label(field(entry, "name"), index)
-            out.add(metric, {**labels, name_label: name}, number(field(entry, "value")))
-            status = field(entry, "status")
+            status, value = field(entry, "status"), field(entry, "value")
+            if is_absent(status) or is_absent(value):  # not fitted: info only, nothing to alert
+                _component(out, labels, kind, name, status if status is not None else value)
+                continue
+            out.add(metric, {**labels, name_label: name}, number(value))
             if status is None:
                 continue  # most firmware reports readings without a status
             out.add("qsan_sensor_health",
                     {**labels, "sensor_type": kind, "sensor": name}, health(status))
-            out.info("qsan_component_info",
-                     {**labels, "component": kind, "name": name, "status": text(status)})
+            _component(out, labels, kind, name, status)
     for key, component, metric, name_label in _STATES:
         for index, entry in enumerate(entries(more, key)):
             name = _label(field(entry, "name"), index)
-            status = field(entry, "status", "value")
-            out.add(metric, {**labels, name_label: name}, health(status))
-            out.info("qsan_component_info",
-                     {**labels, "component": component, "name": name, "status": text(status)})
+            status = field(entry, "status", "value")  # reading `c2f-state-field`
+            if not is_absent(status):
+                out.add(metric, {**labels, name_label: name}, health(status))
+            _component(out, labels, component, name, status)
+
+
+def _component(
+    out: FamilyBuilder, labels: Mapping[str, str], kind: str, name: str, status: object
+) -> None:
+    out.info("qsan_component_info",
+             {**labels, "component": kind, "name": name, "status": text(status)})

@@ -36,7 +36,7 @@ from typing import Any
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
     PollData,
-    as_items,
+    elements,
     enabled,
     entries,
     field,
@@ -57,11 +57,8 @@ def pool_names(pools_raw: object) -> dict[str, str]:
     """poolID text -> pool name, from a pool list answer; best effort, never raises."""
     names: dict[str, str] = {}
     pools = field(pools_raw, "pools") if isinstance(pools_raw, Mapping) else None
-    try:  # pools in either reading (`volumes-iscsi-object`)
-        pools = as_items(pools, "pools")
-    except ValueError:
-        pools = []
-    for pool in pools:
+    # every shape the pools collector reads (reading `top-level-object`)
+    for pool in elements(pools, "name", "raidSets") or []:
         pool_id, name = text(field(pool, "id")), text(field(pool, "name"))
         if pool_id and name:
             names[pool_id] = name

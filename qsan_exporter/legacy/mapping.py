@@ -123,6 +123,7 @@ DISK = DISK_KEY + _table(
     ("firmware", "text", ("firmware", "firmwareVersion", "fwVersion", "revision", "fw")),
     ("busType", "text", ("busType", "bus", "interface", "interfaceType", "protocol")),
     ("type", "text", ("type", "mediaType", "media", "diskType", "driveType")),
+    ("rate", "number", ("rate", "linkSpeed", "link_speed", "linkRate", "transferRate")),
     ("isSSD", "flag", ("isSSD", "ssd")),
     ("temperature", "number", ("temperature", "temp", "currentTemperature")),
     ("ssdLifeRemain", "percent", ("ssdLifeRemain", "lifeRemain", "remainingLife", "ssdLife",
@@ -234,3 +235,17 @@ LOG_LEVELS = {  # legacy word -> the Unified level the log collector counts
 }
 LOG_TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
                     "%m/%d/%Y %H:%M:%S", "%Y/%m/%d %H:%M", "%a %b %d %H:%M:%S %Y")
+
+# --- availlun/targetid/<id> -> iscsi/target/list targets[].freeLuns ---------------------------
+AVAILLUN_LISTS = ("luns", "availlun", "availLuns", "lunList", "lun", "list")
+AVAILLUN_ID = ("lun_id", "lunId", "lun", "lunNo", "id", "no")
+
+# --- snapshot/vdid/<vdid> -> backup/snapshot/list tasks[] (one per volume with a space) ----
+SNAPSHOT = _table(
+    ("totalSize", "mib", ("snapshotSpace", "snapshot_space", "snapspace", "spaceSize",
+                          ("snapshotSpaceGB", "GB"), "totalSize", "space")),
+    ("usedSize", "mib", ("snapshotSpaceUsed", "snapshot_space_used", "snapspaceUsed",
+                         "usedSpace", "usedSize", "used")),
+)
+SNAPSHOT_LISTS = ("snapshots", "snapshotList", "snapshot", "list")
+SNAPSHOT_SIZE = _table(("size", "mib", ("size", "snapshotSize", "usedSize", "used")),)

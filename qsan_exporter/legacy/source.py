@@ -30,7 +30,7 @@ from typing import Any
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
 from qsan_exporter.api.legacy import LegacyClient
 from qsan_exporter.api.sources import AREAS, LogCursor, _new_events
-from qsan_exporter.legacy import translate
+from qsan_exporter.legacy import items, translate
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ ENDPOINTS = {
     "lunmappinginfo": "/rest/storage/lunmappinginfo",
 }
 LOG_TEMPLATE = "/rest/log/list/{page}"
+# Per-item reads. The manual prints availlun without `/rest` (001:570), unlike every other path:
+# both are tried, `/rest` first (reading `legacy-availlun-path` in qsan_exporter/readings.py).
+AVAILLUN_TEMPLATES = ("/rest/storage/availlun/targetid/{id}", "/storage/availlun/targetid/{id}")
+SNAPSHOT_TEMPLATE = "/rest/storage/snapshot/vdid/{id}"
 _NEXT_PAGE = ("haveNextPage", "hasNextPage", "hasNext", "nextPage")
 _TOTAL_PAGES = ("totalPages", "totalPage", "pageCount", "pages")
 
@@ -67,6 +71,8 @@ class LegacySource:
         self._history_pending = True
         self._next_start_page = 1  # oldest-first logs: where the previous poll ended
         self._told: set[str] = set()  # optional endpoints already reported missing
+        self._availlun = AVAILLUN_TEMPLATES  # the spelling that answered goes first
+        self._volume_ids: list[str] | None = None  # from the volumes area, for snapshots
 
     def fetch(self, area: str) -> Any:
         r = self._reader
@@ -77,12 +83,14 @@ class LegacySource:
         if area == "pools":
             return translate.pools(r, self._get("poolinfo"))
         if area == "volumes":
-            return translate.volumes(r, self._get("volumeinfo"),
-                                     self._optional("lunmappinginfo"))
+            volumes = translate.volumes(r, self._get("volumeinfo"),
+                                        self._optional("lunmappinginfo"))
+            self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
+            return volumes
         if area == "iscsi":
-            return translate.iscsi(r, self._get("availtarget"))
+            return self._with_free_luns(translate.iscsi(r, self._get("availtarget")))
         if area == "tasks":
-            return {}
+            return self._snapshot_tasks()
         if area == "logs":
             return self._logs()
         raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
@@ -116,6 +124,48 @@ class LegacySource:
             return None
         self._told.discard(name)
         return body
+
+    # --- per-item endpoints: available LUNs per target, snapshots per volume --------------------
+
+    def _item(self, name: str, templates: tuple[str, ...], item_id: str) -> Any | None:
+        """One per-item answer, trying each path spelling; None when none answers."""
+        if not self._offered(name):
+            return None
+        for template in templates:
+            try:
+                body = self._client.get(template.format(id=item_id), template)
+            except ApiHTTPError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            except ApiFormatError:
+                return None
+            if template != templates[0] and name == "availlun":
+                self._availlun = (template, *(t for t in templates if t != template))
+            return body
+        return None
+
+    def _with_free_luns(self, iscsi: dict[str, Any]) -> dict[str, Any]:
+        for group in iscsi["targets"]["iscsi"]:
+            for target in group["targets"]:
+                body = self._item("availlun", self._availlun, str(target["id"]))
+                if body is not None:
+                    target["freeLuns"] = items.free_luns(body)
+        return iscsi
+
+    def _snapshot_tasks(self) -> dict[str, Any]:
+        if not self._offered("snapshot"):
+            return {}
+        if self._volume_ids is None:
+            volumes = translate.volumes(self._reader, self._get("volumeinfo"), None)
+            self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
+        tasks = []
+        for vdid in self._volume_ids:
+            body = self._item("snapshot", (SNAPSHOT_TEMPLATE,), vdid)
+            task = None if body is None else items.snapshot_task(self._reader, vdid, body)
+            if task is not None:
+                tasks.append(task)
+        return {"snapshot": {"tasks": tasks}}
 
     # --- logs -------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.hardware import FAILED_PSU, STOPPED_FAN, Hardware
 from qsan_exporter.simulator.logs import DEFAULT_PAGE_SIZE, LogBook
-from qsan_exporter.simulator.profiles import PROFILES
+from qsan_exporter.simulator.profiles import PROFILES, other_reading
 from qsan_exporter.simulator.scenario import Facts, build_layout
 from qsan_exporter.simulator.services import ERROR_REPLICATION, Services
 from qsan_exporter.simulator.storage import Storage, pool_name, volume_name
@@ -37,6 +37,8 @@ class Device:
     def __init__(self, config: SimulatorConfig, started: float | None = None) -> None:
         self.started = time.time() if started is None else started
         self.profile = profile = PROFILES[config.profile]
+        if config.literal and config.profile != "legacy":  # legacy renders from default shapes
+            self.profile = profile = other_reading(profile)
         self.layout = layout = build_layout(config, profile.controllers,
                                             all_ssd=profile.disk_media == "SSD")
         self.hardware = Hardware(config, profile)

@@ -34,6 +34,8 @@ class Hardware:
         rng = rng_for(config, "hardware")
         self.profile = profile
         self.count = config.enclosures
+        # The manual's other reading (qsan_exporter/readings.py); legacy renders from defaults.
+        self.literal = config.literal and config.profile != "legacy"
         self.serials = [f"{rng.randrange(16**12):012X}" for _ in range(config.enclosures)]
         self.backplanes = [f"QW{rng.randrange(100, 999)}" for _ in range(config.enclosures)]
         self.phase = rng.uniform(0, 2 * math.pi)
@@ -62,10 +64,13 @@ class Hardware:
         key = self.profile.hw_enc_key
         ident = (lambda e: e) if self.profile.nas else self.profile.ident
         wanted = range(self.count) if only is None else (only,)
-        return json.dumps([{key: ident(e), "info": self._info(e, elapsed, more)} for e in wanted],
-                          ensure_ascii=False)
+        found: list[Any] | dict[str, Any] = [
+            {key: ident(e), "info": self._info(e, elapsed, more)} for e in wanted]
+        if self.literal and len(found) == 1:
+            found = found[0]  # reading `enclosures-top-level`: one enclosure, one object
+        return json.dumps(found, ensure_ascii=False)
 
-    def _info(self, enclosure: int, elapsed: float, more: bool) -> dict[str, Any]:
+    def _info(self, enclosure: int, elapsed: float, more: bool) -> Any:
         p = self.profile
         common = {"serialNumber": self.serials[enclosure],
                   "backplaneID": self.backplanes[enclosure]}
@@ -86,6 +91,9 @@ class Hardware:
                     "wwn": f"2000{self.serials[enclosure]}", "vendor": "QSAN"}
         if more:
             info["moreInfo"] = self._more(enclosure, elapsed)
+        if self.literal:  # reading `enclosure-info-array`: "Object array", split in two
+            return [{k: v for k, v in info.items() if k != "moreInfo"},
+                    {k: v for k, v in info.items() if k == "moreInfo"}]
         return info
 
     def _more(self, enclosure: int, elapsed: float) -> dict[str, Any]:
@@ -116,4 +124,6 @@ class Hardware:
             field, suffix = p.c2f_field, p.c2f_name_suffix
             more[p.c2f_key] = [{"name": "Power Module Status" + suffix, field: "absent"},
                                {"name": "Flash Module Status" + suffix, field: "Good"}]
+        elif self.literal:  # reading `null-lists`: no module list is null, not missing
+            more["cacheToFlash"] = None
         return more

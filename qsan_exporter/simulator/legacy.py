@@ -16,6 +16,7 @@ Routes (everything else, including /auth/* and /rest/v1/*, answers 404):
     GET  /rest/dashboard/{systeminfo,hwmonitor}
     GET  /rest/storage/{diskinfo,disksmart,poolinfo,volumeinfo,availtarget,lunmappinginfo}
     GET  /rest/log/list/<page>                           newest first, 20 per page
+    GET  /rest/storage/availlun/targetid/<id>, /rest/storage/snapshot/vdid/<id>: `legacy_items`
     POST /rest/storage/{snapshot,snapspace,maplun,unmaplun}/...   403: the simulator is
                                                          read-only, and counts them
                                                          (`SimulatedArray.legacy.writes`)
@@ -75,6 +76,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from qsan_exporter.simulator import legacy_items
 from qsan_exporter.simulator.device import Device, error_body
 from qsan_exporter.simulator.stats import Stats
 
@@ -163,10 +165,11 @@ class LegacyApi:
     """Answers of the legacy routes, rendered from the Unified `Device` of the same array."""
 
     def __init__(self, device: Device, sessions: LegacySessions,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], literal: bool = False) -> None:
         self.device = device
         self.sessions = sessions
         self.clock = clock
+        self.literal = literal  # availlun where the manual's text puts it (see legacy_items)
         self.writes = 0  # POSTs other than login, refused
 
     def answer(self, method: str, path: str, cookie: str | None) -> tuple[Answer, str | None]:
@@ -187,7 +190,8 @@ class LegacyApi:
             return (f"/rest/storage/{parts[2]}", 403,
                     error_body(403, "the simulator is read-only")), None
         route = LOG_ROUTE if path.startswith("/rest/log/list/") else path
-        if route not in _KNOWN_ROUTES:
+        route = legacy_items.route(path, self.literal) or route
+        if route not in _KNOWN_ROUTES and route not in legacy_items.ROUTES:
             return ("unknown", 404, error_body(404, "no such API")), None
         if not self.sessions.valid(cookie):
             return (route, 401, json.dumps({"result": "fail",
@@ -225,6 +229,11 @@ class LegacyApi:
         }.get(path)
         if render is not None:
             return route, 200, _ok(render())
+        if route in legacy_items.ROUTES:
+            data = legacy_items.render(self.device, path)
+            if data is None:
+                return route, 404, error_body(404, "no such target or volume")
+            return route, 200, _ok(data)
         if route == LOG_ROUTE:
             page = path.rsplit("/", 1)[1]
             if not page.isdigit() or int(page) < 1:
@@ -297,7 +306,7 @@ class LegacyApi:
                 "vendor": disk["vendor"], "model": disk["model"],
                 "serial_number": disk["serial"], "firmware_version": disk["firmware"],
                 "interface": disk["busType"], "media_type": disk["type"],
-                "rpm": disk["spinRate"],
+                "rpm": disk["spinRate"], "link_speed": f"{disk['rate']} Gb/s",
             })
         return out
 

@@ -8,7 +8,7 @@ The table lives in the package docstring (`qsan_exporter/simulator/__init__.py`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,18 @@ LEGACY = Profile(
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (SAN, FAS, NAS, LEGACY)}
+
+
+def other_reading(p: Profile) -> Profile:
+    """The spellings a `--literal` array speaks: each of `p`'s variants flipped to the other one
+    (readings `raidsets-spelling`, `enc-id-spelling`, `c2f-key-spacing`, `c2f-state-field`,
+    `sensor-value-type` in qsan_exporter/readings.py)."""
+    other_enc = {"encID": "encId", "encId": "encID"}
+    c2f_key = p.c2f_key
+    if c2f_key is not None:
+        c2f_key = "cacheToFlash" if c2f_key != c2f_key.strip() else " cacheToFlash "
+    return replace(
+        p, raidsets_key="raidSets" if p.raidsets_key == "raidsets" else "raidsets",
+        hw_enc_key=other_enc[p.hw_enc_key], disk_enc_key=other_enc[p.disk_enc_key],
+        c2f_key=c2f_key, c2f_field="status" if p.c2f_field == "value" else "value",
+        fan_as_string=not p.fan_as_string, temperature_as_string=not p.temperature_as_string)

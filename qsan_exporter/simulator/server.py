@@ -126,7 +126,7 @@ class SimulatedArray:
         if config.profile == "legacy":
             self.legacy = LegacyApi(self.device, LegacySessions(
                 config.username, config.password, config.token_lifetime, self.stats, self._lock,
-                clock=clock), clock)
+                clock=clock), clock, literal=config.literal)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

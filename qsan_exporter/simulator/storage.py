@@ -37,15 +37,16 @@ class Storage:
         rng = rng_for(config, "storage")
         self.profile = profile
         self.layout = layout
+        # The manual's other reading (qsan_exporter/readings.py); legacy renders from defaults.
+        self.literal = config.literal and config.profile != "legacy"
         pool_base = rng.randrange(2_000_000_000, 3_000_000_000)
         volume_base = rng.randrange(3_000_000_000, 4_000_000_000)
         self.pool_ids = [pool_base + 7919 * i for i in range(layout.pools)]
         self.volume_ids = [volume_base + 104729 * i for i in range(len(layout.volumes))]
         self.disk_ids = [profile.disk_id(d.index, d.enclosure, d.slot) for d in layout.disks]
-        self.pools_body = _dumps({"pools": [self._pool(p, rng.uniform(0.25, 0.7))
-                                            for p in range(layout.pools)]})
-        # The manual's other reading; legacy renders its answers from the default documents.
-        self.literal = config.literal and config.profile != "legacy"
+        pools = [self._pool(p, rng.uniform(0.25, 0.7)) for p in range(layout.pools)]
+        self.pools_body = _dumps({"pools": self._as_object(pools, self.pool_ids)
+                                  if self.literal else pools})
         volumes = [self._volume(v.index) for v in layout.volumes]
         # Reading `volumes-iscsi-object` (qsan_exporter/readings.py): "volumes object" (manual 002
         # l.434) literally, a map keyed by volume id.
@@ -67,7 +68,8 @@ class Storage:
             "totalSize": total, "usedSize": int(total * used_ratio),
             "isThin": pool % 2 == 1, "isSED": False,
             "health": "Degraded" if pool == lay.raidsets[lay.degraded_raidset].pool else "Good",
-            "status": "Online", "autoTier": False, "isCacheEnable": pool == lay.cache_pool,
+            "status": "Online", "autoTier": "" if self.literal else False,  # `auto-tier-type`
+            "isCacheEnable": pool == lay.cache_pool,
         }
         if pool == lay.cache_pool:
             body["cacheInfo"] = {"readCache": True, "readCapacity": p.ssd_size_mb,
@@ -83,14 +85,18 @@ class Storage:
             status, health = "Online", "Good"
         else:
             status, health = ("Rebuilding" if p.nas else "Degraded"), "Degraded"
+        ident = p.ident(number)
+        if self.literal:  # reading `raidset-id-type`: the other JSON type
+            ident = number if isinstance(ident, str) else str(number)
         body: dict[str, Any] = {
-            "id": p.ident(number), "totalSize": total, "usedSize": int(total * used_ratio),
+            "id": ident, "totalSize": total, "usedSize": int(total * used_ratio),
             "raidLevel": plan.level, "eeSpareNum": 0, "status": status, "health": health,
             "disks": [str(self.disk_ids[d]) for d in plan.disks],
         }
         if p.nas:
             spare = self.layout.spare_disk
-            body["spare"] = [str(self.disk_ids[spare])] if plan.pool == 0 and number == 0 else []
+            body["spare"] = ([str(self.disk_ids[spare])] if plan.pool == 0 and number == 0
+                             else None if self.literal else [])  # reading `null-lists`
         return body
 
     # -- disks -------------------------------------------------------------------------------
@@ -105,6 +111,9 @@ class Storage:
         model = "SAMSUNG MZILT960HBHQ" if cache else p.disk_model
         pool = None if d.usage == "SPARE" and not p.nas else d.pool  # a global spare has no pool
         pool_id: int | str = "" if pool is None else p.ident(self.pool_ids[pool])
+        if self.literal and pool is not None:  # reading `disk-pool-id-type`: the other type
+            pool_id = self.pool_ids[pool] if isinstance(pool_id, str) else str(pool_id)
+        rate = 6.0 if p.disk_bus == "SATA" else 12.0
         body: dict[str, Any] = {
             "id": self.disk_ids[d.index], p.disk_enc_key: str(d.enclosure) if p.nas
             else p.ident(d.enclosure),
@@ -112,10 +121,13 @@ class Storage:
             "poolName": "" if pool is None else pool_name(pool),
             "health": "Failed" if d.failed else "Good",
             "status": "Failed" if d.failed else "Online", "usage": usage,
-            "isSSD": ssd, "isISE": False, "isSED": False, "spinRate": 0 if ssd else 7200,
+            # reading `disk-media`: like the manual's example, isSSD says true on every disk
+            "isSSD": True if self.literal else ssd, "isISE": False, "isSED": False,
+            "spinRate": 0 if ssd else 7200,
             "vendor": p.disk_vendor, "serial": f"{p.disk_vendor[:2]}{serial:08d}",
             "model": model, "firmware": "E004" if ssd else "TN05", "busType": p.disk_bus,
-            "type": "SSD" if ssd else "HDD", "rate": 6.0 if p.disk_bus == "SATA" else 12.0,
+            "type": "SSD" if ssd else "HDD",
+            "rate": int(rate) if self.literal else rate,  # reading `disk-rate-type`
             "writeCache": True, "standby": False, "readahead": True, "cmdQueue": True,
             "ssdLifeRemain": 0 if p.nas or not ssd or d.failed
             else (88 if d.usage == "SSD Cache" else 97 - d.index % 5),
@@ -138,7 +150,18 @@ class Storage:
             if not p.nas:
                 extra.append(_performance(d, phase, scale, elapsed))
             parts.append(prefix + (", " + ", ".join(extra) if extra else "") + "}")
+        if self.literal:  # reading `top-level-object`: an object of disks keyed by id
+            keyed = (f"{json.dumps(str(i))}: {part}"
+                     for i, part in zip(self.disk_ids, parts, strict=True))
+            return ('{"disks": {' + ", ".join(keyed) + "}}").encode()
         return ('{"disks": [' + ", ".join(parts) + "]}").encode()
+
+    @staticmethod
+    def _as_object(found: list[dict[str, Any]], ids: list[int]) -> dict[str, Any]:
+        """Reading `top-level-object`: one item as itself, several keyed by id."""
+        if len(found) == 1:
+            return found[0]
+        return {str(i): item for i, item in zip(ids, found, strict=True)}
 
     # -- volumes -----------------------------------------------------------------------------
     def _volume(self, index: int) -> dict[str, Any]:
