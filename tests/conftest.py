@@ -31,10 +31,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "simulated: runs against simulated arrays (QSAN_SIM_LITERAL switches reading)")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "simulators" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.simulated)
+    if SIM_LITERAL:
+        # The literal rerun is about simulated arrays only; deselecting here (not with `-m`)
+        # keeps any `-m` the caller gave, e.g. scripts/test -m "not slow".
+        other = [item for item in items if item.get_closest_marker("simulated") is None]
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = [item for item in items if item.get_closest_marker("simulated")]
 
 
 def free_port() -> int:
