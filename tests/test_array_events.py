@@ -308,3 +308,23 @@ def test_escape_spells_out_every_unsafe_character() -> None:
     assert escape("a\nb\tc\x7f\u0085\u2029\ud800", 100) == "a\\nb\\tc\\x7f\\x85\\u2029\\ud800"
     assert escape("abcdef", 4) == "abc…"
     assert event_time(1.5) == "1970-01-01T00:00:01.5Z" and event_time(1e300) == "1e+300"
+
+
+def test_sim_events_route_injects_in_time_order_and_refuses_nonsense(simulators) -> None:
+    sim = simulators("san", log_interval=0)
+    url = sim.url + "/_sim/events"
+    for bad in ([{"level": "error"}], {"message": "m", "count": 0}, {"message": "m", "level": 3},
+                {"message": "m", "timestamp": "soon"}, "not an event"):
+        answer = requests.post(url, json=bad, timeout=5)
+        assert answer.status_code == 400 and answer.json()["message"], bad
+    assert requests.get(url, timeout=5).status_code == 405
+    history = len(sim.device.logs)
+    newest = sim.device.logs.query(time.time(), None, None, 1, 10**6)["logs"][-1]["timestamp"]
+    added = inject(sim, {"message": "late", "timestamp": newest - 1},
+                   {"message": "now", "level": "warning", "count": 2})
+    assert [(e["type"], e["message"]) for e in added] == [
+        ("error", "late"), ("warning", "now"), ("warning", "now")]
+    listed = sim.device.logs.query(time.time(), None, None, 1, 10**6)["logs"]
+    assert len(listed) == history + 3
+    assert [e["timestamp"] for e in listed] == sorted(e["timestamp"] for e in listed)
+    assert listed[-3]["message"] != "late" and listed[-2:] == added[1:]
