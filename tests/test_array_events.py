@@ -328,3 +328,11 @@ def test_sim_events_route_injects_in_time_order_and_refuses_nonsense(simulators)
     assert len(listed) == history + 3
     assert [e["timestamp"] for e in listed] == sorted(e["timestamp"] for e in listed)
     assert listed[-3]["message"] != "late" and listed[-2:] == added[1:]
+
+
+def test_logfmt_lines_of_the_exporter_itself_cannot_be_forged_either() -> None:
+    record = logging.LogRecord("qsan_exporter.x", logging.WARNING, __file__, 1,
+                               "array=%s: %s", ("a", 'bad\r\n"x" \x1b\u2028'), None)
+    line = LogfmtFormatter().format(record)
+    assert "\r" not in line and "\n" not in line and "\x1b" not in line and "\u2028" not in line
+    assert parse_logfmt(line)["msg"] == 'array=a: bad\r\n"x" \x1b\u2028'
