@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.array_events import ArrayEvents, secrets_of
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, text
 from qsan_exporter.collectors.logs import LogTally, fold
@@ -83,6 +84,8 @@ class ArrayPoll:
         self._pool: ThreadPoolExecutor | None = None
         self._states: dict[str, CollectorState] = {}
         self._tally: LogTally | None = None
+        self._events = ArrayEvents(config.name, config.labels,
+                                   secrets_of(config.password, config.password_encoding))
         self._pools_raw: Any = None
         self._volumes_raw: Any = None  # tasks name their volume through it
         self._identity: Identity | None = None
@@ -147,6 +150,8 @@ class ArrayPoll:
                 self._tally = fold(self._tally, fetched["logs"])
             except Exception as exc:
                 errors["logs"] = f"cannot read log events: {type(exc).__name__}: {exc}"
+            else:
+                self._events.add(fetched["logs"])  # the very events the tally just counted
         if self._tally is not None:
             raw["logs"] = self._tally
         product = self._product()
@@ -186,6 +191,7 @@ class ArrayPoll:
             backoff=self._next_attempt > started + self.config.interval_seconds,
             requests=self.stats.take_requests(),
             token=self.stats.token,
+            events=self._events.recent,
         )
 
     def _fetch(

@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log.level", dest="log_level", default="info", choices=sorted(LEVELS))
     p.add_argument("--log.format", dest="log_format", default="logfmt",
                    choices=["logfmt", "json"])
+    p.add_argument("--log.array-events", dest="log_array_events", default=True,
+                   action=argparse.BooleanOptionalAction,
+                   help="log each new event of an array's own event log as one line (logger "
+                        "qsan_exporter.array_events), for Loki or Elasticsearch (default on)")
     p.add_argument("--version", action="version", version=f"qsan-exporter {__version__}")
     return p
 
@@ -203,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_format)
+    setup_logging(args.log_level, args.log_format, args.log_array_events)
     try:
         shard, replicas = _shard_from_args(args)
     except (ValueError, kube_shard.KubeError) as exc:

@@ -2,7 +2,8 @@
 
 As blackbox_exporter's debug view does for a probe, this answers "why do this array's numbers
 look wrong?" without shell access: every request the last poll sent (method, path template,
-status, bytes, duration), each collector's outcome and error, the token's times and the backoff.
+status, bytes, duration), each collector's outcome and error, the token's times, the backoff and
+the array's latest errors and warnings.
 It shows only what the snapshot holds, and the snapshot never holds a token, a password, a
 query string or a body.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 
 from qsan_exporter.api.stats import TokenTimes
+from qsan_exporter.array_events import shown_time
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.snapshot import Snapshot
 from qsan_exporter.status_page import duration, next_poll
@@ -44,9 +46,19 @@ def render_debug(name: str, config: ArrayConfig, snap: Snapshot | None, now: flo
     if snap is None:
         lines += ["No poll yet: waiting for the first poll of this array.", ""]
     else:
-        lines += _poll_lines(snap, now)
+        lines += _poll_lines(snap, now) + _event_lines(snap, config)
     lines += ["Metrics of this array (as /probe?target= serves them):", ""]
     return "\n".join(lines) + "\n" + metrics
+
+
+def _event_lines(snap: Snapshot, config: ArrayConfig) -> list[str]:
+    lines = [f"Latest array errors and warnings ({len(snap.events)}, newest first):"]
+    if "logs" not in config.collectors:
+        lines.append("  not read: the logs collector is off for this array")
+    elif not snap.events:
+        lines.append("  none since the exporter started")
+    lines += [f"  {shown_time(e.timestamp)}  {e.level:<8} {e.message}" for e in snap.events]
+    return [*lines, ""]
 
 
 def _poll_lines(snap: Snapshot, now: float) -> list[str]:

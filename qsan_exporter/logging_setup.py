@@ -1,4 +1,8 @@
-"""`--log.level` and `--log.format=logfmt|json`, the formats Prometheus' own tools use."""
+"""`--log.level` and `--log.format=logfmt|json`, the formats Prometheus' own tools use.
+
+A record may carry extra keys (`extra={"qsan_fields": {...}}`, the array event lines): they
+follow `msg` in the order given, each value quoted in logfmt when it needs to be.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import json
 import logging
 import sys
 import time
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
+
+from qsan_exporter.array_events import LOGGER as ARRAY_EVENTS_LOGGER
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "warning": logging.WARNING, "error": logging.ERROR}
@@ -22,20 +30,41 @@ def _level(record: logging.LogRecord) -> str:
     return {"WARNING": "warn"}.get(record.levelname, record.levelname.lower())
 
 
+def _fields(record: logging.LogRecord) -> Mapping[str, str]:
+    fields = getattr(record, "qsan_fields", None)
+    return fields if isinstance(fields, Mapping) else {}
+
+
+def _quote(value: str) -> str:
+    """A logfmt value in double quotes; no character of it can end the line."""
+    out = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in out):
+        out = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+                      else ch for ch in out)
+    return f'"{out}"'
+
+
+def _logfmt_value(value: str) -> str:
+    bare = value and all(ch.isprintable() and ch not in ' ="\\' for ch in value)
+    return value if bare else _quote(value)
+
+
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
-        quoted = message.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        extra = "".join(f" {key}={_logfmt_value(str(value))}"
+                        for key, value in _fields(record).items())
         return (f'ts={_timestamp(record)} level={_level(record)} logger={record.name} '
-                f'msg="{quoted}"')
+                f'msg={_quote(message)}{extra}')
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": _timestamp(record), "level": _level(record), "logger": record.name,
                  "msg": record.getMessage()}
+        entry.update((k, str(v)) for k, v in _fields(record).items() if k not in entry)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -60,7 +89,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
+def setup_logging(level: str = "info", fmt: str = "logfmt", array_events: bool = True) -> None:
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
     root = logging.getLogger()
@@ -71,3 +100,6 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     # apscheduler logs every job run at INFO; that is noise at our default level.
     logging.getLogger("apscheduler").setLevel(max(LEVELS[level], logging.WARNING))
     logging.getLogger("urllib3").setLevel(max(LEVELS[level], logging.INFO))
+    # Array events are data, not the exporter's chatter: --log.level does not hide them.
+    logging.getLogger(ARRAY_EVENTS_LOGGER).setLevel(
+        logging.INFO if array_events else logging.CRITICAL + 1)

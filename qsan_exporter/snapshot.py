@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from prometheus_client.core import Metric
 
 from qsan_exporter.api.stats import RequestRecord, TokenTimes
+from qsan_exporter.array_events import ArrayEvent
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Snapshot:
     backoff: bool = False  # the next poll is held back beyond the interval
     requests: tuple[RequestRecord, ...] = ()  # the requests this poll sent
     token: TokenTimes | None = None
+    events: tuple[ArrayEvent, ...] = ()  # the array's latest errors and warnings, newest first
 
     def live_collectors(self, now: float) -> tuple[CollectorState, ...]:
         """The collectors whose data is still fresh enough to serve (SPEC §3 withdrawal)."""

@@ -2,8 +2,9 @@
 
 It answers "is every array polled, and is every array healthy?" at a glance: the exporter's
 version, uptime and config reload state; per array its state (DOWN stands out), flavour and
-product, the array's own failed and degraded parts, its last error once, when it is polled next
-and links to its `/probe` and debug view. Plain HTML and a little CSS, no JavaScript. Everything
+product, the array's own failed and degraded parts, its last error once, when it is polled next,
+the latest errors and warnings of the array's own event log, and links to its `/probe` and debug
+view. Plain HTML and a little CSS, no JavaScript. Everything
 comes from typed state (the snapshot, the config, `ExporterState`), never from parsed metrics.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from qsan_exporter.array_events import shown_time
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.health import Health, array_health
 from qsan_exporter.snapshot import CollectorState, Snapshot
@@ -57,6 +59,7 @@ _CSS = (
     "td,th{padding:.15em .6em .15em 0;text-align:left;vertical-align:top;"
     "border-bottom:1px solid #eee}summary{cursor:pointer;color:#444}"
     ".links a{margin-right:1em}code{overflow-wrap:anywhere}"
+    ".events .warn{color:#9a6700;font-weight:600}.events td{overflow-wrap:anywhere}"
 )
 
 
@@ -149,7 +152,7 @@ def _card(name: str, config: ArrayConfig, snap: Snapshot | None, now: float) -> 
         + f"<dl><dt>last success</dt><dd>{_when(now, snap.last_success)}</dd>"
         + f"<dt>last poll</dt><dd>{_when(now, snap.started_at)}, took {snap.duration:.2f} s"
         + f"</dd><dt>next poll</dt><dd>{_e(next_poll(snap, now))}</dd></dl>"
-        + _collectors(snap, failed) + links + "</section>"
+        + _events(snap, config) + _collectors(snap, failed) + links + "</section>"
     )
 
 
@@ -159,6 +162,23 @@ def _health_html(health: Health) -> str:
         return f"<span class={'ok' if health.known else 'meta'}>{_e(health.summary())}</span>"
     return "; ".join(f"<span class={'bad' if word == 'failed' else 'warn'}>{word}: "
                      f"{_e(', '.join(parts))}</span>" for word, parts in health.groups())
+
+
+def _events(snap: Snapshot, config: ArrayConfig) -> str:
+    """The array's latest errors and warnings, newest first, in the array's own words."""
+    if "logs" not in config.collectors:
+        return ""
+    if not snap.events:
+        return "<p class='meta events'>array events: no errors or warnings since the exporter " \
+               "started</p>"
+    rows = "".join(
+        f"<tr class=event><td>{_e(shown_time(e.timestamp))}</td><td class="
+        f"{'bad' if e.level == 'error' else 'warn'}>{_e(e.level)}</td><td>{_e(e.message)}</td>"
+        "</tr>" for e in snap.events)
+    return (f"<details class=events open><summary>latest array errors and warnings "
+            f"({len(snap.events)}, newest first)</summary><table>"
+            "<tr><th>array time</th><th>level</th><th>message</th></tr>" + rows
+            + "</table></details>")
 
 
 def _collectors(snap: Snapshot, failed: list[CollectorState]) -> str:

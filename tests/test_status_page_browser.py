@@ -10,10 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from qsan_exporter import __version__
-from tests.conftest import free_port, status_card
+from tests.conftest import free_port, status_card, wait_for
 
 CHROMIUM = "/usr/bin/chromium"  # the Debian package scripts/test installs
 
@@ -36,15 +37,20 @@ def test_status_page_renders_in_headless_chromium(simulators, exporter, tmp_path
     sims = {"br-san": simulators("san"), "br-legacy": simulators("legacy")}
     closed = f"http://127.0.0.1:{free_port()}"
     config = tmp_path / "c.yml"
+    arrays = [{"name": n, "url": s.url} for n, s in sims.items()]
+    arrays[0].update(interval_seconds=4, timeout_seconds=3)  # br-san: the injected event soon
     config.write_text(yaml.safe_dump({
         "defaults": {"username": "monitor", "password": "secret-pw", "api": "auto"},
-        "arrays": [*({"name": n, "url": s.url} for n, s in sims.items()),
-                   {"name": "br-closed", "url": closed}],
+        "arrays": [*arrays, {"name": "br-closed", "url": closed}],
     }))
     os.chmod(config, 0o600)
     e = exporter(f"--config.file={config}")
     e.wait_ready()
     url = e.url + "/"
+    injected = requests.post(sims["br-san"].url + "/_sim/events", timeout=5, json={
+        "level": "error", "message": "Disk <3> failed & was removed."})
+    assert injected.status_code == 201
+    wait_for(lambda: "Disk &lt;3&gt; failed" in e.get("/").text, 30, "the event on the page")
 
     dom = chromium(tmp_path / "profile", url, "--dump-dom")
     assert f"version {__version__}" in dom
@@ -59,6 +65,8 @@ def test_status_page_renders_in_headless_chromium(simulators, exporter, tmp_path
         assert f'href="/probe?target={name}"' in dom
         assert f'href="/probe?target={name}&amp;debug=true"' in dom
     assert "replication task" in status_card(dom, "br-san")  # the legacy API has no tasks
+    events = status_card(dom, "br-san").split("latest array errors and warnings (")[1]
+    assert events.startswith("1, newest first)") and "Disk <3> failed & was removed." in events
     assert "legacy · san" in status_card(dom, "br-legacy")
     down = status_card(dom, "br-closed")
     assert "DOWN" in down and "connection refused" in down and "check the port" in down

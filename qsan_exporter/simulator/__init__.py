@@ -13,7 +13,8 @@ kinds and the matching order)::
     sim.stats.max_concurrent_requests; sim.stats.request_times("/rest/v1/log/list")
 
 or over HTTP on the unauthenticated ``/_sim/faults``, ``/_sim/revoke-tokens``, ``/_sim/stats``
-(`admin`), or ``qsan-exporter simulate --fault KIND:ROUTE[:ARG]`` (`cli`).
+(`admin`), or ``qsan-exporter simulate --fault KIND:ROUTE[:ARG]`` (`cli`). Events of its own
+choosing join the array's event log with ``POST /_sim/events`` or ``sim.device.logs.add(...)``.
 
 Modules: `config` (options), `profiles` (product facts and spellings), `scenario` (layout and
 what is broken), `hardware`/`storage`/`services`/`logs` (response bodies), `device` (routing of

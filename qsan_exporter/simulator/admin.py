@@ -14,6 +14,10 @@ never counted in the stats and never slowed by a subclass's `respond`.
 ``DELETE /_sim/faults``     ``{"cleared": N}``; releases hung requests
 ``POST /_sim/revoke-tokens`` ``{"revoked_access_tokens": N}``: every token dies now
 ``GET /_sim/stats``         the counters of `Stats` plus ``live_token_sets``
+``POST /_sim/events``       body: an event or a list of them (``{"level": "error",
+                            "message": "Disk 3 failed.", "timestamp": 1700000000,
+                            "count": 2}``; timestamp defaults to now, count to 1): added
+                            to the array's event log; 201 with ``{"events": [...]}``
 ==========================  =========================================================
 """
 
@@ -44,6 +48,7 @@ def answer(sim: SimulatedArray, method: str, path: str, raw: bytes) -> tuple[int
             "POST": lambda: (200, {"revoked_access_tokens": sim.revoke_all_tokens()}),
         },
         "/_sim/stats": {"GET": lambda: (200, sim.stats_snapshot())},
+        "/_sim/events": {"POST": lambda: _add_events(sim, raw)},
     }
     methods = routes.get(path.rstrip("/") or path)
     if methods is None:
@@ -67,6 +72,34 @@ def _add(sim: SimulatedArray, raw: bytes) -> Answer:
         return 400, {"code": 400, "message": str(exc)}
     sim.faults.add(fault)
     return 201, {"fault": fault.to_dict(), "faults": _listed(sim)}
+
+
+def _add_events(sim: SimulatedArray, raw: bytes) -> Answer:
+    try:
+        data = json.loads(raw or b"null")
+        wanted = [_event_spec(item) for item in (data if isinstance(data, list) else [data])]
+    except (ValueError, TypeError) as exc:
+        return 400, {"code": 400, "message": str(exc)}
+    now = sim.clock()
+    added = [sim.device.logs.add(now, level, message, timestamp)
+             for level, message, timestamp, count in wanted for _ in range(count)]
+    return 201, {"events": added}
+
+
+def _event_spec(item: Any) -> tuple[str, str, int | None, int]:
+    """(level, message, timestamp, count) of one requested event; ValueError if unusable."""
+    if not isinstance(item, dict) or not isinstance(item.get("message"), str):
+        raise ValueError('an event is an object with a "message" string')
+    level, timestamp, count = item.get("level", "error"), item.get("timestamp"), \
+        item.get("count", 1)
+    if not isinstance(level, str) or not level:
+        raise ValueError('"level" must be a non-empty string')
+    if timestamp is not None and (isinstance(timestamp, bool)
+                                  or not isinstance(timestamp, int | float)):
+        raise ValueError('"timestamp" must be a number (unix seconds)')
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+        raise ValueError('"count" must be an integer from 1 to 100000')
+    return level, item["message"], None if timestamp is None else int(timestamp), count
 
 
 def _error(status: int, message: str) -> bytes:

@@ -70,6 +70,22 @@ class LogBook:
                 self._append(int(self.started + self._generated * self.interval),
                              HISTORY_EVENTS + self._generated)
 
+    def add(self, now: float, level: str, message: str,
+            timestamp: int | None = None) -> dict[str, Any]:
+        """Inject one event (``POST /_sim/events``), at `timestamp` or now; kept sorted.
+
+        Events due by `now` are generated first, so an injected event never lands before one
+        the clock already owed; of events sharing a timestamp, the injected one comes last.
+        """
+        self.catch_up(now)
+        event = {"type": level, "timestamp": int(now) if timestamp is None else int(timestamp),
+                 "message": message}
+        with self._lock:
+            at = bisect.bisect_right(self._times, event["timestamp"])
+            self._times.insert(at, event["timestamp"])
+            self._events.insert(at, event)
+        return event
+
     def query(self, now: float, start_time: int | None, types: set[str] | None,
               page: int, page_size: int) -> dict[str, Any]:
         """One page, oldest first, of the events at or after `start_time` of the given types."""
