@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # array of the end-to-end tests answers in the literal one (`simulate --literal`). scripts/test
 # runs the suite, then the simulator-backed tests (marker `simulated`) again in that reading.
 SIM_LITERAL = os.environ.get("QSAN_SIM_LITERAL") == "1"
+# How a simulated array refuses a wrong password: 401, or 400 in the literal reading
+# (`login-refused-status` in qsan_exporter/readings.py).
+REFUSED_STATUS = 400 if SIM_LITERAL else 401
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,7 +23,7 @@ import yaml
 from qsan_exporter.api.diagnose import FIX_TLS, status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiUnreachable
 from qsan_exporter.api.transport import Transport
-from tests.conftest import free_port, status_card, wait_for
+from tests.conftest import REFUSED_STATUS, free_port, status_card, wait_for
 
 PLAIN_HTTP = "the array answers plain HTTP: use http://"
 REFUSED = "connection refused"
@@ -169,7 +169,7 @@ def test_each_failure_names_cause_and_fix_in_log_and_status_page(
         "dx-selfsigned": ("self-signed certificate", FIX_TLS),
         "dx-plainhttp": ("no TLS at", PLAIN_HTTP),
         "dx-closed": (REFUSED, "check the port in url"),
-        "dx-password": ("rejected (HTTP 401)", "check username and password"),
+        "dx-password": (f"rejected (HTTP {REFUSED_STATUS})", "check username and password"),
         "dx-notunified": ("HTTP 404 from POST /auth/get", "is this a QSAN array"),
     }
     config = tmp_path / "c.yml"

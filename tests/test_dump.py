@@ -13,7 +13,7 @@ from qsan_exporter import dump
 from qsan_exporter.collectors.base import elements
 from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
-from tests.conftest import write_config
+from tests.conftest import REFUSED_STATUS, write_config
 
 PASSWORD = "secret-pw"  # the conftest simulators' and write_config's password
 
@@ -149,7 +149,7 @@ def test_rejected_login_is_an_error_and_never_prints_the_password(simulators, tm
     config = write_config(tmp_path / "c.yml", {"arr": sim}, password="wrong-password-42")
     assert run_dump(f"--config.file={config}", "--array=arr", f"--out={tmp_path / 'o'}") == 1
     stdout, stderr = capsys.readouterr()
-    assert "could not log in" in stderr and "401" in stderr
+    assert "could not log in" in stderr and f"HTTP {REFUSED_STATUS}" in stderr
     assert "wrong-password-42" not in stdout + stderr
 
 
@@ -222,7 +222,7 @@ def test_dump_needs_only_its_own_arrays_secret_and_speaks_as_a_one_shot(
     assert "wrote" in capsys.readouterr().out
     assert run_dump(f"--config.file={config}", "--array=wrong", f"--out={tmp_path / 'w'}") == 1
     err = capsys.readouterr().err
-    assert "rejected (HTTP 401): check username and password" in err
+    assert f"rejected (HTTP {REFUSED_STATUS}): check username and password" in err
     assert "next attempt" not in err  # a one-shot tool has no next attempt
     # The array whose secret is unset is still named as a config problem when asked for.
     assert run_dump(f"--config.file={config}", "--array=other", f"--out={tmp_path / 'x'}") == 1
