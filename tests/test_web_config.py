@@ -23,8 +23,8 @@ import trustme
 import yaml
 
 from qsan_exporter import cli, web_config
-from qsan_exporter.http import HttpServer
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
+from qsan_exporter.web_server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"
@@ -352,12 +352,12 @@ def test_silent_client_does_not_block_other_scrapes(
         assert silent.recv(1) == b""  # closed by the server after the handshake timeout
 
 
-def test_plain_http_on_the_tls_port_just_fails_that_connection(
+def test_plain_http_on_the_tls_port_gets_a_400_naming_https(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
     server = serve({"tls_server_config": tls_section(pki)})
-    with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    answer = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    assert answer.status_code == 400 and "https" in answer.text
     assert requests.get(server.url + "/", verify=str(pki.ca), timeout=5).status_code == 200
 
 
