@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="TLS, basic auth and response headers in the Prometheus "
                         "exporter-toolkit web-config format (see "
                         "config/web-config.example.yml); read at start")
+    p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                   help="allow POST /-/reload (SIGHUP reloads either way)")
     _web_limit_arguments(p)
     p.add_argument("--demo", action="store_true",
                    help="run four simulated arrays (san, fas, nas, legacy) and poll them")
@@ -269,7 +271,8 @@ def _serve(
 
     try:
         server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None), args.listen,
+            App(exposition, poller, reload=reload if config_path else None,
+                lifecycle=args.enable_lifecycle), args.listen,
             web_config=web_config, limits=_web_limits(args),
         )
     except (OSError, ValueError) as exc:

@@ -37,10 +37,12 @@ class App:
         *,
         reload: Callable[[], ReloadResult] | None = None,
         clock: Callable[[], float] = time.time,
+        lifecycle: bool = False,
     ) -> None:
         self.exposition = exposition
         self.poller = poller
         self._reload = reload
+        self._lifecycle = lifecycle  # --web.enable-lifecycle: POST /-/reload allowed
         self._clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -59,7 +61,7 @@ class App:
                 return _plain(start_response, "503 Service Unavailable",
                               "Not ready: waiting for the first poll of every array\n")
             if path == "/-/reload":
-                return self._reload_route(method, start_response)
+                return self._reload_route(method, environ, start_response)
             if path == "/":
                 return self._status(start_response)
             return _plain(start_response, "404 Not Found", f"no such path: {path}\n")
@@ -95,10 +97,18 @@ class App:
                           f"unknown target {target!r}: not an array in this exporter's config\n")
         return self._metrics(environ, start_response, [target])
 
-    def _reload_route(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
+    def _reload_route(
+        self, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         if method != "POST":
             return _plain(start_response, "405 Method Not Allowed", "use POST\n",
                           [("Allow", "POST")])
+        if not self._lifecycle:
+            return _plain(start_response, "403 Forbidden", "Lifecycle API is not enabled "
+                          "(start with --web.enable-lifecycle, or send SIGHUP).\n")
+        if _cross_site(environ):
+            return _plain(start_response, "403 Forbidden",
+                          "cross-site requests cannot reload the exporter\n")
         if self._reload is None:
             return _plain(start_response, "400 Bad Request", "no config file to reload (demo)\n")
         result = self._reload()
@@ -148,6 +158,20 @@ class App:
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
                                   ("Content-Length", str(len(data)))])
         return [data]
+
+
+def _cross_site(environ: dict[str, Any]) -> bool:
+    """A browser's request made by another site's page (a form post): refused for /-/reload.
+
+    Browsers send Sec-Fetch-Site, and Origin on every cross-origin POST; curl and scripts send
+    neither and pass.
+    """
+    if environ.get("HTTP_SEC_FETCH_SITE", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return False
+    return origin.partition("://")[2].rstrip("/") != environ.get("HTTP_HOST", "")
 
 
 def _e(text: str) -> str:
