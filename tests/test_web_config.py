@@ -22,7 +22,7 @@ import requests
 import trustme
 import yaml
 
-from qsan_exporter import cli, web_config
+from qsan_exporter import cli, web_auth
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
 from qsan_exporter.web_server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
@@ -372,7 +372,7 @@ def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         calls.append(hashed)
         return real(password, hashed)
 
-    monkeypatch.setattr(web_config.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(web_auth.bcrypt, "checkpw", counting)
     return calls
 
 
@@ -414,13 +414,13 @@ def test_bcrypt_runs_once_per_credential_not_per_scrape(
 def test_parallel_scrapes_with_the_same_credentials_run_bcrypt_once(
     serve: Callable[..., HttpServer], checkpw_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counting = web_config.bcrypt.checkpw
+    counting = web_auth.bcrypt.checkpw
 
     def slow(password: bytes, hashed: bytes) -> bool:
         time.sleep(0.3)  # so the parallel requests all arrive while the first check runs
         return counting(password, hashed)
 
-    monkeypatch.setattr(web_config.bcrypt, "checkpw", slow)
+    monkeypatch.setattr(web_auth.bcrypt, "checkpw", slow)
     server = serve({"basic_auth_users": {"prometheus": HASH}})
     with ThreadPoolExecutor(4) as pool:
         codes = list(pool.map(
