@@ -14,9 +14,11 @@ other than scrapes are answered 503 at once: scrapes are served first.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
+import queue
 import re
 import socket
 import ssl
@@ -98,10 +100,29 @@ def _makefile(prefix: bytes) -> Any:
     return make
 
 
+class ScrapesFirst(queue.Queue):  # type: ignore[type-arg]
+    """The workers' queue: a scrape waits only behind other scrapes, never behind a status
+    page or a reload."""
+
+    def _init(self, maxsize: int) -> None:
+        self.queue: collections.deque[Any] = collections.deque()
+        self.scrapes: collections.deque[Any] = collections.deque()
+
+    def _qsize(self) -> int:
+        return len(self.queue) + len(self.scrapes)
+
+    def _put(self, item: Any) -> None:
+        (self.scrapes if getattr(item, "scrape", False) else self.queue).append(item)
+
+    def _get(self) -> Any:
+        return self.scrapes.popleft() if self.scrapes else self.queue.popleft()
+
+
 class Connection(server.HTTPConnection):
     """Counts itself closed once, so the connection cap sees every socket exactly once."""
 
     _counted = False
+    scrape = False  # set per request by the selector thread: served first
 
     def close(self) -> None:
         super().close()
@@ -315,4 +336,5 @@ class BoundedConnections(connections.ConnectionManager):
         conn = self.server.ConnectionClass(self.server, w.sock, _makefile(w.buf))
         conn.remote_addr, conn.remote_port = w.addr[0], w.addr[1]
         conn.ssl_env = self.server.ssl_env
+        conn.scrape = path in SCRAPE_PATHS
         self.server.process_conn(conn)

@@ -20,7 +20,7 @@ from cheroot import wsgi
 
 from qsan_exporter import __version__
 from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
-from qsan_exporter.web_conn import BoundedConnections, Connection, Limits
+from qsan_exporter.web_conn import BoundedConnections, Connection, Limits, ScrapesFirst
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class _Server(wsgi.Server):
         self.version = f"qsan-exporter/{__version__}"
         self.max_request_header_size = limits.max_header_bytes + 1024  # web_conn checks first
         self.keep_alive_conn_limit = None  # web_conn caps all connections instead
+        self.requests._queue = ScrapesFirst()  # before prepare() starts the workers
+        self.requests.get = self.requests._queue.get
         self.limits = limits
         self._tls = tls
         self._allowed_sans = allowed_sans

@@ -237,8 +237,10 @@ def test_when_saturated_other_paths_are_shed_with_503_and_scrapes_still_answer(
     serve: Callable[..., HttpServer],
 ) -> None:
     release = threading.Event()
+    served: list[str] = []
 
     def slow_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        served.append(environ["PATH_INFO"])
         if environ["PATH_INFO"] == "/slow":
             release.wait(20)
         return scrape_app(environ, start_response)
@@ -254,10 +256,16 @@ def test_when_saturated_other_paths_are_shed_with_503_and_scrapes_still_answer(
                 time.sleep(0.05)
             shed = scrape(server, "/slow")[0]
             scrapes = [pool.submit(scrape, server, "/metrics") for _ in range(3)]
+            for _ in range(200):  # until the scrapes wait in the queue too
+                if server._server.requests.qsize >= 5:
+                    break
+                time.sleep(0.05)
             release.set()
             assert shed == 503
             assert [f.result()[0] for f in scrapes] == [200] * 3
             assert [f.result()[0] for f in stuck] == [200] * 4
+        # The queued scrapes went ahead of the queued /slow requests.
+        assert served == ["/slow"] * 2 + ["/metrics"] * 3 + ["/slow"] * 2
     finally:
         release.set()
         server.stop()
