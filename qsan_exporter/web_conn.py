@@ -324,7 +324,8 @@ class BoundedConnections(connections.ConnectionManager):
 
     def _dispatch(self, w: _Waiting, target: bytes) -> None:
         path = target.split(b"?", 1)[0].decode("latin-1")
-        queued = self.server.requests.qsize
+        pool = self.server.requests
+        queued = pool.qsize - pool.idle  # requests an idle worker is about to take do not count
         if queued >= self.limits.max_connections or (
                 queued >= self.limits.shed_queue and path not in SCRAPE_PATHS):
             self._refuse(w, "503 Service Unavailable", "busy: try again later\n")

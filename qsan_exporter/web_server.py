@@ -120,7 +120,8 @@ class HttpServer:
             app = wrap_app(app, web_config)
             _log_web_config(web_config)
         sans = frozenset(tls.client_allowed_sans) if tls is not None else frozenset()
-        self._server = _Server((host, port), _without_body_for_head(app), limits, context, sans)
+        bind = (host or "0.0.0.0", port)  # ':9747' listens on every IPv4 address, as before
+        self._server = _Server(bind, _without_body_for_head(app), limits, context, sans)
         self._server.prepare()  # binds now, so a busy port is a start-up error
         self.limits = limits
         self.port = self._server.bind_addr[1]

@@ -10,14 +10,18 @@ import contextlib
 import http.client
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
+from qsan_exporter.web_config import TLSServerConfig, WebConfig
 from qsan_exporter.web_conn import Limits
 from qsan_exporter.web_server import HttpServer
 
@@ -249,7 +253,12 @@ def test_when_saturated_other_paths_are_shed_with_503_and_scrapes_still_answer(
     server.start()
     try:
         with ThreadPoolExecutor(8) as pool:
-            stuck = [pool.submit(scrape, server, "/slow") for _ in range(4)]  # 2 run, 2 queue
+            stuck = [pool.submit(scrape, server, "/slow") for _ in range(2)]
+            for _ in range(200):  # until both workers are busy
+                if len(served) == 2:
+                    break
+                time.sleep(0.05)
+            stuck += [pool.submit(scrape, server, "/slow") for _ in range(2)]
             for _ in range(200):  # until the two extra requests wait in the queue
                 if server._server.requests.qsize >= 2:
                     break
@@ -269,3 +278,69 @@ def test_when_saturated_other_paths_are_shed_with_503_and_scrapes_still_answer(
     finally:
         release.set()
         server.stop()
+
+
+def test_a_port_without_host_listens_on_every_ipv4_address() -> None:
+    server = HttpServer(scrape_app, ":0")
+    server.start()
+    try:
+        assert scrape(server)[0] == 200
+    finally:
+        server.stop()
+
+
+# --- TLS: handshakes happen in the selector thread, without blocking --------------------------
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[HttpServer, ssl.SSLContext]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    tls = TLSServerConfig(cert_file=tmp_path / "server.pem", key_file=tmp_path / "server.pem")
+    server = HttpServer(scrape_app, "127.0.0.1:0", web_config=WebConfig(tls=tls),
+                        limits=Limits(read_timeout=1.0))
+    server.start()
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    yield server, client
+    server.stop()
+
+
+def tls_scrape(server: HttpServer, client: ssl.SSLContext) -> int:
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=client)
+    try:
+        conn.request("GET", "/metrics")
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+    finally:
+        conn.close()
+
+
+def test_half_open_tls_handshakes_hold_no_worker_and_are_closed(
+    tls_server: tuple[HttpServer, ssl.SSLContext],
+) -> None:
+    server, client = tls_server
+    threads_before = threading.active_count()
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"  # the start of a ClientHello
+    socks = open_silent(server, 50) + open_silent(server, 50, hello)
+    try:
+        assert [tls_scrape(server, client) for _ in range(10)] == [200] * 10
+        assert threading.active_count() - threads_before <= 2
+        assert count_closed_by_server(socks, bound_seconds=30) == 100
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_tls_connection_idle_after_the_handshake_is_closed(
+    tls_server: tuple[HttpServer, ssl.SSLContext],
+) -> None:
+    server, client = tls_server
+    raw_sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with client.wrap_socket(raw_sock, server_hostname="127.0.0.1") as sock:
+        sock.settimeout(30)
+        # Closed at the read timeout (EOF or reset), not held for minutes; a timeout fails.
+        with contextlib.suppress(ssl.SSLError, ConnectionResetError):
+            assert sock.recv(1) == b""
+    assert tls_scrape(server, client) == 200
