@@ -53,11 +53,13 @@ class Limits:
 class _Waiting:
     """A client socket whose next request head is still arriving (or whose TLS handshake is)."""
 
-    __slots__ = ("addr", "buf", "deadline", "handshaken", "idle", "since", "sock")
+    __slots__ = ("addr", "buf", "closed", "deadline", "fd", "handshaken", "idle", "since", "sock")
 
     def __init__(self, sock: socket.socket, addr: Any, deadline: float, *, handshaken: bool,
                  idle: bool) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
+        self.closed = False
         self.addr = addr
         self.buf = b""
         self.since = time.monotonic()
@@ -191,8 +193,16 @@ class BoundedConnections(connections.ConnectionManager):
 
     def _watch(self, w: _Waiting) -> None:
         with self._open_lock:  # put() runs in worker threads
-            self.waiting[w.sock.fileno()] = w
-        self._selector.register(w.sock.fileno(), connections.selectors.EVENT_READ, data=w)
+            try:
+                self._selector.register(w.fd, connections.selectors.EVENT_READ, data=w)
+            except (KeyError, ValueError, OSError):  # the server is stopping
+                failed = True
+            else:
+                failed = False
+                self.waiting[w.fd] = w
+        if failed:
+            w.closed = True
+            self._closed_waiting(w.sock)
 
     def _evict_oldest(self) -> bool:
         with self._open_lock:
@@ -206,9 +216,12 @@ class BoundedConnections(connections.ConnectionManager):
 
     def _drop(self, w: _Waiting) -> None:
         with self._open_lock:
-            self.waiting.pop(w.sock.fileno(), None)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(w.sock.fileno())
+            if w.closed:  # a stale event for a connection already dropped
+                return
+            w.closed = True
+            self.waiting.pop(w.fd, None)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(w.fd)
         self._closed_waiting(w.sock)
 
     def _closed_waiting(self, sock: socket.socket) -> None:
@@ -225,7 +238,8 @@ class BoundedConnections(connections.ConnectionManager):
     def put(self, conn: server.HTTPConnection) -> None:
         """A keep-alive connection back from a worker: wait for its next head here."""
         conn.last_used = time.time()
-        if conn.rfile.has_data():  # a pipelined request is already buffered
+        pending = isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending()
+        if conn.rfile.has_data() or pending:  # a pipelined request is already buffered
             self.server.process_conn(conn)
             return
         deadline = time.monotonic() + self.limits.idle_timeout
@@ -244,7 +258,7 @@ class BoundedConnections(connections.ConnectionManager):
             for _fd, item in active:
                 if item is self.server:
                     self._from_server_socket(self.server.socket)
-                elif isinstance(item, _Waiting):
+                elif isinstance(item, _Waiting) and not item.closed:
                     self._advance(item)
             now = time.monotonic()
             if now - last_check > expiration_interval:
@@ -331,8 +345,11 @@ class BoundedConnections(connections.ConnectionManager):
             self._refuse(w, "503 Service Unavailable", "busy: try again later\n")
             return
         with self._open_lock:
-            self.waiting.pop(w.sock.fileno(), None)
-        self._selector.unregister(w.sock.fileno())
+            if w.closed:
+                return
+            w.closed = True  # handed to a worker: no longer this manager's
+            self.waiting.pop(w.fd, None)
+            self._selector.unregister(w.fd)
         w.sock.settimeout(self.server.timeout)
         conn = self.server.ConnectionClass(self.server, w.sock, _makefile(w.buf))
         conn.remote_addr, conn.remote_port = w.addr[0], w.addr[1]
