@@ -9,6 +9,7 @@ headers come from an exporter-toolkit web config (web_config.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import ssl
@@ -106,14 +107,12 @@ class HttpServer:
 
     def __init__(
         self, app: WSGIApp, address: str, *, web_config: WebConfig | None = None,
-        handshake_timeout: float | None = None, limits: Limits | None = None,
+        limits: Limits | None = None,
     ) -> None:
         host, port = parse_listen_address(address)
         limits = limits or Limits()
-        if handshake_timeout is not None:  # the TLS handshake is part of the head's deadline
-            limits = Limits(**{**limits.__dict__, "read_timeout": handshake_timeout})
-        limits = Limits(**{**limits.__dict__,
-                           "max_connections": connection_cap(limits.max_connections)})
+        limits = dataclasses.replace(limits,
+                                     max_connections=connection_cap(limits.max_connections))
         tls = web_config.tls if web_config is not None else None
         context = tls_context(tls) if tls is not None else None  # before binding: may raise
         if web_config is not None:

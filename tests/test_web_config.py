@@ -24,6 +24,7 @@ import yaml
 
 from qsan_exporter import cli, web_auth
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
+from qsan_exporter.web_conn import Limits
 from qsan_exporter.web_server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
 
@@ -342,7 +343,7 @@ def test_client_allowed_sans(serve: Callable[..., HttpServer], pki: Pki) -> None
 def test_silent_client_does_not_block_other_scrapes(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
-    server = serve({"tls_server_config": tls_section(pki)}, handshake_timeout=1.0)
+    server = serve({"tls_server_config": tls_section(pki)}, limits=Limits(read_timeout=1.0))
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as silent:
         # The silent client is accepted first and never sends a ClientHello.
         time.sleep(0.2)
