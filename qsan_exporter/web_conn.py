@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cheroot import connections, server
-from cheroot.makefile import StreamReader
+from cheroot.makefile import StreamReader, StreamWriter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Limits:
 
     read_timeout: float = 10.0  # the whole request head, from the first byte wait
     idle_timeout: float = 60.0  # a keep-alive connection between requests
+    write_timeout: float = 60.0  # one whole response: a client that stops reading frees its worker
     max_connections: int = 512  # open client sockets, waiting and in progress
     threads: int = 16  # workers running the application
     max_header_bytes: int = 16384  # request line and headers together
@@ -94,6 +95,27 @@ class _PrefixedReader(StreamReader):
         self.bytes_read = 0
 
 
+class _DeadlineIO(socket.SocketIO):
+    """Writes that fail once the connection's response deadline has passed."""
+
+    def __init__(self, sock: socket.socket, mode: str, conn: Connection) -> None:
+        super().__init__(sock, mode)
+        self._conn = conn
+
+    def write(self, b: Any) -> int | None:
+        remaining = self._conn.write_deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")  # cheroot's wording for a timeout: no 500 logged
+        self._sock.settimeout(min(remaining, self._conn.server.timeout))
+        return super().write(b)
+
+
+class _DeadlineWriter(StreamWriter):
+    def __init__(self, sock: socket.socket, conn: Connection, bufsize: int) -> None:
+        super(StreamWriter, self).__init__(_DeadlineIO(sock, "wb", conn), bufsize)
+        self.bytes_written = 0
+
+
 def _makefile(prefix: bytes) -> Any:
     def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
         if "r" in mode:
@@ -125,6 +147,15 @@ class Connection(server.HTTPConnection):
 
     _counted = False
     scrape = False  # set per request by the selector thread: served first
+    write_deadline = 0.0
+
+    def __init__(self, http_server: Any, sock: socket.socket, makefile: Any) -> None:
+        super().__init__(http_server, sock, makefile)
+        self.wfile = _DeadlineWriter(sock, self, self.wbufsize)
+
+    def communicate(self) -> bool:
+        self.write_deadline = time.monotonic() + self.server.limits.write_timeout
+        return bool(super().communicate())
 
     def close(self) -> None:
         super().close()

@@ -344,3 +344,30 @@ def test_tls_connection_idle_after_the_handshake_is_closed(
         with contextlib.suppress(ssl.SSLError, ConnectionResetError):
             assert sock.recv(1) == b""
     assert tls_scrape(server, client) == 200
+
+
+def test_a_client_that_stops_reading_frees_its_worker_at_the_write_deadline() -> None:
+    big = b"x" * (32 << 20)  # far more than the socket buffers hold
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/big":
+            start_response("200 OK", [("Content-Length", str(len(big)))])
+            return [big]
+        return scrape_app(environ, start_response)
+
+    server = HttpServer(app, "127.0.0.1:0", limits=Limits(threads=1, write_timeout=1.0))
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as reader:
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+            # The one worker is stuck writing until the deadline; then the scrape is served.
+            assert scrape(server)[0] == 200
+            # The server gave up on the reader: no connection of its own is left open.
+            for _ in range(100):
+                if server.open_connections == 0:
+                    break
+                time.sleep(0.1)
+            assert server.open_connections == 0
+    finally:
+        server.stop()
