@@ -194,7 +194,10 @@ class BoundedConnections(connections.ConnectionManager):
     def _from_server_socket(self, server_socket: socket.socket) -> None:
         for _ in range(_ACCEPTS_PER_WAKE):
             if self.open >= self.limits.max_connections and not self._evict_oldest():
-                return  # all in workers: leave the rest in the kernel's backlog
+                # All in workers: the rest wait in the kernel's backlog. The listening socket
+                # stays readable, so pause instead of spinning on it.
+                time.sleep(0.01)
+                return
             try:
                 sock, addr = server_socket.accept()
             except (BlockingIOError, InterruptedError):
@@ -203,7 +206,8 @@ class BoundedConnections(connections.ConnectionManager):
                 if exc.errno in (errno.EMFILE, errno.ENFILE):
                     log.warning("out of file descriptors at %d connections: closing the "
                                 "oldest idle one (lower --web.max-connections)", self.open)
-                    self._evict_oldest()
+                    if not self._evict_oldest():
+                        time.sleep(0.01)
                     return
                 raise
             with self._open_lock:
