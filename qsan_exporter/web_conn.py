@@ -192,7 +192,9 @@ class BoundedConnections(connections.ConnectionManager):
     # --- admission -------------------------------------------------------------------------
 
     def _from_server_socket(self, server_socket: socket.socket) -> None:
-        for _ in range(_ACCEPTS_PER_WAKE):
+        for attempt in range(_ACCEPTS_PER_WAKE):
+            if self.open >= self.limits.max_connections and attempt > 0:
+                return  # evict only for a client known to wait: the selector's next report
             if self.open >= self.limits.max_connections and not self._evict_oldest():
                 # All in workers: the rest wait in the kernel's backlog. The listening socket
                 # stays readable, so pause instead of spinning on it.

@@ -371,3 +371,30 @@ def test_a_client_that_stops_reading_frees_its_worker_at_the_write_deadline() ->
             assert server.open_connections == 0
     finally:
         server.stop()
+
+
+def test_at_the_cap_with_every_connection_busy_new_clients_wait_in_the_backlog() -> None:
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            release.wait(20)
+        return scrape_app(environ, start_response)
+
+    server = HttpServer(app, "127.0.0.1:0", limits=Limits(threads=1, max_connections=3))
+    server.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            busy = [pool.submit(scrape, server, "/slow") for _ in range(3)]
+            for _ in range(200):  # until all three are admitted (one runs, two queue)
+                if server._server.requests.qsize >= 2:
+                    break
+                time.sleep(0.05)
+            late = pool.submit(scrape, server, "/metrics")
+            assert server.open_connections == 3
+            release.set()
+            assert late.result()[0] == 200
+            assert [f.result()[0] for f in busy] == [200] * 3
+    finally:
+        release.set()
+        server.stop()
