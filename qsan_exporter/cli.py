@@ -22,12 +22,14 @@ from qsan_exporter.api.token_ledger import TokenLedger, default_state_directory
 from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.http import App, HttpServer, ReloadResult
+from qsan_exporter.http import App, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
 from qsan_exporter.poller import Poller
 from qsan_exporter.status_page import ExporterState
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
+from qsan_exporter.web_conn import Limits
+from qsan_exporter.web_server import HttpServer
 
 log = logging.getLogger("qsan_exporter")
 
@@ -58,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="TLS, basic auth and response headers in the Prometheus "
                         "exporter-toolkit web-config format (see "
                         "config/web-config.example.yml); read at start")
+    p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                   help="allow POST /-/reload (SIGHUP reloads either way)")
+    _web_limit_arguments(p)
     p.add_argument("--demo", action="store_true",
                    help="run four simulated arrays (san, fas, nas, legacy) and poll them")
     p.add_argument("--shard", metavar="I/N",
@@ -88,6 +93,31 @@ def _parser() -> argparse.ArgumentParser:
                         "qsan_exporter.array_events), for Loki or Elasticsearch (default on)")
     p.add_argument("--version", action="version", version=f"qsan-exporter {__version__}")
     return p
+
+
+def _web_limit_arguments(p: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    p.add_argument("--web.read-timeout", dest="web_read_timeout", type=float,
+                   default=defaults.read_timeout, metavar="SECONDS",
+                   help="a client must send its request headers (and finish the TLS "
+                        f"handshake) within this time (default {defaults.read_timeout:.0f})")
+    p.add_argument("--web.idle-timeout", dest="web_idle_timeout", type=float,
+                   default=defaults.idle_timeout, metavar="SECONDS",
+                   help="close a keep-alive connection idle this long "
+                        f"(default {defaults.idle_timeout:.0f})")
+    p.add_argument("--web.max-connections", dest="web_max_connections", type=int,
+                   default=defaults.max_connections, metavar="N",
+                   help="open client connections at most; at the cap the oldest idle one is "
+                        "closed, and the cap is lowered below the file limit "
+                        f"(default {defaults.max_connections})")
+
+
+def _web_limits(args: argparse.Namespace) -> Limits:
+    if args.web_read_timeout <= 0 or args.web_idle_timeout <= 0 or args.web_max_connections < 1:
+        raise ValueError("--web.read-timeout and --web.idle-timeout must be > 0 and "
+                         "--web.max-connections >= 1")
+    return Limits(read_timeout=args.web_read_timeout, idle_timeout=args.web_idle_timeout,
+                  max_connections=args.web_max_connections)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -210,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level, args.log_format, args.log_array_events)
     try:
         shard, replicas = _shard_from_args(args)
+        _web_limits(args)
     except (ValueError, kube_shard.KubeError) as exc:
         print(f"qsan-exporter: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -289,9 +320,9 @@ def _serve(
 
     try:
         server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None, state=state),
-            args.listen,
-            web_config=web_config,
+            App(exposition, poller, reload=reload if config_path else None, state=state,
+                lifecycle=args.enable_lifecycle), args.listen,
+            web_config=web_config, limits=_web_limits(args),
         )
     except (OSError, ValueError) as exc:
         print(f"qsan-exporter: cannot listen on {args.listen}: {exc}", file=sys.stderr)

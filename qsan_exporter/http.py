@@ -7,24 +7,17 @@ a hanging array can never delay a scrape (SPEC §3: never 5xx because an array f
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from qsan_exporter import __version__
 from qsan_exporter.debug_view import render_debug
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poller import Poller
 from qsan_exporter.status_page import ExporterState, render_status
-from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +39,12 @@ class App:
         reload: Callable[[], ReloadResult] | None = None,
         clock: Callable[[], float] = time.time,
         state: ExporterState | None = None,
+        lifecycle: bool = False,
     ) -> None:
         self.exposition = exposition
         self.poller = poller
         self._reload = reload
+        self._lifecycle = lifecycle  # --web.enable-lifecycle: POST /-/reload allowed
         self._clock = clock
         self.state = state or ExporterState(__version__, clock(), None)
 
@@ -69,7 +64,7 @@ class App:
                 return _plain(start_response, "503 Service Unavailable",
                               "Not ready: waiting for the first poll of every array\n")
             if path == "/-/reload":
-                return self._reload_route(method, start_response)
+                return self._reload_route(method, environ, start_response)
             if path == "/":
                 return self._status(start_response)
             return _plain(start_response, "404 Not Found", f"no such path: {path}\n")
@@ -121,10 +116,18 @@ class App:
                             b"".join(body.chunks).decode())
         return _plain(start_response, "200 OK", text)
 
-    def _reload_route(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
+    def _reload_route(
+        self, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         if method != "POST":
             return _plain(start_response, "405 Method Not Allowed", "use POST\n",
                           [("Allow", "POST")])
+        if not self._lifecycle:
+            return _plain(start_response, "403 Forbidden", "Lifecycle API is not enabled "
+                          "(start with --web.enable-lifecycle, or send SIGHUP).\n")
+        if _cross_site(environ):
+            return _plain(start_response, "403 Forbidden",
+                          "cross-site requests cannot reload the exporter\n")
         if self._reload is None:
             return _plain(start_response, "400 Bad Request", "no config file to reload (demo)\n")
         result = self._reload()
@@ -141,6 +144,20 @@ class App:
         return [data]
 
 
+def _cross_site(environ: dict[str, Any]) -> bool:
+    """A browser's request made by another site's page (a form post): refused for /-/reload.
+
+    Browsers send Sec-Fetch-Site, and Origin on every cross-origin POST; curl and scripts send
+    neither and pass.
+    """
+    if environ.get("HTTP_SEC_FETCH_SITE", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return False
+    return origin.partition("://")[2].rstrip("/") != environ.get("HTTP_HOST", "")
+
+
 def _plain(
     start_response: StartResponse, status: str, text: str,
     extra: list[tuple[str, str]] | None = None,
@@ -149,124 +166,3 @@ def _plain(
     start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
                             ("Content-Length", str(len(data))), *(extra or [])])
     return [data]
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _ThreadingServer6(_ThreadingServer):
-    address_family = socket.AF_INET6
-
-
-class _TLSServer(_ThreadingServer):
-    """TLS with the handshake in the connection's own thread, never in the accept loop.
-
-    The listening socket is wrapped with `do_handshake_on_connect=False`, so `accept()` only
-    accepts; `finish_request` runs in the per-connection thread (ThreadingMixIn) and does the
-    handshake there under a timeout. A client that connects and stays silent, or speaks plain
-    HTTP, holds one thread for at most `handshake_timeout` and never delays anyone else.
-    """
-
-    def enable_tls(self, context: ssl.SSLContext, handshake_timeout: float,
-                   allowed_sans: tuple[str, ...]) -> None:
-        self.socket = context.wrap_socket(self.socket, server_side=True,
-                                          do_handshake_on_connect=False)
-        self.handshake_timeout = handshake_timeout
-        self.allowed_sans = frozenset(allowed_sans)
-        self.base_environ["HTTPS"] = "on"  # wsgi.url_scheme = https
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.settimeout(self.handshake_timeout)
-            request.do_handshake()
-            if self.allowed_sans and not _san_allowed(request.getpeercert(), self.allowed_sans):
-                log.debug("TLS client %s: certificate has none of client_allowed_sans",
-                          client_address[0])
-                return
-            request.settimeout(None)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
-            return  # process_request_thread closes the socket
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that drops the connection mid-request is routine, not a traceback on stderr.
-        if isinstance(sys.exc_info()[1], OSError):
-            log.debug("connection from %s ended: %s", client_address[0], sys.exc_info()[1])
-        else:
-            log.exception("error serving a request from %s", client_address[0])
-
-
-class _TLSServer6(_TLSServer):
-    address_family = socket.AF_INET6
-
-
-def _san_allowed(cert: dict[str, Any] | None, allowed: frozenset[str]) -> bool:
-    """exporter-toolkit's client_allowed_sans: any DNS, IP, e-mail or URI SAN listed, exactly."""
-    names = [value for _kind, value in (cert or {}).get("subjectAltName", ())]
-    return any(name in allowed for name in names)
-
-
-def parse_listen_address(address: str) -> tuple[str, int]:
-    """':9747' -> ('', 9747); '127.0.0.1:9747'; '[::1]:9747'."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid listen address {address!r}: expected [host]:port")
-    return host.strip("[]"), int(port)
-
-
-class HttpServer:
-    """A threading WSGI server in a background thread; TLS, basic auth and headers from an
-    exporter-toolkit web config when one is given (see web_config.py)."""
-
-    def __init__(
-        self, app: WSGIApp, address: str, *, web_config: WebConfig | None = None,
-        handshake_timeout: float = 10.0,
-    ) -> None:
-        host, port = parse_listen_address(address)
-        tls = web_config.tls if web_config is not None else None
-        context = tls_context(tls) if tls is not None else None  # before binding: may raise
-        if web_config is not None:
-            app = wrap_app(app, web_config)
-        ipv6 = ":" in host
-        if tls is None or context is None:
-            self._server = (_ThreadingServer6 if ipv6 else _ThreadingServer)(
-                (host, port), _QuietHandler)
-        else:
-            server = (_TLSServer6 if ipv6 else _TLSServer)((host, port), _QuietHandler)
-            server.enable_tls(context, handshake_timeout, tls.client_allowed_sans)
-            self._server = server
-        self._server.set_app(app)
-        if web_config is not None:
-            log.info("web config: %s; basic auth: %s; extra headers: %s",
-                     f"TLS {tls.min_version}-{tls.max_version}, client auth "
-                     f"{tls.client_auth_type}" if tls is not None else "no TLS",
-                     f"{len(web_config.basic_auth_users)} user(s)"
-                     if web_config.basic_auth_users else "off",
-                     ", ".join(web_config.headers) or "none")
-        self.port = self._server.server_address[1]
-        self.host = host
-        self.scheme = "https" if context is not None else "http"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="http")
-
-    @property
-    def url(self) -> str:
-        host = self.host or "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{self.scheme}://{host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

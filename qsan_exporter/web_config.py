@@ -15,33 +15,30 @@ Differences from exporter-toolkit, each forced by Python's `ssl` or chosen to fa
 - `cipher_suites` takes Go's names and applies them to TLS <= 1.2 with `set_ciphers`; a name
   Python cannot map is skipped with a warning (an empty result is an error, never the defaults).
 - `curve_preferences` and `http_server_config.http2` are accepted and not applied (OpenSSL's
-  default groups; wsgiref speaks HTTP/1.x). Inline `cert`/`key`/`client_ca` and `rate_limit`
+  default groups; the server speaks HTTP/1.1). Inline `cert`/`key`/`client_ca` and `rate_limit`
   are not supported and are reported as such.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
 import re
 import ssl
-import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
 import yaml
 
+from qsan_exporter import web_auth
 from qsan_exporter.config_input import warn_if_others_can_read
+from qsan_exporter.web_auth import BasicAuth, WSGIApp
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BasicAuth", "WSGIApp", "WebConfig", "WebConfigError", "load_web_config"]
 
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -360,106 +357,7 @@ def _openssl_ciphers(names: tuple[str, ...]) -> str:
     return ":".join(dict.fromkeys(GO_CIPHERS[n] for n in names if n in GO_CIPHERS))
 
 
-# --- WSGI middleware: response headers and basic auth --------------------------------------
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-REALM = "qsan-exporter"
-# bcrypt of a random password, checked for unknown users so that timing does not tell an
-# attacker which user names exist (exporter-toolkit does the same).
-_DUMMY_HASH = b"$2b$10$QyVxFyQZCiIoj/fBTU8HOusetW5VYHkv/fFrK/8izfVenZyT4Apoq"
-_CACHE_SIZE = 256
-
-
 def wrap_app(app: WSGIApp, config: WebConfig) -> WSGIApp:
-    """`app` behind basic auth (every path, /-/healthy included) and the configured headers."""
-    if config.basic_auth_users:
-        if config.tls is None:
-            log.warning("basic_auth_users without tls_server_config: passwords cross the "
-                        "network in clear text")
-        app = BasicAuth(app, config.basic_auth_users)
-    if config.headers:
-        app = _ExtraHeaders(app, config.headers)
-    return app
-
-
-class _ExtraHeaders:
-    def __init__(self, app: WSGIApp, headers: Mapping[str, str]) -> None:
-        self.app = app
-        self.headers = list(headers.items())
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
-                 ) -> Iterable[bytes]:
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            present = {name.lower() for name, _ in headers}
-            extra = [(k, v) for k, v in self.headers if k.lower() not in present]
-            return start_response(status, [*headers, *extra], exc_info)
-
-        return self.app(environ, start)
-
-
-class BasicAuth:
-    """HTTP basic auth against bcrypt hashes, with verified credentials cached in memory.
-
-    bcrypt is slow on purpose (~50-200 ms at cost 10); Prometheus sends the same credentials on
-    every scrape, so each (user, sha256(password)) is checked once and its outcome remembered
-    (a bounded cache, as in exporter-toolkit). Checks run one at a time so a flood of wrong
-    passwords costs one core, not all of them. The password itself is never stored or logged.
-    """
-
-    def __init__(self, app: WSGIApp, users: Mapping[str, str]) -> None:
-        self.app = app
-        self._users = [(u.encode(), h.encode()) for u, h in users.items()]
-        self._cache: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self._bcrypt_lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
-                 ) -> Iterable[bytes]:
-        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
-        if credentials is not None and self.verify(*credentials):
-            environ["REMOTE_USER"] = credentials[0].decode("utf-8", "replace")
-            return self.app(environ, start_response)
-        log.debug("unauthorized request for %s from %s", environ.get("PATH_INFO", "/"),
-                  environ.get("REMOTE_ADDR", "?"))
-        body = b"Unauthorized\n"
-        start_response("401 Unauthorized", [
-            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-            ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
-        ])
-        return [body]
-
-    def verify(self, user: bytes, password: bytes) -> bool:
-        key = (user, hashlib.sha256(password).digest())
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        hashed = None
-        for name, candidate in self._users:  # no early exit: same time for every user name
-            if hmac.compare_digest(name, user):
-                hashed = candidate
-        with self._bcrypt_lock:
-            with self._cache_lock:  # a parallel scrape may have just checked the same pair
-                if key in self._cache:
-                    return self._cache[key]
-            try:
-                ok = bcrypt.checkpw(password, hashed or _DUMMY_HASH) and hashed is not None
-            except ValueError:
-                ok = False
-        with self._cache_lock:
-            self._cache[key] = ok
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return ok
-
-
-def _basic_credentials(header: str) -> tuple[bytes, bytes] | None:
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(b":")
-    return (user, password) if sep else None
+    """`app` behind the config's basic auth and response headers (see web_auth.py)."""
+    return web_auth.wrap_app(app, config.headers, config.basic_auth_users,
+                             tls=config.tls is not None)

@@ -59,6 +59,12 @@ _SERVICE = {
         "cap_drop": _STRINGS,
         "security_opt": _STRINGS,
         "user": {"type": "string"},
+        "ulimits": {"type": "object", "additionalProperties": False, "properties": {
+            "nofile": {"oneOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "object", "additionalProperties": False, "required": ["soft", "hard"],
+                 "properties": {"soft": {"type": "integer"}, "hard": {"type": "integer"}}},
+            ]}}},
         "healthcheck": {
             "type": "object", "additionalProperties": False,
             "properties": {"disable": {"type": "boolean"}, "test": _STRINGS,

@@ -20,7 +20,7 @@ def test_reload_adds_and_removes_arrays_and_survives_a_bad_file(
 ) -> None:
     a, b = simulators("san"), simulators("nas")
     path = write_config(tmp_path / "c.yml", {"ra": a}, interval_seconds=2, timeout_seconds=1)
-    e = exporter(f"--config.file={path}")
+    e = exporter(f"--config.file={path}", "--web.enable-lifecycle")
     e.wait_ready()
     assert a.live_token_sets() == 1
 

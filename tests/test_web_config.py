@@ -22,9 +22,10 @@ import requests
 import trustme
 import yaml
 
-from qsan_exporter import cli, web_config
-from qsan_exporter.http import HttpServer
+from qsan_exporter import cli, web_auth
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
+from qsan_exporter.web_conn import Limits
+from qsan_exporter.web_server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"
@@ -342,7 +343,7 @@ def test_client_allowed_sans(serve: Callable[..., HttpServer], pki: Pki) -> None
 def test_silent_client_does_not_block_other_scrapes(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
-    server = serve({"tls_server_config": tls_section(pki)}, handshake_timeout=1.0)
+    server = serve({"tls_server_config": tls_section(pki)}, limits=Limits(read_timeout=1.0))
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as silent:
         # The silent client is accepted first and never sends a ClientHello.
         time.sleep(0.2)
@@ -352,12 +353,12 @@ def test_silent_client_does_not_block_other_scrapes(
         assert silent.recv(1) == b""  # closed by the server after the handshake timeout
 
 
-def test_plain_http_on_the_tls_port_just_fails_that_connection(
+def test_plain_http_on_the_tls_port_gets_a_400_naming_https(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
     server = serve({"tls_server_config": tls_section(pki)})
-    with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    answer = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    assert answer.status_code == 400 and "https" in answer.text
     assert requests.get(server.url + "/", verify=str(pki.ca), timeout=5).status_code == 200
 
 
@@ -372,7 +373,7 @@ def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         calls.append(hashed)
         return real(password, hashed)
 
-    monkeypatch.setattr(web_config.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(web_auth.bcrypt, "checkpw", counting)
     return calls
 
 
@@ -414,13 +415,13 @@ def test_bcrypt_runs_once_per_credential_not_per_scrape(
 def test_parallel_scrapes_with_the_same_credentials_run_bcrypt_once(
     serve: Callable[..., HttpServer], checkpw_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counting = web_config.bcrypt.checkpw
+    counting = web_auth.bcrypt.checkpw
 
     def slow(password: bytes, hashed: bytes) -> bool:
         time.sleep(0.3)  # so the parallel requests all arrive while the first check runs
         return counting(password, hashed)
 
-    monkeypatch.setattr(web_config.bcrypt, "checkpw", slow)
+    monkeypatch.setattr(web_auth.bcrypt, "checkpw", slow)
     server = serve({"basic_auth_users": {"prometheus": HASH}})
     with ThreadPoolExecutor(4) as pool:
         codes = list(pool.map(
