@@ -38,7 +38,7 @@ AUTH_READINGS: tuple[Reading, ...] = (
             "reads as a slip of the same hand. A 400 to one spelling is retried once with the "
             "other and the spelling the array understood is kept for that array, so a literal "
             "array costs one extra request per client, not a login",
-        where="qsan_exporter/api/auth_wire.py",
+        where="qsan_exporter/api/unified/auth_wire.py",
     ),
     Reading(
         name="login-refused-status",
@@ -50,7 +50,7 @@ AUTH_READINGS: tuple[Reading, ...] = (
             "readings are handled alike: a login refused with any 4xx but 429 (whose "
             "Retry-After is honoured on its own) spends the login budget, so a wrong password "
             "costs the same few attempts whichever status the array chose",
-        where="qsan_exporter/api/auth_wire.py",
+        where="qsan_exporter/api/unified/auth_wire.py",
     ),
 )
 
@@ -170,7 +170,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         "it is `/storage/availlun/targetid/<id>`, as the manual prints it (001:570)",
         "every other path, and the API list an array gives, are under /rest; the spelling that "
         "answers is asked first from then on",
-        "qsan_exporter/legacy/source.py AVAILLUN_TEMPLATES",
+        "qsan_exporter/api/legacy/source.py AVAILLUN_TEMPLATES",
     ),
     # --- volumes, iSCSI, tasks, logs ---------------------------------------------------------
     Reading(
@@ -191,7 +191,7 @@ DATA_READINGS: tuple[Reading, ...] = (
                "for an empty log selection), for `logs`, `tasks`, `volumes`, `sessions`, "
                "`targets`, `freeLuns`, `portals` and the LUN mapping lists",
         why="the examples show `[]`; `null` is read as no items wherever a list may be empty",
-        where="collectors/base.py as_items, entries; api/sources.py _read_page",
+        where="collectors/base.py as_items, entries; api/unified/source.py _read_page",
     ),
     Reading(
         name="lun-info-object-array",
@@ -244,7 +244,7 @@ DATA_READINGS: tuple[Reading, ...] = (
             "replication to every product, clone to SAN/FAS and cloud to NAS: a 404/400 for "
             "those is an error (status page, qsan_collector_success 0), asked again every "
             "poll; only clone on NAS and cloud on SAN/FAS are remembered as unsupported",
-        where="api/sources.py UnifiedSource._tasks; collectors/tasks.py collect",
+        where="api/unified/source.py UnifiedSource._tasks; collectors/tasks.py collect",
     ),
     Reading(
         name="log-start-time",
@@ -253,7 +253,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         second="`startTime` is exclusive: \"List all logs after startTime\" (002 l.696)",
         why="assuming inclusive loses nothing either way; assuming exclusive would lose "
             "events an inclusive array adds at the cursor's second",
-        where="api/sources.py _new_events",
+        where="api/log_cursor.py new_events",
     ),
     Reading(
         name="log-total-type",
@@ -261,7 +261,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         second="`total` is a string (table, 002 l.723)",
         why="the example; the exporter pages by `haveNextPage` and an empty page, never by "
             "`total`, so either type is harmless",
-        where="api/sources.py UnifiedSource._logs",
+        where="api/unified/source.py UnifiedSource._logs",
     ),
 )
 

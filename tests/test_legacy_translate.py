@@ -7,14 +7,14 @@ import logging
 import pytest
 
 from qsan_exporter.api.errors import ApiFormatError
+from qsan_exporter.api.legacy import translate
+from qsan_exporter.api.legacy.translate import Reader
 from qsan_exporter.collectors.base import PollData, collect_all
 from qsan_exporter.collectors.disks import collect as collect_disks
 from qsan_exporter.collectors.iscsi import collect as collect_iscsi
 from qsan_exporter.collectors.pools import collect as collect_pools
 from qsan_exporter.collectors.system import collect as collect_system
 from qsan_exporter.collectors.volumes import collect as collect_volumes
-from qsan_exporter.legacy import translate
-from qsan_exporter.legacy.translate import Reader
 
 
 def samples(raw: dict, *collectors) -> dict[tuple[str, tuple], float]:
@@ -125,7 +125,7 @@ def test_log_events_in_local_time_and_levels_normalised() -> None:
 def test_unmatched_numeric_fields_are_reported_once_at_debug(caplog) -> None:
     reader = Reader()
     body = [{"id": 1, "slot": 1, "spinSpeed": 7200, "vendor": "X", "powerOnHours": "12 h"}]
-    with caplog.at_level(logging.DEBUG, logger="qsan_exporter.legacy.translate"):
+    with caplog.at_level(logging.DEBUG, logger="qsan_exporter.api.legacy.translate"):
         translate.disks(reader, body, None)
         translate.disks(reader, body, None)
     lines = [r.getMessage() for r in caplog.records if "unmapped" in r.getMessage()]

@@ -33,7 +33,7 @@ class PollData:
     array: str
     product: str  # san | fas | nas
     polled_at: float  # unix time the poll started; "now" for schedule computations
-    raw: Mapping[str, Any]  # area name -> that area's raw answers (see api/sources.py)
+    raw: Mapping[str, Any]  # area name -> that area's raw answers (see api/unified/source.py)
     timezone: str = "UTC"  # the array's local IANA zone: task schedules are in its wall clock
 
 
@@ -367,19 +367,6 @@ def schedules(raw: object) -> list[Mapping[str, Any]]:
     if isinstance(raw, list):
         return [s for s in raw if isinstance(s, Mapping)]
     return []
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A task list the array refused (HTTP 400/404) although its product must have it.
-
-    The source hands it to the tasks collector, which fails the area with `reason` (status page,
-    `qsan_collector_success 0`) after exporting the task types that did answer.
-    """
-
-    kind: str
-    status: int
-    reason: str
 
 
 _LINK_OK_WORDS = frozenset({"up", "connected", "link up", "online", "active", "logged in",

@@ -52,11 +52,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from qsan_exporter.api.errors import Refused
 from qsan_exporter.collectors.base import (
     OK,
     FamilyBuilder,
     PollData,
-    Refused,
     as_items,
     field,
     health,

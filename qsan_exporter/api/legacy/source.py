@@ -18,7 +18,7 @@ Logs: the legacy list is paged by number with no time filter. Whether page 1 is 
 or the oldest is not documented, so the order is read from the timestamps: newest-first pages
 are read until one reaches the cursor (the newest event already seen); oldest-first pages are
 read from the last page visited before, to the end. Events at exactly the cursor that were
-already returned are dropped the same way as for the Unified API (`api/sources.py`).
+already returned are dropped the same way as for the Unified API (`api/log_cursor.py`).
 """
 
 from __future__ import annotations
@@ -28,23 +28,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
-from qsan_exporter.api.legacy import LegacyClient
-from qsan_exporter.api.sources import AREAS, LogCursor, _new_events
-from qsan_exporter.legacy import items, translate
+from qsan_exporter.api.legacy import items, translate
+from qsan_exporter.api.legacy.client import LegacyClient
+from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
+from qsan_exporter.areas import AREAS, BY_NAME, NAMES
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = {
-    "systeminfo": "/rest/dashboard/systeminfo",
-    "hwmonitor": "/rest/dashboard/hwmonitor",
-    "diskinfo": "/rest/storage/diskinfo",
-    "disksmart": "/rest/storage/disksmart",
-    "poolinfo": "/rest/storage/poolinfo",
-    "volumeinfo": "/rest/storage/volumeinfo",
-    "availtarget": "/rest/storage/availtarget",
-    "lunmappinginfo": "/rest/storage/lunmappinginfo",
-}
-LOG_TEMPLATE = "/rest/log/list/{page}"
+# name -> path of the whole-array endpoints ("systeminfo" -> "/rest/dashboard/systeminfo"), from
+# the areas table; per-item and paged ones carry a `{...}` parameter and are templates below.
+ENDPOINTS = {path.rsplit("/", 1)[1]: path for area in AREAS for path in area.legacy
+             if "{" not in path}
+LOG_TEMPLATE = BY_NAME["logs"].legacy[0]
 # Per-item reads. The manual prints availlun without `/rest` (001:570), unlike every other path:
 # both are tried, `/rest` first (reading `legacy-availlun-path` in qsan_exporter/readings.py).
 AVAILLUN_TEMPLATES = ("/rest/storage/availlun/targetid/{id}", "/storage/availlun/targetid/{id}")
@@ -93,7 +88,11 @@ class LegacySource:
             return self._snapshot_tasks()
         if area == "logs":
             return self._logs()
-        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
+        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(NAMES)}")
+
+    def close(self) -> None:
+        """End the client's session: the source owns its client."""
+        self._client.close()
 
     # --- endpoints --------------------------------------------------------------------------------
 
@@ -171,7 +170,7 @@ class LegacySource:
 
     def _logs(self) -> dict[str, Any]:
         cursor = self._cursor
-        fetched: list[tuple[tuple[float, str, str], Any]] = []
+        fetched: list[tuple[EventKey, Any]] = []
         complete = False
         previous: list[Any] | None = None
         newest_first: bool | None = None
@@ -198,7 +197,7 @@ class LegacySource:
         if not complete:
             log.warning("array=%s: legacy log list cut short after %d pages; the rest follows "
                         "next poll", self._client.guard.name, self._max_pages)
-        new, new_cursor = _new_events(cursor, fetched)
+        new, new_cursor = new_events(cursor, fetched)
         baseline = self._history_pending
         self._cursor = new_cursor
         self._history_pending = baseline and not complete

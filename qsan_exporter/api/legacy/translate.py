@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qsan_exporter.api.errors import ApiFormatError
-from qsan_exporter.legacy import mapping as m
+from qsan_exporter.api.legacy import mapping as m
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Reader:
                     continue
                 self._reported.add((where, str(key)))
             log.debug("legacy %s: unmapped numeric field %r = %r (add it to "
-                      "qsan_exporter/legacy/mapping.py if it is a fact we export)",
+                      "qsan_exporter/api/legacy/mapping.py if it is a fact we export)",
                       where, key, value)
 
     def read_all(self, where: str, item: Mapping[str, Any],

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.legacy import mapping as m
-from qsan_exporter.legacy.translate import Reader, _get, leading_number, unwrap
+from qsan_exporter.api.legacy import mapping as m
+from qsan_exporter.api.legacy.translate import Reader, _get, leading_number, unwrap
 
 
 def free_luns(body: Any) -> list[int]:
