@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
-from qsan_exporter.api.legacy import items, translate
+from qsan_exporter.api.legacy import hardware, items, services, storage, translate
 from qsan_exporter.api.legacy.client import LegacyClient
 from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
 from qsan_exporter.areas import AREAS, BY_NAME, NAMES
@@ -72,18 +72,18 @@ class LegacySource:
     def fetch(self, area: str) -> Any:
         r = self._reader
         if area == "system":
-            return translate.system(r, self._get("systeminfo"), self._get("hwmonitor"))
+            return hardware.system(r, self._get("systeminfo"), self._get("hwmonitor"))
         if area == "disks":
-            return translate.disks(r, self._get("diskinfo"), self._optional("disksmart"))
+            return hardware.disks(r, self._get("diskinfo"), self._optional("disksmart"))
         if area == "pools":
-            return translate.pools(r, self._get("poolinfo"))
+            return storage.pools(r, self._get("poolinfo"))
         if area == "volumes":
-            volumes = translate.volumes(r, self._get("volumeinfo"),
+            volumes = storage.volumes(r, self._get("volumeinfo"),
                                         self._optional("lunmappinginfo"))
             self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
             return volumes
         if area == "iscsi":
-            return self._with_free_luns(translate.iscsi(r, self._get("availtarget")))
+            return self._with_free_luns(services.iscsi(r, self._get("availtarget")))
         if area == "tasks":
             return self._snapshot_tasks()
         if area == "logs":
@@ -156,7 +156,7 @@ class LegacySource:
         if not self._offered("snapshot"):
             return {}
         if self._volume_ids is None:
-            volumes = translate.volumes(self._reader, self._get("volumeinfo"), None)
+            volumes = storage.volumes(self._reader, self._get("volumeinfo"), None)
             self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
         tasks = []
         for vdid in self._volume_ids:
@@ -178,7 +178,7 @@ class LegacySource:
         page = start
         for page in range(start, start + self._max_pages):
             body = self._client.get(LOG_TEMPLATE.format(page=page), LOG_TEMPLATE)
-            events = translate.log_events(self._reader, body, self._timezone)
+            events = services.log_events(self._reader, body, self._timezone)
             if not events or events == previous:
                 complete = True  # past the last page (or an array that repeats the last one)
                 page -= 1

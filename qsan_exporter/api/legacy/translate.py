@@ -1,10 +1,15 @@
-"""SANOS 4.0 answers -> the Unified-shaped raw answers the collectors already read.
+"""SANOS 4.0 answers -> the Unified-shaped raw answers the collectors already read: the engine.
 
-The collectors (`qsan_exporter/collectors/*`) stay untouched: this module turns each legacy
-answer into the document the matching Unified endpoint would have given, so the metric names
-are the same by construction. Which legacy field feeds which Unified field is data, in
-`mapping`; this module is the engine that applies those tables and the little structure around
-them (which list holds the items, merging S.M.A.R.T. into disks and LUN mappings into volumes).
+The collectors (`qsan_exporter/collectors/*`) stay untouched: each legacy answer becomes the
+document the matching Unified endpoint would have given, so the metric names are the same by
+construction. Which legacy field feeds which Unified field is data, in `mapping`; this module
+is the engine that applies those tables and finds things in answers of unknown shape; the
+structure around them per area (which list holds the items, merging S.M.A.R.T. into disks and
+LUN mappings into volumes) is in `hardware`, `storage` and `services`.
+
+The helpers here are not the collectors' tolerant readers (api/readers.py): legacy keys also
+ignore inner spaces, a null value counts as absent, and numbers are read from their leading
+digits with a unit ("41 C"), where the Unified readers take only a whole numeric string.
 
 Every numeric field no table consumed is logged once per (endpoint, field) at DEBUG, so a
 firmware that spells a fact differently shows up in `--log.level=debug` instead of vanishing.
@@ -16,9 +21,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qsan_exporter.api.errors import ApiFormatError
 from qsan_exporter.api.legacy import mapping as m
@@ -31,7 +34,6 @@ _SIZE_UNITS = {"": None, "b": 1, "byte": 1, "bytes": 1, "k": 1024, "kb": 1024, "
                "gib": 1024**3, "t": 1024**4, "tb": 1024**4, "tib": 1024**4, "p": 1024**5,
                "pb": 1024**5, "lba": 512, "sector": 512, "sectors": 512}
 _MISSING = ("", "n/a", "-", "--")
-_WWN = re.compile(r"^([0-9a-f]{2}:){7}[0-9a-f]{2}$", re.IGNORECASE)
 
 
 def norm(key: object) -> str:
@@ -168,7 +170,7 @@ class Reader:
 
 # --- finding things in answers of unknown shape ---------------------------------------------------
 
-def _get(obj: Mapping[str, Any], *names: str) -> tuple[str | None, Any]:
+def get(obj: Mapping[str, Any], *names: str) -> tuple[str | None, Any]:
     keys = {norm(k): k for k in obj if isinstance(k, str)}
     for name in names:
         key = keys.get(norm(name))
@@ -180,7 +182,7 @@ def _get(obj: Mapping[str, Any], *names: str) -> tuple[str | None, Any]:
 def unwrap(body: Any) -> Any:
     """The payload of an answer wrapped as {"data": ...} (or result/response/content)."""
     while isinstance(body, Mapping):
-        _, inner = _get(body, *m.WRAPPERS)
+        _, inner = get(body, *m.WRAPPERS)
         if not isinstance(inner, Mapping | list):
             break
         body = inner
@@ -194,10 +196,10 @@ def find_items(body: Any, endpoint: str, names: tuple[str, ...]) -> list[Mapping
     if not isinstance(body, Mapping):
         raise ApiFormatError(f"legacy {endpoint}: expected a JSON object or list, "
                              f"got {type(body).__name__}")
-    _, listed = _get(body, *names)
+    _, listed = get(body, *names)
     if isinstance(listed, list):
         return [item for item in listed if isinstance(item, Mapping)]
-    _, inner = _get(body, *m.WRAPPERS)
+    _, inner = get(body, *m.WRAPPERS)
     if isinstance(inner, Mapping | list):
         return find_items(inner, endpoint, names)
     lists = [v for v in body.values()
@@ -208,7 +210,7 @@ def find_items(body: Any, endpoint: str, names: tuple[str, ...]) -> list[Mapping
                          f"(keys: {sorted(map(str, body))[:20]})")
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -216,20 +218,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-# --- system: systeminfo + hwmonitor -> hardware/info + hardware/all/info --------------------------
-
-def _flatten(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-level fields first, then those of nested objects (systeminfo may group them)."""
-    flat = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
-    for value in item.values():
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                if not isinstance(v, Mapping):
-                    flat.setdefault(k, v)
-    return flat
-
-
-def _entries(value: Any) -> list[Mapping[str, Any]]:
+def entries(value: Any) -> list[Mapping[str, Any]]:
     """Sensor entries from a list of objects, or from {"CPU": 55} / {"CPU": {...}} maps."""
     if isinstance(value, list):
         return [e for e in value if isinstance(e, Mapping)]
@@ -242,274 +231,3 @@ def _entries(value: Any) -> list[Mapping[str, Any]]:
                 out.append({"name": name, "value": reading})
         return out
     return []
-
-
-def _sensor_group_keys() -> tuple[str, ...]:
-    return tuple(k for keys in m.SENSOR_GROUPS.values() for k in keys)
-
-
-def system(reader: Reader, systeminfo: Any, hwmonitor: Any | None) -> dict[str, Any]:
-    info_body = unwrap(systeminfo)
-    if not isinstance(info_body, Mapping):
-        raise ApiFormatError("legacy systeminfo: expected a JSON object")
-    flat = _flatten(info_body)
-    controller_key, controller_list = _get(info_body, *m.CONTROLLER_LISTS)
-    info = reader.read_all("systeminfo", flat, m.SYSTEM_INFO,
-                           also=(controller_key,) if controller_key else ())
-    if "controllerNum" not in info and isinstance(controller_list, list):
-        info["controllerNum"] = len(controller_list)
-
-    enclosures: list[dict[str, Any]] = []
-    for index, item in enumerate(_hw_enclosures(hwmonitor)):
-        id_key, enc_id = _get(item, *m.ENCLOSURE_ID)
-        group_keys = [k for k in item if norm(k) in {norm(g) for g in _sensor_group_keys()}]
-        own = reader.read_all("hwmonitor", item, m.SYSTEM_INFO,
-                              also=(*([id_key] if id_key else []), *group_keys))
-        more: dict[str, list[dict[str, Any]]] = {}
-        for target, candidates in m.SENSOR_GROUPS.items():
-            _, listed = _get(item, *candidates)
-            table = m.STATE if target in ("psuStatus", "cacheToFlash") else m.SENSOR
-            read = [reader.read_all(f"hwmonitor {target}", e, table) for e in _entries(listed)]
-            if read:
-                more[target] = read
-        enc_info = {**own, **(info if index == 0 else {}), "moreInfo": more}
-        enclosures.append({"encId": _text(enc_id) if enc_id is not None else str(index),
-                           "info": enc_info})
-    if not enclosures:
-        enclosures = [{"encId": "0", "info": dict(info)}]
-    numbers = [e["encId"] for e in enclosures]
-    return {"info": {"enclosureNumbers": numbers}, "enclosures": enclosures}
-
-
-def _hw_enclosures(hwmonitor: Any | None) -> list[Mapping[str, Any]]:
-    if hwmonitor is None:
-        return []
-    body = unwrap(hwmonitor)
-    if isinstance(body, Mapping):
-        key, _ = _get(body, *_sensor_group_keys())
-        if key is not None:
-            return [body]  # one enclosure, its sensor groups at the top level
-    return find_items(body, "hwmonitor", m.LISTS["hwmonitor"])
-
-
-# --- disks: diskinfo + disksmart -> storage/disk/list ---------------------------------------------
-
-def disks(reader: Reader, diskinfo: Any, disksmart: Any | None) -> dict[str, Any]:
-    out = []
-    for item in find_items(diskinfo, "diskinfo", m.LISTS["diskinfo"]):
-        disk = reader.read_all("diskinfo", item, m.DISK)
-        if not _text(disk.get("id")):
-            slot, enc = _text(disk.get("slot")), _text(disk.get("encID"))
-            if slot:
-                disk["id"] = f"e{enc}d{slot}" if enc else slot
-        out.append(disk)
-    if disksmart is not None:
-        _merge_smart(reader, out, disksmart)
-    return {"disks": out}
-
-
-def _smart_item(reader: Reader, item: Mapping[str, Any]) -> dict[str, Any]:
-    """A disksmart item with its attribute list (if any) flattened to name -> raw value."""
-    flat = dict(item)
-    key, attributes = _get(item, *m.SMART_ATTRIBUTE_LISTS)
-    if key is not None:
-        del flat[key]
-        for attribute in _entries(attributes):
-            read = reader.read(attribute, m.SMART_ATTRIBUTE, set())
-            name = _text(read.get("name")) or _text(read.get("id"))  # by name, else by id
-            if name and "value" in read:
-                flat.setdefault(name, read["value"])
-    return flat
-
-
-def _merge_smart(reader: Reader, disks_out: list[dict[str, Any]], disksmart: Any) -> None:
-    by_id = {_text(d.get("id")): d for d in disks_out if _text(d.get("id"))}
-    by_slot = {(_text(d.get("encID")), _text(d.get("slot"))): d for d in disks_out}
-    for item in find_items(disksmart, "disksmart", m.LISTS["disksmart"]):
-        smart = reader.read_all("disksmart", _smart_item(reader, item), m.SMART)
-        disk = by_id.get(_text(smart.get("id"))) or by_slot.get(
-            (_text(smart.get("encID")), _text(smart.get("slot"))))
-        if disk is None:
-            continue
-        for key in ("temperature", "ssdLifeRemain", "totalWrittenByte"):
-            if key in smart and not disk.get(key):
-                disk[key] = smart[key]
-
-
-# --- pools: poolinfo -> storage/pool/list ---------------------------------------------------------
-
-def pools(reader: Reader, poolinfo: Any) -> dict[str, Any]:
-    out = []
-    for item in find_items(poolinfo, "poolinfo", m.LISTS["poolinfo"]):
-        rs_key, listed = _get(item, *m.RAIDSET_LISTS)
-        pool = reader.read_all("poolinfo", item, m.POOL, also=(rs_key,) if rs_key else ())
-        if isinstance(listed, list):
-            raidsets = [_raidset(reader, rs) for rs in listed if isinstance(rs, Mapping)]
-        elif _get(item, "raidLevel", "raid_level", "raid", "level", "raidType")[0] is not None:
-            # No RAID group list: a SANOS pool of one RAID group describes it on the pool.
-            raidsets = [{**_raidset(reader, item, report=False), "id": "0"}]
-        else:
-            raidsets = []
-        pool["raidsets"] = raidsets
-        out.append(pool)
-    return {"pools": out}
-
-
-def _raidset(reader: Reader, item: Mapping[str, Any], report: bool = True) -> dict[str, Any]:
-    disks_key, members = _get(item, *m.RAIDSET_DISKS)
-    consumed = {disks_key} if disks_key else set()
-    raidset = reader.read(item, m.RAIDSET, consumed)
-    if isinstance(members, list):
-        raidset["disks"] = [_member(d) for d in members]
-    else:
-        count_key, count = _get(item, *m.RAIDSET_DISK_COUNT)
-        number = leading_number(count)
-        if count_key is not None:
-            consumed.add(count_key)
-        if number is not None:
-            raidset["disks"] = [str(i) for i in range(int(number))]
-    if report:
-        reader.report("poolinfo raidset", item, consumed)
-    return raidset
-
-
-def _member(disk: object) -> str:
-    if isinstance(disk, Mapping):
-        _, ident = _get(disk, "id", "diskId", "slot")
-        return _text(ident)
-    return _text(disk)
-
-
-# --- volumes: volumeinfo + lunmappinginfo -> storage/volume/list ----------------------------------
-
-def volumes(reader: Reader, volumeinfo: Any, lunmappings: Any | None) -> dict[str, Any]:
-    out = []
-    for item in find_items(volumeinfo, "volumeinfo", m.LISTS["volumeinfo"]):
-        volume = reader.read_all("volumeinfo", item, m.VOLUME)
-        iops, throughput = volume.pop("maxIOPS", None), volume.pop("maxThroughput", None)
-        volume.pop("totalSize", None)
-        if iops is not None or throughput is not None:
-            volume["isQosEnable"] = True
-            volume["qosInfo"] = {"method": "maximum",
-                                 "setting": {"maxIOPS": iops or 0,
-                                             "maxThroughput": throughput or 0}}
-        out.append(volume)
-    if lunmappings is not None:
-        _merge_mappings(reader, out, lunmappings)
-    return {"volumes": out}
-
-
-def protocol_of(mapping: Mapping[str, Any]) -> str:
-    """iscsi or fc: from a protocol field, else from the host (a WWN means Fibre Channel)."""
-    word = _text(mapping.get("protocol")).lower()
-    if "fc" in word or "fibre" in word or "fiber" in word:
-        return "fc"
-    if "iscsi" in word:
-        return "iscsi"
-    return "fc" if _WWN.match(_text(mapping.get("host"))) else "iscsi"
-
-
-def _merge_mappings(reader: Reader, volumes_out: list[dict[str, Any]], lunmappings: Any) -> None:
-    by_id = {_text(v.get("id")): v for v in volumes_out if _text(v.get("id"))}
-    by_name = {_text(v.get("name")): v for v in volumes_out if _text(v.get("name"))}
-    for volume in volumes_out:
-        volume["isLunMap"] = False
-        volume["lunInfo"] = {"iscsi": [], "fc": []}
-    for item in find_items(lunmappings, "lunmappinginfo", m.LISTS["lunmappinginfo"]):
-        mapping = reader.read_all("lunmappinginfo", item, m.LUN_MAPPING)
-        volume = by_id.get(_text(mapping.get("volumeID"))) or by_name.get(
-            _text(mapping.get("volumeName")))
-        if volume is None:
-            continue
-        volume["isLunMap"] = True
-        volume["lunInfo"][protocol_of(mapping)].append(
-            {k: mapping[k] for k in ("host", "targetID", "lun", "permission") if k in mapping})
-
-
-# --- iscsi: availtarget -> iscsi/target/list (+ the sessions it lists) ----------------------------
-
-def iscsi(reader: Reader, availtarget: Any) -> dict[str, Any]:
-    targets: dict[str, list[dict[str, Any]]] = {}
-    sessions: dict[str, list[dict[str, Any]]] = {}
-    sessions_known = False  # neither a list nor a count anywhere: say nothing, not "0 sessions"
-    for index, item in enumerate(find_items(availtarget, "availtarget", m.LISTS["availtarget"])):
-        portals_key, portals = _get(item, *m.TARGET_PORTALS)
-        sessions_key, listed = _get(item, *m.TARGET_SESSIONS)
-        count_key, count = _get(item, *m.TARGET_SESSION_COUNT)
-        handled = tuple(k for k in (portals_key, sessions_key, count_key) if k)
-        sessions_known = sessions_known or bool(sessions_key or count_key)
-        target = reader.read_all("availtarget", item, m.TARGET, also=handled)
-        controller = _text(target.pop("ctrlID", ""))
-        target_id = _text(target.get("id")) or str(index)
-        target["id"] = target_id
-        if isinstance(portals, str):
-            portals = [p for p in re.split(r"[,\s]+", portals) if p]
-        if isinstance(portals, list):
-            target["portals"] = portals
-        targets.setdefault(controller, []).append(target)
-        group = sessions.setdefault(controller, [])
-        if isinstance(listed, list):
-            for number, entry in enumerate(_entries(listed)):
-                session = reader.read_all("availtarget session", entry, m.SESSION)
-                session.setdefault("id", f"{target_id}-{number}")
-                group.append({**session, "targetID": target_id})
-        else:
-            number = leading_number(count)
-            for i in range(int(number) if number is not None and number > 0 else 0):
-                group.append({"id": f"{target_id}-{i}", "targetID": target_id})
-    return {
-        "targets": {"iscsi": [{"ctrlID": c, "targets": t} for c, t in targets.items()]},
-        "sessions": ({"iscsi": [{"ctrlID": c, "sessions": s} for c, s in sessions.items()]}
-                     if sessions_known else None),
-    }
-
-
-# --- logs: log/list/<page> -> log/list events -----------------------------------------------------
-
-def log_events(reader: Reader, page: Any, timezone: str) -> list[dict[str, Any]]:
-    """One page's events as {"type", "timestamp" (unix), "message"}; unplaceable ones dropped."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    if isinstance(page, Mapping) and not page:
-        return []
-    events = []
-    for item in find_items(page, "log/list", m.LISTS["log"]):
-        event = reader.read_all("log/list", item, m.LOG_EVENT)
-        timestamp = parse_time(event.get("timestamp"), zone)
-        level = m.LOG_LEVELS.get(_text(event.get("type")).lower(),
-                                 _text(event.get("type")).lower())
-        if timestamp is None or not level:
-            log.debug("skipping a legacy log event without a readable time or level")
-            continue
-        events.append({"type": level, "timestamp": timestamp,
-                       "message": _text(event.get("message"))})
-    return events
-
-
-def parse_time(value: object, zone: ZoneInfo) -> float | None:
-    """Unix seconds from epoch seconds/milliseconds or a date string in the array's zone."""
-    if isinstance(value, str):
-        bare = value.strip()
-        number = float(bare) if bare.replace(".", "", 1).isdigit() else None
-    else:
-        number = leading_number(value)
-    if number is not None:
-        return number / 1000 if number > 1e11 else number
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    for pattern in m.LOG_TIME_FORMATS:
-        try:
-            moment = datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-        return moment.replace(tzinfo=zone).timestamp()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.timestamp()
