@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter import dump
-from qsan_exporter.collectors.base import elements
+from qsan_exporter.api.readers import elements
 from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
 from tests.conftest import REFUSED_STATUS, write_config

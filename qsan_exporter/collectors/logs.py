@@ -30,7 +30,8 @@ from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any
 
-from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, items, number, text
+from qsan_exporter.api.readers import field, items, number, text
+from qsan_exporter.collectors.base import FamilyBuilder, PollData
 
 NAME = "logs"
 ALWAYS_LEVELS = ("info", "warning", "error", "access")

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from qsan_exporter.api import readers
 from qsan_exporter.api.errors import ApiFormatError
 from qsan_exporter.api.legacy import mapping as m
 
@@ -211,11 +212,9 @@ def find_items(body: Any, endpoint: str, names: tuple[str, ...]) -> list[Mapping
 
 
 def text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    """A value as text, as the collectors read it (api/readers.py), but a bool as Python spells
+    it: a legacy id or name that came as a bool keeps matching what it matched before."""
+    return str(value) if isinstance(value, bool) else readers.text(value)
 
 
 def entries(value: Any) -> list[Mapping[str, Any]]:
