@@ -25,7 +25,7 @@ def _norm_key(key: str) -> str:
     return key.strip().replace("_", "").lower()
 
 
-def field(obj: Mapping[str, Any] | None, *names: str, default: Any = None) -> Any:
+def field(obj: object, *names: str, default: Any = None) -> Any:
     """Read the first of `names` present in `obj`, ignoring case, stray spaces and underscores.
 
     `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike (readings

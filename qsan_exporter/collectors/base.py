@@ -87,7 +87,7 @@ class FamilyBuilder:
     const_labels: Mapping[str, str]
     catalogue: Mapping[str, MetricDef] = dc_field(default_factory=lambda: METRICS)
     duplicates: int = 0
-    _families: dict[str, Metric] = dc_field(default_factory=dict)
+    _families: dict[str, CounterMetricFamily | GaugeMetricFamily] = dc_field(default_factory=dict)
     _seen: set[tuple[str, tuple[str, ...]]] = dc_field(default_factory=set)
 
     def add(self, name: str, labels: Mapping[str, str], value: object) -> None:
@@ -109,10 +109,11 @@ class FamilyBuilder:
         family = self._families.get(name)
         if family is None:
             label_names = [*self.const_labels, *definition.labels]
-            family_type = (
-                CounterMetricFamily if definition.type == "counter" else GaugeMetricFamily
+            family = (
+                CounterMetricFamily(name, definition.help, labels=label_names)
+                if definition.type == "counter"
+                else GaugeMetricFamily(name, definition.help, labels=label_names)
             )
-            family = family_type(name, definition.help, labels=label_names)
             self._families[name] = family
         family.add_metric(list(values), number_value)
 

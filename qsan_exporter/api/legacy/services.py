@@ -45,8 +45,8 @@ def iscsi(reader: Reader, availtarget: Any) -> dict[str, Any]:
                 session.setdefault("id", f"{target_id}-{number}")
                 group.append({**session, "targetID": target_id})
         else:
-            number = leading_number(count)
-            for i in range(int(number) if number is not None and number > 0 else 0):
+            count_read = leading_number(count)
+            for i in range(int(count_read) if count_read is not None and count_read > 0 else 0):
                 group.append({"id": f"{target_id}-{i}", "targetID": target_id})
     return {
         "targets": {"iscsi": [{"ctrlID": c, "targets": t} for c, t in targets.items()]},

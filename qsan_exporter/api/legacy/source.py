@@ -66,7 +66,8 @@ class LegacySource:
         self._history_pending = True
         self._next_start_page = 1  # oldest-first logs: where the previous poll ended
         self._told: set[str] = set()  # optional endpoints already reported missing
-        self._availlun = AVAILLUN_TEMPLATES  # the spelling that answered goes first
+        # The spelling that answered goes first.
+        self._availlun: tuple[str, ...] = AVAILLUN_TEMPLATES
         self._volume_ids: list[str] | None = None  # from the volumes area, for snapshots
 
     def fetch(self, area: str) -> Any:

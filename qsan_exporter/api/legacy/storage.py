@@ -95,10 +95,10 @@ def _merge_mappings(reader: Reader, volumes_out: list[dict[str, Any]], lunmappin
         volume["lunInfo"] = {"iscsi": [], "fc": []}
     for item in find_items(lunmappings, "lunmappinginfo", m.LISTS["lunmappinginfo"]):
         mapping = reader.read_all("lunmappinginfo", item, m.LUN_MAPPING)
-        volume = by_id.get(t.text(mapping.get("volumeID"))) or by_name.get(
+        mapped = by_id.get(t.text(mapping.get("volumeID"))) or by_name.get(
             t.text(mapping.get("volumeName")))
-        if volume is None:
+        if mapped is None:
             continue
-        volume["isLunMap"] = True
-        volume["lunInfo"][protocol_of(mapping)].append(
+        mapped["isLunMap"] = True
+        mapped["lunInfo"][protocol_of(mapping)].append(
             {k: mapping[k] for k in ("host", "targetID", "lun", "permission") if k in mapping})
