@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qsan_exporter.collectors.base import field, items, number, text
+from qsan_exporter.api.readers import field, items, number, text
 
 LOGGER = "qsan_exporter.array_events"
 RECENT_EVENTS = 5  # errors and warnings kept per array for the status page and debug view

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.readers import field, text
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.array_events import ArrayEvents, secrets_of
 from qsan_exporter.collectors import COLLECTORS
-from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, text
+from qsan_exporter.collectors.base import FamilyBuilder, PollData
 from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.collectors.system import enclosure_info, enclosure_list
 from qsan_exporter.config import ArrayConfig

@@ -35,12 +35,12 @@ import yaml
 from qsan_exporter import __version__
 from qsan_exporter.api.auto import detect
 from qsan_exporter.api.errors import ApiError, ApiHTTPError
-from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
-from qsan_exporter.api.sources import LOG_PATH, TASK_TYPES
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.legacy.client import HELP_PATH, LegacyClient
+from qsan_exporter.api.legacy.source import ENDPOINTS as LEGACY_ENDPOINTS
+from qsan_exporter.api.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
+from qsan_exporter.api.unified.client import UnifiedClient
+from qsan_exporter.api.unified.source import LOG_PATH, TASK_TYPES
 from qsan_exporter.config import ConfigError, load_config
-from qsan_exporter.legacy.source import ENDPOINTS as LEGACY_ENDPOINTS
-from qsan_exporter.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
 
 EXIT_OK, EXIT_USAGE = 0, 1
 REDACTED = "REDACTED"

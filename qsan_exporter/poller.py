@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from qsan_exporter.api.auto import Closable, make_source
+from qsan_exporter.api.factory import make_source
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
+from qsan_exporter.api.source import Closable
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.token_ledger import TokenLedger
 from qsan_exporter.api.watchdog import Watchdog
@@ -43,7 +44,7 @@ MAX_POLL_WORKERS = 64
 @dataclass
 class Member:
     poll: ArrayPoll
-    client: Closable  # UnifiedClient, LegacyClient or AutoSource (api: auto)
+    client: Closable  # the array's source, which owns and closes its API clients
     attempted: bool = False
     # The first poll (its own one-off job) and the interval job never poll at once: a slow
     # first poll delays the second instead of apscheduler skipping it (a whole interval lost).
@@ -78,9 +79,9 @@ def build_member(config: ArrayConfig, global_limit: GlobalLimit | None = None,
     guard = RequestGuard(config.name, per_array=config.max_concurrent_requests,
                          global_limit=global_limit, watchdog=watchdog)
     # By the config's `api:`; `ledger` counts (and records) every array's token sets.
-    source, client = make_source(config, stats=stats, guard=guard, ledger=ledger)
+    source = make_source(config, stats=stats, guard=guard, ledger=ledger)
     poll = ArrayPoll(config, source, stats, guard=guard)
-    return Member(poll=poll, client=client)
+    return Member(poll=poll, client=source)
 
 
 class Poller:

@@ -38,7 +38,7 @@ AUTH_READINGS: tuple[Reading, ...] = (
             "reads as a slip of the same hand. A 400 to one spelling is retried once with the "
             "other and the spelling the array understood is kept for that array, so a literal "
             "array costs one extra request per client, not a login",
-        where="qsan_exporter/api/auth_wire.py",
+        where="qsan_exporter/api/unified/auth_wire.py",
     ),
     Reading(
         name="login-refused-status",
@@ -50,7 +50,7 @@ AUTH_READINGS: tuple[Reading, ...] = (
             "readings are handled alike: a login refused with any 4xx but 429 (whose "
             "Retry-After is honoured on its own) spends the login budget, so a wrong password "
             "costs the same few attempts whichever status the array chose",
-        where="qsan_exporter/api/auth_wire.py",
+        where="qsan_exporter/api/unified/auth_wire.py",
     ),
 )
 
@@ -66,7 +66,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         "they are an object, as the tables type them (000:288 `pools object`, 000:374 `disks "
         "object`): one item, or an object of items keyed by id (every value read)",
         "every example and the word 'list' in the paths say list; an object is accepted too",
-        "qsan_exporter/collectors/base.py elements(), listing()",
+        "qsan_exporter/api/readers.py elements(), listing()",
     ),
     Reading(
         "null-lists",
@@ -74,7 +74,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         "an empty list is `null`, as the manual says of log types 'the null value will be "
         "returned' (000:656)",
         "JSON encoders of lists give []; null is read as the same empty list, never an error",
-        "qsan_exporter/collectors/base.py elements(), entries(), items()",
+        "qsan_exporter/api/readers.py elements(), entries(), items()",
     ),
     Reading(
         "enclosures-top-level",
@@ -89,14 +89,14 @@ DATA_READINGS: tuple[Reading, ...] = (
         "`info` is an array of objects, as typed (000:804 `info Object array`): every element "
         "is read and merged, sensor lists concatenated",
         "the example and both Info tables describe the fields of one object",
-        "qsan_exporter/collectors/base.py merged(); collectors/system.py _enclosure_info()",
+        "qsan_exporter/api/readers.py merged(); collectors/system.py _enclosure_info()",
     ),
     Reading(
         "enc-id-spelling",
         "the enclosure id key is `encID` (tables 000:381, 000:803)",
         "it is `encId` (hardware example, 000:739)",
         "two tables against one example; both spellings are read by field()",
-        "qsan_exporter/collectors/base.py field(); collectors/system.py, disks.py",
+        "qsan_exporter/api/readers.py field(); collectors/system.py, disks.py",
     ),
     Reading(
         "raidsets-spelling",
@@ -110,7 +110,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         "the cache-to-flash list key is `cacheToFlash` (table, 000:838)",
         "it is `\" cacheToFlash \"`, with spaces, as the example prints it (000:772)",
         "a key with spaces is almost certainly an extraction artefact; both are read",
-        "qsan_exporter/collectors/base.py field() (keys compared stripped)",
+        "qsan_exporter/api/readers.py field() (keys compared stripped)",
     ),
     Reading(
         "c2f-state-field",
@@ -124,28 +124,28 @@ DATA_READINGS: tuple[Reading, ...] = (
         "sensor and fan `value` is a JSON number (table `integer`, 000:847, 000:860)",
         "it is a string (example `value:\"1225\"`, 000:787)",
         "the table types it; numeric strings are read by number()",
-        "qsan_exporter/collectors/base.py number()",
+        "qsan_exporter/api/readers.py number()",
     ),
     Reading(
         "raidset-id-type",
         "a RAID set id is an integer (example `\"id\": 0`, 000:268)",
         "it is a string (table `id String`, 000:319)",
         "labels are text either way: text() renders 0 and \"0\" alike",
-        "qsan_exporter/collectors/base.py text()",
+        "qsan_exporter/api/readers.py text()",
     ),
     Reading(
         "disk-pool-id-type",
         "a disk's `poolID` is an integer (example, 000:350)",
         "it is a string (table, 000:391)",
         "the id only identifies; text() renders both alike (the pool label uses poolName)",
-        "qsan_exporter/collectors/base.py text()",
+        "qsan_exporter/api/readers.py text()",
     ),
     Reading(
         "auto-tier-type",
         "a pool's `autoTier` is a boolean (table, 000:301)",
         "it is a string, `\"\"` in the example (000:281)",
         "the table types it; flag() reads '' / 'false' / false as false",
-        "qsan_exporter/collectors/base.py flag(); collectors/pools.py",
+        "qsan_exporter/api/readers.py flag(); collectors/pools.py",
     ),
     Reading(
         "disk-rate-type",
@@ -170,7 +170,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         "it is `/storage/availlun/targetid/<id>`, as the manual prints it (001:570)",
         "every other path, and the API list an array gives, are under /rest; the spelling that "
         "answers is asked first from then on",
-        "qsan_exporter/legacy/source.py AVAILLUN_TEMPLATES",
+        "qsan_exporter/api/legacy/source.py AVAILLUN_TEMPLATES",
     ),
     # --- volumes, iSCSI, tasks, logs ---------------------------------------------------------
     Reading(
@@ -181,7 +181,7 @@ DATA_READINGS: tuple[Reading, ...] = (
                "object, or a map of items keyed by id",
         why="the examples are what a developer copies, and a list is the only shape that holds "
             "more than one volume or controller without inventing keys",
-        where="collectors/base.py item_list, as_items",
+        where="api/readers.py item_list, as_items",
     ),
     Reading(
         name="null-lists-services",
@@ -191,7 +191,7 @@ DATA_READINGS: tuple[Reading, ...] = (
                "for an empty log selection), for `logs`, `tasks`, `volumes`, `sessions`, "
                "`targets`, `freeLuns`, `portals` and the LUN mapping lists",
         why="the examples show `[]`; `null` is read as no items wherever a list may be empty",
-        where="collectors/base.py as_items, entries; api/sources.py _read_page",
+        where="api/readers.py as_items, entries; api/unified/source.py _read_page",
     ),
     Reading(
         name="lun-info-object-array",
@@ -209,7 +209,7 @@ DATA_READINGS: tuple[Reading, ...] = (
                "of schedule objects, the earliest next run of all of them counts",
         why="the example shows the crontab fields of one schedule; a list of them has no "
             "documented meaning other than \"any of these\"",
-        where="collectors/base.py schedules; collectors/tasks.py next_run",
+        where="api/readers.py schedules; collectors/tasks.py next_run",
     ),
     Reading(
         name="schedule-end-time",
@@ -244,7 +244,7 @@ DATA_READINGS: tuple[Reading, ...] = (
             "replication to every product, clone to SAN/FAS and cloud to NAS: a 404/400 for "
             "those is an error (status page, qsan_collector_success 0), asked again every "
             "poll; only clone on NAS and cloud on SAN/FAS are remembered as unsupported",
-        where="api/sources.py UnifiedSource._tasks; collectors/tasks.py collect",
+        where="api/unified/source.py UnifiedSource._tasks; collectors/tasks.py collect",
     ),
     Reading(
         name="log-start-time",
@@ -253,7 +253,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         second="`startTime` is exclusive: \"List all logs after startTime\" (002 l.696)",
         why="assuming inclusive loses nothing either way; assuming exclusive would lose "
             "events an inclusive array adds at the cursor's second",
-        where="api/sources.py _new_events",
+        where="api/log_cursor.py new_events",
     ),
     Reading(
         name="log-total-type",
@@ -261,7 +261,7 @@ DATA_READINGS: tuple[Reading, ...] = (
         second="`total` is a string (table, 002 l.723)",
         why="the example; the exporter pages by `haveNextPage` and an empty page, never by "
             "`total`, so either type is harmless",
-        where="api/sources.py UnifiedSource._logs",
+        where="api/unified/source.py UnifiedSource._logs",
     ),
 )
 

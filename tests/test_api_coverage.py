@@ -43,7 +43,7 @@ _LABEL = re.compile(r"^label ([a-z_]+)\b")
 
 
 def endpoints_of(area: str, raw: Any) -> Iterator[tuple[str, Any]]:
-    """The endpoint answers inside one area's raw fixture (see api/sources.py)."""
+    """The endpoint answers inside one area's raw fixture (see api/unified/source.py)."""
     if area in ("pools", "disks", "volumes"):
         yield AREA_ENDPOINTS[area][0], raw
     elif area == "system":

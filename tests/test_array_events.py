@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from qsan_exporter.api.legacy import LegacyClient
-from qsan_exporter.api.sources import LOG_PATH, UnifiedSource
+from qsan_exporter.api.legacy.client import LegacyClient
+from qsan_exporter.api.legacy.source import LegacySource
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.unified.client import UnifiedClient
+from qsan_exporter.api.unified.source import LOG_PATH, UnifiedSource
 from qsan_exporter.array_events import (
     LOGGER,
     MAX_MESSAGE_CHARS,
@@ -30,7 +31,6 @@ from qsan_exporter.array_events import (
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.debug_view import render_debug
-from qsan_exporter.legacy.source import LegacySource
 from qsan_exporter.logging_setup import JsonFormatter, LogfmtFormatter, setup_logging
 from qsan_exporter.status_page import ExporterState, render_status
 

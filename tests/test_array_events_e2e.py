@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from qsan_exporter.api.sources import LOG_PATH
+from qsan_exporter.api.unified.source import LOG_PATH
 from tests.conftest import status_card, wait_for
 
 LOGGER = "qsan_exporter.array_events"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from qsan_exporter.collectors.base import elements, field
+from qsan_exporter.api.readers import elements, field
 from qsan_exporter.collectors.system import enclosure_info, enclosure_list
 from qsan_exporter.coverage import Field
 from qsan_exporter.coverage import disks as disk_rows

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qsan_exporter import dump
-from qsan_exporter.collectors.base import elements
+from qsan_exporter.api.readers import elements
 from qsan_exporter.simulator import Fault
 from qsan_exporter.simulator import auth as simulator_auth
 from tests.conftest import REFUSED_STATUS, write_config
@@ -182,7 +182,7 @@ def test_the_cli_subcommand_runs_the_dump(simulators, tmp_path, capsys) -> None:
 @pytest.mark.parametrize("api", ["legacy", "auto"])
 def test_dump_of_a_sanos4_legacy_array(simulators, tmp_path, capsys, api) -> None:
     """The legacy endpoints the translation reads, redacted the same way; auto detects it."""
-    from qsan_exporter.legacy.source import ENDPOINTS
+    from qsan_exporter.api.legacy.source import ENDPOINTS
 
     sim = simulators("legacy", enclosures=1, disks=8, pools=1, volumes=2)
     config = write_config(tmp_path / "c.yml", {"arr": sim}, api=api)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from qsan_exporter.api.sources import UnifiedSource
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.unified.client import UnifiedClient
+from qsan_exporter.api.unified.source import UnifiedSource
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from qsan_exporter.api.readers import text
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.array_poll import ArrayPoll
-from qsan_exporter.collectors.base import text
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.metrics import COLLECTOR_NAMES

@@ -12,7 +12,8 @@ import responses
 
 from qsan_exporter.api.auto import AutoSource, flavour_from_probe
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
-from qsan_exporter.api.legacy import LOGIN_TEMPLATE, LegacyClient, install_log_redaction, redact
+from qsan_exporter.api.legacy.client import LegacyClient
+from qsan_exporter.api.legacy.redaction import LOGIN_TEMPLATE, install_log_redaction, redact
 
 BASE = "https://legacy.example"
 PASSWORD = "pä/ss%w#rd?x"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from qsan_exporter.api.legacy import items
+from qsan_exporter.api.legacy.translate import Reader
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.legacy import items
-from qsan_exporter.legacy.translate import Reader
 from qsan_exporter.poller import build_member
 
 

@@ -10,10 +10,10 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from qsan_exporter.api.legacy import LOGIN_TEMPLATE, LegacyClient
+from qsan_exporter.api.legacy.client import LOGIN_TEMPLATE, LegacyClient
+from qsan_exporter.api.legacy.source import LegacySource
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.demo import start_demo_arrays
-from qsan_exporter.legacy.source import LegacySource
 from qsan_exporter.poller import build_member
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 from qsan_exporter.snapshot import Snapshot

@@ -7,14 +7,14 @@ import logging
 import pytest
 
 from qsan_exporter.api.errors import ApiFormatError
+from qsan_exporter.api.legacy import hardware, services, storage, translate
+from qsan_exporter.api.legacy.translate import Reader
 from qsan_exporter.collectors.base import PollData, collect_all
 from qsan_exporter.collectors.disks import collect as collect_disks
 from qsan_exporter.collectors.iscsi import collect as collect_iscsi
 from qsan_exporter.collectors.pools import collect as collect_pools
 from qsan_exporter.collectors.system import collect as collect_system
 from qsan_exporter.collectors.volumes import collect as collect_volumes
-from qsan_exporter.legacy import translate
-from qsan_exporter.legacy.translate import Reader
 
 
 def samples(raw: dict, *collectors) -> dict[tuple[str, tuple], float]:
@@ -38,7 +38,7 @@ def test_units_are_read_from_strings() -> None:
 
 
 def test_system_from_nested_systeminfo_and_a_single_enclosure_hwmonitor() -> None:
-    raw = translate.system(
+    raw = hardware.system(
         Reader(),
         {"data": {"system": {"modelName": "XS3224D", "serialNumber": "QS1"},
                   "controllers": [{}, {}], "memoryGB": 16}},
@@ -53,7 +53,7 @@ def test_system_from_nested_systeminfo_and_a_single_enclosure_hwmonitor() -> Non
 
 
 def test_disks_merge_smart_attributes_by_enclosure_and_slot() -> None:
-    raw = translate.disks(
+    raw = hardware.disks(
         Reader(),
         [{"enclosure": 0, "slot": 3, "capacityGB": 100, "status": "Online", "type": "SSD"}],
         {"disks": [{"enclosure": 0, "slot": 3, "attributes": [
@@ -68,7 +68,7 @@ def test_disks_merge_smart_attributes_by_enclosure_and_slot() -> None:
 
 
 def test_pool_without_raid_group_list_is_its_own_raidset() -> None:
-    raw = translate.pools(Reader(), {"pools": [
+    raw = storage.pools(Reader(), {"pools": [
         {"poolName": "P", "raidLevel": "RAID 6", "status": "Degraded", "diskCount": 6,
          "capacity": "1 TB", "used": "512 GB"}]})
     got = samples({"pools": raw}, collect_pools)
@@ -78,7 +78,7 @@ def test_pool_without_raid_group_list_is_its_own_raidset() -> None:
 
 
 def test_volumes_take_their_mappings_from_lunmappinginfo() -> None:
-    raw = translate.volumes(
+    raw = storage.volumes(
         Reader(),
         [{"vdid": 7, "vdName": "V", "poolName": "P", "health": "Optimal"},
          {"vdid": 8, "vdName": "W", "poolName": "P", "health": "Optimal"}],
@@ -91,7 +91,7 @@ def test_volumes_take_their_mappings_from_lunmappinginfo() -> None:
 
 
 def test_iscsi_session_counts_from_target_entries() -> None:
-    raw = translate.iscsi(Reader(), [{"tid": 1, "iqn": "iqn.x", "controller": 1,
+    raw = services.iscsi(Reader(), [{"tid": 1, "iqn": "iqn.x", "controller": 1,
                                       "sessionCount": 2},
                                      {"tid": 2, "iqn": "iqn.y", "controller": 1}])
     (group,) = raw["sessions"]["iscsi"]
@@ -105,7 +105,7 @@ def test_iscsi_session_counts_from_target_entries() -> None:
 def test_no_session_data_exports_no_session_count() -> None:
     """Targets without any session list or count: the count is unknown, not 0 (SPEC §4: a
     field without data is omitted), so QsanIscsiSessionsLost cannot misfire."""
-    raw = translate.iscsi(Reader(), [{"tid": 1, "iqn": "iqn.x", "controller": 1}])
+    raw = services.iscsi(Reader(), [{"tid": 1, "iqn": "iqn.x", "controller": 1}])
     got = samples({"iscsi": raw}, collect_iscsi)
     names = {name for name, _ in got}
     assert "qsan_iscsi_target_info" in names
@@ -113,7 +113,7 @@ def test_no_session_data_exports_no_session_count() -> None:
 
 
 def test_log_events_in_local_time_and_levels_normalised() -> None:
-    events = translate.log_events(Reader(), {"events": [
+    events = services.log_events(Reader(), {"events": [
         {"severity": "WARN", "date": "2024/01/02 03:04:05", "description": "x"},
         {"severity": "Information", "time": 1700000000000, "description": "y"},
         {"severity": "Error", "description": "no time"}]}, "Europe/Berlin")
@@ -125,9 +125,9 @@ def test_log_events_in_local_time_and_levels_normalised() -> None:
 def test_unmatched_numeric_fields_are_reported_once_at_debug(caplog) -> None:
     reader = Reader()
     body = [{"id": 1, "slot": 1, "spinSpeed": 7200, "vendor": "X", "powerOnHours": "12 h"}]
-    with caplog.at_level(logging.DEBUG, logger="qsan_exporter.legacy.translate"):
-        translate.disks(reader, body, None)
-        translate.disks(reader, body, None)
+    with caplog.at_level(logging.DEBUG, logger="qsan_exporter.api.legacy.translate"):
+        hardware.disks(reader, body, None)
+        hardware.disks(reader, body, None)
     lines = [r.getMessage() for r in caplog.records if "unmapped" in r.getMessage()]
     assert len(lines) == 2
     assert any("'spinSpeed' = 7200" in line for line in lines)
@@ -137,4 +137,4 @@ def test_unmatched_numeric_fields_are_reported_once_at_debug(caplog) -> None:
 
 def test_an_answer_without_an_item_list_is_a_format_error() -> None:
     with pytest.raises(ApiFormatError, match="no item list"):
-        translate.disks(Reader(), {"a": [], "b": []}, None)
+        hardware.disks(Reader(), {"a": [], "b": []}, None)

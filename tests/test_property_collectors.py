@@ -77,7 +77,7 @@ def _fixture_bodies(product: str) -> dict[str, Any]:
 
 
 def _simulator_bodies(profile: str) -> dict[str, Any]:
-    """One simulated array's answers, assembled per area the way api/sources.py does."""
+    """One simulated array's answers, assembled per area the way api/unified/source.py does."""
     device = Device(SimulatorConfig(profile=profile), started=NOW - 3600)
 
     def get(path: str, **query: str) -> tuple[int, Any]:

@@ -199,10 +199,10 @@ def test_both_readings_give_the_same_series(row: str) -> None:
 
 def test_every_data_row_of_these_areas_is_exercised_both_ways() -> None:
     # The rows of system, pools and disks (the services' rows are exercised by
-    # test_readings_services.py; they cite base.py's item_list / as_items / schedules).
-    services = ("item_list", "as_items", "schedules", "tasks.py", "sources.py")
+    # test_readings_services.py; they cite readers.py's item_list / as_items / schedules).
+    services = ("item_list", "as_items", "schedules", "tasks.py", "unified/source.py")
     mine = {r.name for r in DATA_READINGS
-            if any(area in r.where for area in ("system.py", "pools.py", "disks.py", "base.py"))
+            if any(area in r.where for area in ("system.py", "pools.py", "disks.py", "readers.py"))
             and not any(s in r.where for s in services)}
     assert mine <= set(BOTH_WAYS), sorted(mine - set(BOTH_WAYS))
     assert set(BOTH_WAYS) <= {r.name for r in DATA_READINGS}

@@ -15,19 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qsan_exporter.api.errors import ApiHTTPError
-from qsan_exporter.api.sources import UnifiedSource
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.errors import ApiHTTPError, Refused
+from qsan_exporter.api.readers import as_items, item_list, schedules
+from qsan_exporter.api.unified.client import UnifiedClient
+from qsan_exporter.api.unified.source import UnifiedSource
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.collectors import COLLECTORS
-from qsan_exporter.collectors.base import (
-    FamilyBuilder,
-    PollData,
-    Refused,
-    as_items,
-    item_list,
-    schedules,
-)
+from qsan_exporter.collectors.base import FamilyBuilder, PollData
 from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.collectors.tasks import next_run
 from qsan_exporter.config import ArrayConfig

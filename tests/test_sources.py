@@ -10,7 +10,7 @@ import pytest
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
-from qsan_exporter.api.sources import UNSUPPORTED_RECHECK_SECONDS, UnifiedSource
+from qsan_exporter.api.unified.source import UNSUPPORTED_RECHECK_SECONDS, UnifiedSource
 
 T0 = 1_700_000_000.0
 LOGS = "/rest/v1/log/list"

@@ -16,7 +16,7 @@ import pytest
 from qsan_exporter.api.errors import ApiError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.token_ledger import MAX_LIVE_TOKEN_SETS, TokenLedger
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.readings import AUTH_READINGS
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 from qsan_exporter.simulator.faults import Fault

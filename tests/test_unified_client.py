@@ -21,7 +21,7 @@ from qsan_exporter.api.errors import (
     ApiUnreachable,
 )
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.unified.client import UnifiedClient
 
 BASE = "https://array.test"
 USER = "monitor"

@@ -13,7 +13,7 @@ import pytest
 from qsan_exporter.api import answer
 from qsan_exporter.api.errors import ApiFormatError, ApiUnreachable
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
-from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.api.watchdog import Watchdog
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
 from tests.conftest import wait_for

@@ -1,4 +1,4 @@
-"""`api: auto` — tell a Unified array from a SANOS 4.0 one, and build each array's source.
+"""`api: auto` — tell a Unified array from a SANOS 4.0 one, then fetch through that flavour.
 
 The probe spends no credentials: one unauthenticated `GET /rest/v1/hardware/info`.
 - Unified firmware knows the path and refuses the missing token: 401/403 (or 400/405), or 2xx
@@ -18,17 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
-from qsan_exporter.api.guard import RequestGuard
-from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
-from qsan_exporter.api.sources import UnifiedSource
-from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.token_ledger import TokenLedger
-from qsan_exporter.api.unified import UnifiedClient
-from qsan_exporter.config import ArrayConfig
-from qsan_exporter.legacy.source import LegacySource
+from qsan_exporter.api.legacy.client import HELP_PATH, LegacyClient
+from qsan_exporter.api.source import Closable, Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +30,6 @@ PROBE_PATH = "/rest/v1/hardware/info"
 REPROBE_AFTER_FAILURES = 3
 LEGACY_MARKERS = frozenset({"systeminfo", "hwmonitor", "diskinfo", "poolinfo", "volumeinfo"})
 _UNIFIED_STATUSES = frozenset({400, 401, 403, 405})
-
-
-class Fetcher(Protocol):
-    def fetch(self, area: str) -> Any: ...
-
-
-class Closable(Protocol):
-    def close(self) -> None: ...
 
 
 def flavour_from_probe(status: int, is_json: bool) -> str | None:
@@ -58,7 +44,7 @@ def flavour_from_probe(status: int, is_json: bool) -> str | None:
 class AutoSource:
     """A `Source` that probes the flavour first, then delegates; `api` tells which it chose."""
 
-    def __init__(self, unified: Fetcher, unified_client: UnifiedClient,
+    def __init__(self, unified: Fetcher, unified_client: Closable,
                  legacy: Fetcher, legacy_client: LegacyClient, *, name: str = "") -> None:
         self._sources = {"unified": unified, "legacy": legacy}
         self._unified_client = unified_client
@@ -137,31 +123,3 @@ def _legacy_help(legacy_client: LegacyClient, name: str) -> bool:
         log.debug("array=%s: GET %s: %s", name, HELP_PATH, exc)
         return False
     return bool(words and LEGACY_MARKERS & words)
-
-
-def make_source(config: ArrayConfig, *, stats: ApiStats, guard: RequestGuard,
-                ledger: TokenLedger | None = None) -> tuple[Fetcher, Closable]:
-    """The source polling `config`'s array for its `api:` setting, and what to close at the end.
-
-    Every client shares the array's stats and guard, so `qsan_api_requests_total` and the
-    array-protection limits are the same whichever flavour answers. `ledger`: the process's
-    record of token sets (api/token_ledger.py), shared by every Unified client.
-    """
-    options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout_seconds,
-                               "password_encoding": config.password_encoding,
-                               "stats": stats, "guard": guard,
-                               "max_response_bytes": int(config.max_response_mib * 1048576)}
-    unified_client = legacy_client = None
-    if config.api in ("unified", "auto"):
-        unified_client = UnifiedClient(config.url, config.username, config.password,
-                                       ledger=ledger, name=config.name, **options)
-    if config.api in ("legacy", "auto"):
-        legacy_client = LegacyClient(config.url, config.username, config.password, **options)
-    if unified_client is not None and legacy_client is None:
-        return UnifiedSource(unified_client), unified_client
-    legacy = LegacySource(legacy_client, timezone=config.timezone)  # type: ignore[arg-type]
-    if unified_client is None:
-        return legacy, legacy_client  # type: ignore[return-value]
-    auto = AutoSource(UnifiedSource(unified_client), unified_client, legacy,
-                      legacy_client, name=config.name)  # type: ignore[arg-type]
-    return auto, auto

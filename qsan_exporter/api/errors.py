@@ -8,6 +8,8 @@ never from a requests exception or a response body, which could carry the passwo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class ApiError(Exception):
     """Any failure of an API call; the message is safe to log and to show on the status page."""
@@ -42,3 +44,17 @@ class ApiHTTPError(ApiError):
 
 class ApiFormatError(ApiError):
     """A 2xx answer whose body is not JSON, or not of the top-level type the API documents."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A task list the array refused (HTTP 400/404) although its product must have it.
+
+    Not raised but handed over in place of the answer: the source gives it to the tasks
+    collector, which fails the area with `reason` (status page, `qsan_collector_success 0`)
+    after exporting the task types that did answer.
+    """
+
+    kind: str
+    status: int
+    reason: str

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -181,7 +181,9 @@ class Transport:
                 body += chunk
         finally:
             response.close()
-        response._content = body  # what .json(), .text and answer.parse read, as it is
+        # What .json(), .text and answer.parse read, as it is: they take any bytes-like body,
+        # and a bytes copy would double the peak memory of the largest answers.
+        response._content = cast(bytes, body)
 
     def check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
         status = response.status_code

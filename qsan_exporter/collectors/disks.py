@@ -31,14 +31,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.collectors.base import (
+from qsan_exporter.api.readers import (
     MIB,
-    FamilyBuilder,
-    PollData,
     enabled,
     field,
     flag,
-    health,
     listing,
     mib,
     number,
@@ -47,6 +44,7 @@ from qsan_exporter.collectors.base import (
     scaled,
     text,
 )
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, health
 
 NAME = "disks"
 _FLASH_MEDIA = frozenset({"ssd", "nvme"})

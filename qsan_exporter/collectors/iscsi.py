@@ -31,17 +31,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.collectors.base import (
-    FamilyBuilder,
-    PollData,
-    as_items,
-    entries,
-    field,
-    item_list,
-    link_health,
-    reported,
-    text,
-)
+from qsan_exporter.api.readers import as_items, entries, field, item_list, reported, text
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, link_health
 
 NAME = "iscsi"
 Key = tuple[str, str]  # (controller, target id)

@@ -14,8 +14,8 @@ Why it looks the way it does:
   counted (a restart must not replay years of errors into `rate()`), but it sets the newest
   timestamp per level and the point from which later batches count.
 - `fold` counts every event it is given. Dropping the events an inclusive `startTime` returns
-  again is the source's job (`api/sources.py` keeps the cursor and a multiset of the events at
-  it), because only the source knows what it already returned; deduplicating here as well
+  again is the source's job (`api/log_cursor.py` keeps the cursor and a multiset of the events
+  at it), because only the source knows what it already returned; deduplicating here as well
   would swallow a genuinely new event identical to one at the cursor.
 - Levels info, warning, error and access are always exported (0 until seen) so alerts on
   `increase(...{level="error"})` work from the first scrape; any other level appears when seen.
@@ -30,7 +30,8 @@ from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any
 
-from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, items, number, text
+from qsan_exporter.api.readers import field, items, number, text
+from qsan_exporter.collectors.base import FamilyBuilder, PollData
 
 NAME = "logs"
 ALWAYS_LEVELS = ("info", "warning", "error", "access")

@@ -30,20 +30,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.collectors.base import (
-    FamilyBuilder,
-    PollData,
+from qsan_exporter.api.readers import (
     elements,
     enabled,
     entries,
     field,
     flag,
-    health,
     listing,
     mib,
     number,
     text,
 )
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, health
 
 NAME = "pools"
 

@@ -28,14 +28,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.collectors.base import (
-    FamilyBuilder,
-    PollData,
+from qsan_exporter.api.readers import (
     elements,
     entries,
     field,
-    health,
-    is_absent,
     items,
     merged,
     mib,
@@ -43,6 +39,7 @@ from qsan_exporter.collectors.base import (
     percent,
     text,
 )
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, health, is_absent
 
 NAME = "system"
 

@@ -52,21 +52,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from qsan_exporter.collectors.base import (
-    OK,
-    FamilyBuilder,
-    PollData,
-    Refused,
-    as_items,
-    field,
-    health,
-    item_list,
-    link_health,
-    mib,
-    number,
-    schedules,
-    text,
-)
+from qsan_exporter.api.errors import Refused
+from qsan_exporter.api.readers import as_items, field, item_list, mib, number, schedules, text
+from qsan_exporter.collectors.base import OK, FamilyBuilder, PollData, health, link_health
 
 NAME = "tasks"
 _TASK_OK_WORDS = frozenset({

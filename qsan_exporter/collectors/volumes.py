@@ -33,18 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.collectors.base import (
-    FamilyBuilder,
-    PollData,
-    elements,
-    enabled,
-    entries,
-    field,
-    health,
-    item_list,
-    reported,
-    text,
-)
+from qsan_exporter.api.readers import elements, enabled, entries, field, item_list, reported, text
+from qsan_exporter.collectors.base import FamilyBuilder, PollData, health
 
 NAME = "volumes"
 PROTOCOLS = ("iscsi", "fc")

@@ -3,15 +3,15 @@
 Its manual (`001_*.txt`) gives only paths: the response examples were screenshots and are lost,
 so there is no documented field. Every legacy endpoint is listed here; for those the exporter
 reads, one row per field it looks for, built from the candidate table that reads it
-(qsan_exporter/legacy/mapping.py), so the rows cannot drift from the code. A legacy field
+(qsan_exporter/api/legacy/mapping.py), so the rows cannot drift from the code. A legacy field
 becomes whatever the Unified field it stands for becomes (see that area's rows); path syntax as
 in the Unified rows, candidate spellings joined by `|`. Line numbers `001:N` are the manual's.
 """
 
 from __future__ import annotations
 
+from qsan_exporter.api.legacy import mapping as m
 from qsan_exporter.coverage import Field
-from qsan_exporter.legacy import mapping as m
 
 _TABLES: tuple[tuple[str, str, tuple[m.Field, ...], str], ...] = (
     # endpoint, path prefix, table, the Unified answer it is read as

@@ -5,7 +5,7 @@ were screenshots and are lost. The shapes below are plausible guesses in the sty
 SANOS 4.0 web UI (snake_case keys, sizes as "3726.02 GB" strings, readings with their unit,
 dates as local "YYYY/MM/DD hh:mm:ss" strings, an answer wrapped in {"result", "data"}), chosen
 to DIFFER from the Unified spellings so the exporter's translation tables
-(`qsan_exporter/legacy/mapping.py`) are really exercised. They document nothing about real
+(`qsan_exporter/api/legacy/mapping.py`) are really exercised. They document nothing about real
 firmware; docs/legacy-api.md says what is known and what is inferred.
 
 Routes (everything else, including /auth/* and /rest/v1/*, answers 404):

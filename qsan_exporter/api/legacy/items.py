@@ -17,18 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qsan_exporter.legacy import mapping as m
-from qsan_exporter.legacy.translate import Reader, _get, leading_number, unwrap
+from qsan_exporter.api.legacy import mapping as m
+from qsan_exporter.api.legacy.translate import Reader, get, leading_number, unwrap
 
 
 def free_luns(body: Any) -> list[int]:
     payload = unwrap(body)
     if isinstance(payload, Mapping):
-        _, payload = _get(payload, *m.AVAILLUN_LISTS)
+        _, payload = get(payload, *m.AVAILLUN_LISTS)
     found = []
     for item in payload if isinstance(payload, list) else []:
         if isinstance(item, Mapping):
-            _, item = _get(item, *m.AVAILLUN_ID)
+            _, item = get(item, *m.AVAILLUN_ID)
         number = leading_number(item)
         if number is not None and number >= 0 and float(number).is_integer():
             found.append(int(number))
@@ -39,7 +39,7 @@ def snapshot_task(reader: Reader, vdid: str, body: Any) -> dict[str, Any] | None
     payload = unwrap(body)
     if not isinstance(payload, Mapping):
         return None
-    listed_key, listed = _get(payload, *m.SNAPSHOT_LISTS)
+    listed_key, listed = get(payload, *m.SNAPSHOT_LISTS)
     task = reader.read_all("snapshot", payload, m.SNAPSHOT,
                            also=(listed_key,) if listed_key else ())
     snapshots = [s for s in listed if isinstance(s, Mapping)] if isinstance(listed, list) else []

@@ -28,7 +28,6 @@ from typing import Any
 
 import requests
 
-from qsan_exporter.api.auth_wire import AuthWire, Outcome
 from qsan_exporter.api.errors import (
     ApiAuthError,
     ApiFormatError,
@@ -43,6 +42,7 @@ from qsan_exporter.api.transport import (
     Transport,
     check_password_encoding,
 )
+from qsan_exporter.api.unified.auth_wire import AuthWire, Outcome
 
 log = logging.getLogger(__name__)
 

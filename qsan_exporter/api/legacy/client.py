@@ -15,11 +15,11 @@ What the manual does not tell (its examples were screenshots) and how this clien
   again once and retries once. There is no logout in the manual, so none is sent; one session
   per array is kept for the client's lifetime.
 
-A password in a URL leaks where URLs go: urllib3 logs each request line at DEBUG
-(`urllib3.connectionpool`), requests' exception texts quote URLs, and a per-endpoint counter would
-carry it as a label. So: the urllib3 loggers get a filter rewriting the login path to its
-template; every message here is built from the path template, never from a URL or a requests
-exception (the chain is cut with `from None`); and requests are counted under the template.
+A password in a URL leaks where URLs go: urllib3 logs each request line at DEBUG, requests'
+exception texts quote URLs, and a per-endpoint counter would carry it as a label. So: the
+urllib3 loggers get a filter rewriting the login path to its template (`redaction`); every
+message here is built from the path template, never from a URL or a requests exception (the
+chain is cut with `from None`); and requests are counted under the template.
 """
 
 from __future__ import annotations
@@ -37,13 +37,9 @@ from urllib.parse import quote
 import requests
 
 from qsan_exporter.api.diagnose import FIX_LOGIN, FIX_NOT_QSAN
-from qsan_exporter.api.errors import (
-    ApiAuthError,
-    ApiFormatError,
-    ApiHTTPError,
-    ApiUnreachable,
-)
+from qsan_exporter.api.errors import ApiAuthError, ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.legacy.redaction import LOGIN_TEMPLATE, install_log_redaction
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.transport import (
     MAX_RESPONSE_BYTES,
@@ -54,7 +50,6 @@ from qsan_exporter.api.transport import (
 
 log = logging.getLogger(__name__)
 
-LOGIN_TEMPLATE = "/rest/login/account/{user}/password/{password}"
 HELP_PATH = "/rest/"
 # Names under which a login answer may carry a session token (a guess: the answer is unknown).
 SESSION_FIELDS = ("token", "sessionId", "session_id", "sessionID", "sid", "accessToken", "session")
@@ -62,42 +57,6 @@ SESSION_FIELDS = ("token", "sessionId", "session_id", "sessionID", "sid", "acces
 _FAILURE_WORDS = frozenset({"fail", "failed", "failure", "error", "false", "denied", "invalid"})
 _RESULT_FIELDS = ("result", "status", "success", "login")
 DISCOVERY_TTL_SECONDS = 6 * 3600.0
-_LOGIN_PATH = re.compile(r"/rest/login/account/[^/\s\"'?#]*/password/[^\s\"'?#]*")
-_REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
-                     "urllib3.poolmanager", "requests")
-
-
-def redact(text: str) -> str:
-    """`text` with every legacy login path replaced by its template (user and password gone)."""
-    return _LOGIN_PATH.sub(LOGIN_TEMPLATE, text)
-
-
-class _RedactLoginPath(logging.Filter):
-    """Rewrites a record that quotes a login path, so urllib3's DEBUG lines carry no password."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is not ours to fix; let logging report it
-            return True
-        if "/rest/login/account/" in message:
-            record.msg, record.args = redact(message), ()
-        return True
-
-
-_FILTER = _RedactLoginPath()
-_install_lock = threading.Lock()
-
-
-def install_log_redaction() -> None:
-    """Attach the redacting filter to the loggers of requests and urllib3 (idempotent)."""
-    with _install_lock:
-        for name in _REDACTED_LOGGERS:
-            logger = logging.getLogger(name)
-            if _FILTER not in logger.filters:
-                logger.addFilter(_FILTER)
-
-
 @dataclass(frozen=True)
 class ProbeAnswer:
     """What an unauthenticated GET met: its status and whether the body was JSON."""

@@ -18,7 +18,7 @@ Logs: the legacy list is paged by number with no time filter. Whether page 1 is 
 or the oldest is not documented, so the order is read from the timestamps: newest-first pages
 are read until one reaches the cursor (the newest event already seen); oldest-first pages are
 read from the last page visited before, to the end. Events at exactly the cursor that were
-already returned are dropped the same way as for the Unified API (`api/sources.py`).
+already returned are dropped the same way as for the Unified API (`api/log_cursor.py`).
 """
 
 from __future__ import annotations
@@ -28,23 +28,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
-from qsan_exporter.api.legacy import LegacyClient
-from qsan_exporter.api.sources import AREAS, LogCursor, _new_events
-from qsan_exporter.legacy import items, translate
+from qsan_exporter.api.legacy import hardware, items, services, storage, translate
+from qsan_exporter.api.legacy.client import LegacyClient
+from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
+from qsan_exporter.areas import AREAS, BY_NAME, NAMES
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = {
-    "systeminfo": "/rest/dashboard/systeminfo",
-    "hwmonitor": "/rest/dashboard/hwmonitor",
-    "diskinfo": "/rest/storage/diskinfo",
-    "disksmart": "/rest/storage/disksmart",
-    "poolinfo": "/rest/storage/poolinfo",
-    "volumeinfo": "/rest/storage/volumeinfo",
-    "availtarget": "/rest/storage/availtarget",
-    "lunmappinginfo": "/rest/storage/lunmappinginfo",
-}
-LOG_TEMPLATE = "/rest/log/list/{page}"
+# name -> path of the whole-array endpoints ("systeminfo" -> "/rest/dashboard/systeminfo"), from
+# the areas table; per-item and paged ones carry a `{...}` parameter and are templates below.
+ENDPOINTS = {path.rsplit("/", 1)[1]: path for area in AREAS for path in area.legacy
+             if "{" not in path}
+LOG_TEMPLATE = BY_NAME["logs"].legacy[0]
 # Per-item reads. The manual prints availlun without `/rest` (001:570), unlike every other path:
 # both are tried, `/rest` first (reading `legacy-availlun-path` in qsan_exporter/readings.py).
 AVAILLUN_TEMPLATES = ("/rest/storage/availlun/targetid/{id}", "/storage/availlun/targetid/{id}")
@@ -71,29 +66,34 @@ class LegacySource:
         self._history_pending = True
         self._next_start_page = 1  # oldest-first logs: where the previous poll ended
         self._told: set[str] = set()  # optional endpoints already reported missing
-        self._availlun = AVAILLUN_TEMPLATES  # the spelling that answered goes first
+        # The spelling that answered goes first.
+        self._availlun: tuple[str, ...] = AVAILLUN_TEMPLATES
         self._volume_ids: list[str] | None = None  # from the volumes area, for snapshots
 
     def fetch(self, area: str) -> Any:
         r = self._reader
         if area == "system":
-            return translate.system(r, self._get("systeminfo"), self._get("hwmonitor"))
+            return hardware.system(r, self._get("systeminfo"), self._get("hwmonitor"))
         if area == "disks":
-            return translate.disks(r, self._get("diskinfo"), self._optional("disksmart"))
+            return hardware.disks(r, self._get("diskinfo"), self._optional("disksmart"))
         if area == "pools":
-            return translate.pools(r, self._get("poolinfo"))
+            return storage.pools(r, self._get("poolinfo"))
         if area == "volumes":
-            volumes = translate.volumes(r, self._get("volumeinfo"),
+            volumes = storage.volumes(r, self._get("volumeinfo"),
                                         self._optional("lunmappinginfo"))
             self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
             return volumes
         if area == "iscsi":
-            return self._with_free_luns(translate.iscsi(r, self._get("availtarget")))
+            return self._with_free_luns(services.iscsi(r, self._get("availtarget")))
         if area == "tasks":
             return self._snapshot_tasks()
         if area == "logs":
             return self._logs()
-        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
+        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(NAMES)}")
+
+    def close(self) -> None:
+        """End the client's session: the source owns its client."""
+        self._client.close()
 
     # --- endpoints --------------------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class LegacySource:
         if not self._offered("snapshot"):
             return {}
         if self._volume_ids is None:
-            volumes = translate.volumes(self._reader, self._get("volumeinfo"), None)
+            volumes = storage.volumes(self._reader, self._get("volumeinfo"), None)
             self._volume_ids = [str(v["id"]) for v in volumes.get("volumes", []) if "id" in v]
         tasks = []
         for vdid in self._volume_ids:
@@ -171,7 +171,7 @@ class LegacySource:
 
     def _logs(self) -> dict[str, Any]:
         cursor = self._cursor
-        fetched: list[tuple[tuple[float, str, str], Any]] = []
+        fetched: list[tuple[EventKey, Any]] = []
         complete = False
         previous: list[Any] | None = None
         newest_first: bool | None = None
@@ -179,7 +179,7 @@ class LegacySource:
         page = start
         for page in range(start, start + self._max_pages):
             body = self._client.get(LOG_TEMPLATE.format(page=page), LOG_TEMPLATE)
-            events = translate.log_events(self._reader, body, self._timezone)
+            events = services.log_events(self._reader, body, self._timezone)
             if not events or events == previous:
                 complete = True  # past the last page (or an array that repeats the last one)
                 page -= 1
@@ -198,7 +198,7 @@ class LegacySource:
         if not complete:
             log.warning("array=%s: legacy log list cut short after %d pages; the rest follows "
                         "next poll", self._client.guard.name, self._max_pages)
-        new, new_cursor = _new_events(cursor, fetched)
+        new, new_cursor = new_events(cursor, fetched)
         baseline = self._history_pending
         self._cursor = new_cursor
         self._history_pending = baseline and not complete

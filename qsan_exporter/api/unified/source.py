@@ -9,10 +9,9 @@ Two areas need state kept across polls, and both change it only when a fetch suc
   everywhere, clone on SAN/FAS, cloud on NAS) is never "unsupported": a 404/400 for it is handed
   to the collector as `Refused`, asked again every poll, and is an error. The product is the one
   the array's own system answer names (XS/XF/XN model); unknown, only snapshot and replication.
-- logs: fetched incrementally from the newest timestamp seen. Whether `startTime` is inclusive
-  is not documented (reading `log-start-time`), so events at exactly the cursor that were
-  already returned are dropped by a multiset of (timestamp, type, message); distinct events
-  sharing a timestamp each pass once.
+- logs: fetched incrementally from the newest timestamp seen (`startTime`). Whether it is
+  inclusive is not documented (reading `log-start-time`): api/log_cursor.py drops the events
+  at exactly the cursor that were already returned.
   The first fetch is the array's history (`baseline`), which the collector does not count.
 """
 
@@ -20,19 +19,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
-from qsan_exporter.api.unified import UnifiedClient
-from qsan_exporter.collectors.base import Refused
+from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, Refused
+from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
+from qsan_exporter.api.unified.client import UnifiedClient
+from qsan_exporter.areas import BY_NAME, NAMES
 
 log = logging.getLogger(__name__)
 
-AREAS = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
 TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
 # Task types every reading of the manual gives the product (002 l.532-539 and 000 l.524 agree
 # on these; they disagree only on clone for NAS).
@@ -45,23 +42,9 @@ _ALWAYS_REQUIRED = ("snapshot", "replication")
 _PRODUCT_BY_PREFIX = {"XS": "san", "XF": "fas", "XN": "nas"}
 UNSUPPORTED_RECHECK_SECONDS = 6 * 3600.0
 _UNSUPPORTED_STATUSES = (400, 404)
-_LISTS = {
-    "pools": "/rest/v1/storage/pool/list",
-    "disks": "/rest/v1/storage/disk/list",
-    "volumes": "/rest/v1/storage/volume/list",
-}
-LOG_PATH = "/rest/v1/log/list"
-
-_EventKey = tuple[float, str, str]
-
-
-@dataclass(frozen=True)
-class LogCursor:
-    """Newest event timestamp returned so far, and how many of each event carried it."""
-
-    timestamp: float
-    seen: Mapping[_EventKey, int] = field(default_factory=dict)
-
+# The areas read from one list endpoint each, whose answer goes to the collector as is.
+_LISTS = {name: BY_NAME[name].unified[0] for name in ("pools", "disks", "volumes")}
+LOG_PATH = BY_NAME["logs"].unified[0]
 
 class UnifiedSource:
     """Fetches the areas of one array's poll; different areas may be fetched in parallel
@@ -82,25 +65,30 @@ class UnifiedSource:
 
     def fetch(self, area: str) -> Any:
         if area == "system":
+            info_path, enclosures_path = BY_NAME["system"].unified
             answer = {
-                "info": self._client.get("/rest/v1/hardware/info"),
-                "enclosures": self._client.get("/rest/v1/hardware/all/info",
-                                               params={"moreInfo": "true"}),
+                "info": self._client.get(info_path),
+                "enclosures": self._client.get(enclosures_path, params={"moreInfo": "true"}),
             }
             self._product = product_of(answer["enclosures"]) or self._product
             return answer
         if area in _LISTS:
             return self._client.get(_LISTS[area])
         if area == "iscsi":
+            targets_path, sessions_path = BY_NAME["iscsi"].unified
             return {
-                "targets": self._client.get("/rest/v1/iscsi/target/list"),
-                "sessions": self._client.get("/rest/v1/iscsi/session/list"),
+                "targets": self._client.get(targets_path),
+                "sessions": self._client.get(sessions_path),
             }
         if area == "tasks":
             return self._tasks()
         if area == "logs":
             return self._logs()
-        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(AREAS)}")
+        raise ValueError(f"unknown area {area!r}; expected one of {', '.join(NAMES)}")
+
+    def close(self) -> None:
+        """End the client's session: the source owns its client."""
+        self._client.close()
 
     # --- tasks ------------------------------------------------------------------------------------
 
@@ -141,7 +129,7 @@ class UnifiedSource:
         if cursor is not None:
             start = cursor.timestamp
             params["startTime"] = int(start) if start.is_integer() else start
-        fetched: list[tuple[_EventKey, Any]] = []
+        fetched: list[tuple[EventKey, Any]] = []
         complete = False
         for page in range(1, self._max_pages + 1):
             body = self._client.get(LOG_PATH, params={**params, "pageNumber": page})
@@ -157,7 +145,7 @@ class UnifiedSource:
                         "follows from the new cursor next poll", self._client.guard.name,
                         self._max_pages, self._page_size)
 
-        events, new_cursor = _new_events(cursor, fetched)
+        events, new_cursor = new_events(cursor, fetched)
         baseline = self._history_pending
         # Commit only now: a failure above leaves the cursor where it was.
         self._cursor = new_cursor
@@ -180,7 +168,7 @@ def product_of(enclosures: Any) -> str | None:
     return None
 
 
-def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
+def _read_page(body: Any) -> list[tuple[EventKey, Any]]:
     """(key, event) of each event with a readable timestamp; others cannot be placed in time."""
     # Reading `null-lists-services`: "the null value will be returned" (manual 002 l.700-701) for
     # an empty selection, so `"logs": null` is an empty page, not a format error.
@@ -196,28 +184,6 @@ def _read_page(body: Any) -> list[tuple[_EventKey, Any]]:
             continue
         out.append(((timestamp, _text(event.get("type")), _text(event.get("message"))), event))
     return out
-
-
-def _new_events(cursor: LogCursor | None,
-                fetched: list[tuple[_EventKey, Any]]) -> tuple[list[Any], LogCursor | None]:
-    """Drop what an earlier fetch returned; the cursor after this batch."""
-    already: Counter[_EventKey] = Counter(cursor.seen if cursor else {})
-    fresh: list[tuple[_EventKey, Any]] = []
-    for key, event in fetched:
-        if cursor is not None and key[0] < cursor.timestamp:
-            continue  # before the cursor: covered by an earlier fetch
-        if already[key] > 0:
-            already[key] -= 1  # the same event again, at the (inclusive) cursor timestamp
-            continue
-        fresh.append((key, event))
-    if not fresh:
-        return [], cursor
-    newest = max(key[0] for key, _ in fresh)
-    seen: Counter[_EventKey] = Counter()
-    if cursor is not None and newest == cursor.timestamp:
-        seen.update(cursor.seen)
-    seen.update(key for key, _ in fresh if key[0] == newest)
-    return [event for _, event in fresh], LogCursor(newest, MappingProxyType(dict(seen)))
 
 
 def _timestamp(value: Any) -> float | None:
