@@ -249,10 +249,12 @@ DATA_READINGS: tuple[Reading, ...] = (
     Reading(
         name="log-start-time",
         first="`startTime` is inclusive: events at exactly the cursor come again and are "
-              "dropped by a multiset of (timestamp, type, message)",
+              "dropped by a multiset of (timestamp, type, message); asked from cursor - 1 s",
         second="`startTime` is exclusive: \"List all logs after startTime\" (002 l.696)",
-        why="assuming inclusive loses nothing either way; assuming exclusive would lose "
-            "events an inclusive array adds at the cursor's second",
+        why="asking from one second before the cursor serves both: an inclusive array "
+            "returns the cursor's second and the one before, an exclusive array the cursor's "
+            "second; events already returned are dropped either way, and an event that "
+            "reached the cursor's second after the last fetch is never lost",
         where="api/log_cursor.py new_events",
     ),
     Reading(

@@ -205,9 +205,11 @@ def test_first_fetch_is_the_baseline_then_only_new_events() -> None:
 
     device.events.append(event(120, "new"))
     assert source.fetch("logs") == {"events": [event(120, "new")], "baseline": False}
-    assert client.calls[-1][1]["startTime"] == 100
+    # Asked from a second before the cursor (reading `log-start-time`: also right for an
+    # array whose startTime is exclusive).
+    assert client.calls[-1][1]["startTime"] == 99
     assert source.fetch("logs") == {"events": [], "baseline": False}
-    assert client.calls[-1][1]["startTime"] == 120
+    assert client.calls[-1][1]["startTime"] == 119
 
 
 def test_empty_history_then_events_are_not_baseline() -> None:
@@ -233,15 +235,17 @@ def test_paging_is_bounded_and_resumes_next_poll(caplog) -> None:
     assert [e["message"] for e in first["events"]] == ["e1", "e2", "e3", "e4"]
     assert len(client.calls) == 2
     assert "cut short" in caplog.text
-    # Still history: the baseline lasts until caught up. The inclusive startTime repeats the
-    # event at the cursor, which takes a slot but is not returned again.
+    # Still history: the baseline lasts until caught up. Asked from a second before the
+    # cursor, the inclusive array repeats two events, which take slots but are not returned.
     second = source.fetch("logs")
-    assert [e["message"] for e in second["events"]] == ["e5", "e6", "e7"]
+    assert [e["message"] for e in second["events"]] == ["e5", "e6"]
     assert second["baseline"] is True
-    assert client.calls[-1][1]["startTime"] == 4
+    assert client.calls[-1][1]["startTime"] == 3
     third = source.fetch("logs")
-    assert [e["message"] for e in third["events"]] == ["e8", "e9", "e10"]
-    assert third["baseline"] is True
+    assert [e["message"] for e in third["events"]] == ["e7", "e8"]
+    fourth = source.fetch("logs")
+    assert [e["message"] for e in fourth["events"]] == ["e9", "e10"]
+    assert third["baseline"] is fourth["baseline"] is True
     device.events.append(event(11, "e11"))
     assert source.fetch("logs") == {"events": [event(11, "e11")], "baseline": False}
 
@@ -287,7 +291,7 @@ def test_string_timestamps() -> None:
     assert len(source.fetch("logs")["events"]) == 2
     device.events = [event(100, "a"), event("100.0", "b"), event("101", "c")]
     assert source.fetch("logs")["events"] == [event("101", "c")]
-    assert client.calls[1][1]["startTime"] == 100
+    assert client.calls[1][1]["startTime"] == 99
     assert isinstance(client.calls[1][1]["startTime"], int)
 
 
@@ -307,7 +311,7 @@ def test_failure_midway_leaves_the_cursor() -> None:
         source.fetch("logs")
     device.fail_on_page = None
     again = source.fetch("logs")
-    assert client.calls[-1][1]["startTime"] == 100
+    assert client.calls[-1][1]["startTime"] == 99
     assert [e["message"] for e in again["events"]] == ["b", "c", "d"]
     assert again["baseline"] is False
 

@@ -127,7 +127,10 @@ class UnifiedSource:
         cursor = self._cursor
         params: dict[str, Any] = {"pageSize": self._page_size}
         if cursor is not None:
-            start = cursor.timestamp
+            # One second before the cursor (reading `log-start-time`): an array that reads
+            # startTime as exclusive then still returns events that reached the cursor's own
+            # second after the last fetch; what comes again is dropped by new_events.
+            start = cursor.timestamp - 1
             params["startTime"] = int(start) if start.is_integer() else start
         fetched: list[tuple[EventKey, Any]] = []
         complete = False
