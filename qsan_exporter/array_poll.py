@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from qsan_exporter.api.errors import ApiAuthError, ApiError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.areas import NAMES as FETCH_ORDER
 from qsan_exporter.array_events import ArrayEvents, secrets_of
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData, field, text
@@ -31,8 +32,6 @@ from qsan_exporter.snapshot import CollectorState, Identity, Snapshot
 log = logging.getLogger(__name__)
 
 _COLLECT = dict(COLLECTORS)
-# The system area goes first: it tells the product (NAS reports "always 0" fields) and identity.
-_FETCH_ORDER = ("system", "pools", "disks", "volumes", "iscsi", "tasks", "logs")
 STALE_INTERVALS = 3
 _PRODUCT_BY_PREFIX = {"XS": "san", "XF": "fas", "XN": "nas"}
 
@@ -127,7 +126,9 @@ class ArrayPoll:
         fetched: dict[str, Any] = {}
         errors: dict[str, str] = {}
         durations: dict[str, float] = {}
-        order = [a for a in _FETCH_ORDER if a in due]
+        # Table order: the system area goes first (it tells the product, whose NAS reports "always
+        # 0" fields, and the identity), and an area's needs come before it.
+        order = [a for a in FETCH_ORDER if a in due]
         # One area first, alone: it logs in (once) and tells the product and identity.
         fatal = self._fetch(order[:1], fetched, errors, durations, None)
         if self.config.max_concurrent_requests > 1 and fatal is None and not self.closing:

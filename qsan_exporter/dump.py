@@ -36,10 +36,10 @@ from qsan_exporter import __version__
 from qsan_exporter.api.auto import detect
 from qsan_exporter.api.errors import ApiError, ApiHTTPError
 from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
-from qsan_exporter.api.sources import LOG_PATH, TASK_TYPES
+from qsan_exporter.api.sources import LOG_PATH
 from qsan_exporter.api.unified import UnifiedClient
+from qsan_exporter.areas import AREAS
 from qsan_exporter.config import ConfigError, load_config
-from qsan_exporter.legacy.source import ENDPOINTS as LEGACY_ENDPOINTS
 from qsan_exporter.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
 
 EXIT_OK, EXIT_USAGE = 0, 1
@@ -169,11 +169,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dump_unified(client: UnifiedClient) -> list[Result] | None:
-    first = _fetch(client, Endpoint("/rest/v1/hardware/info", {}))
+    plan = _unified_plan()
+    first = _fetch(client, plan[0])
     if not client.has_token:
         print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
         return None
-    return _fetch_all(client, _plan(first.body), first)
+    return _fetch_all(client, plan, first)
 
 
 def _dump_legacy(client: LegacyClient) -> list[Result] | None:
@@ -182,7 +183,10 @@ def _dump_legacy(client: LegacyClient) -> list[Result] | None:
     if not client.has_session:
         print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
         return None
-    plan = [Endpoint(HELP_PATH, {}), *(Endpoint(path, {}) for path in LEGACY_ENDPOINTS.values()),
+    # Per-item paths ({target_id}, {vdid}) need ids from other answers: the list answers that
+    # name them are in the dump already.
+    paths = [path for area in AREAS for path in area.legacy if "{" not in path]
+    plan = [Endpoint(HELP_PATH, {}), *(Endpoint(path, {}) for path in paths),
             Endpoint(LEGACY_LOG_TEMPLATE.format(page=1), {})]
     return _fetch_all(client, plan, first)
 
@@ -198,25 +202,11 @@ def _fetch_all(client: UnifiedClient | LegacyClient, plan: list[Endpoint],
     return results
 
 
-def _plan(info: Any) -> list[Endpoint]:
-    """Every endpoint the exporter's collectors read, one per enclosure where it takes an id."""
-    more = {"moreInfo": "true"}
-    plan = [Endpoint("/rest/v1/hardware/info", {}),
-            Endpoint("/rest/v1/hardware/all/info", more)]
-    plan += [Endpoint(f"/rest/v1/hardware/{number}/info", more)
-             for number in _enclosure_numbers(info)]
-    plan += [Endpoint(f"/rest/v1/storage/{area}/list", {}) for area in ("pool", "disk", "volume")]
-    plan += [Endpoint(f"/rest/v1/iscsi/{kind}/list", {}) for kind in ("target", "session")]
-    plan += [Endpoint(f"/rest/v1/backup/{kind}/list", {}) for kind in TASK_TYPES]
-    plan.append(Endpoint(LOG_PATH, {"pageNumber": "1", "pageSize": str(LOG_PAGE_SIZE)}))
-    return plan
-
-
-def _enclosure_numbers(info: Any) -> list[str]:
-    numbers = info.get("enclosureNumbers") if isinstance(info, dict) else None
-    if not isinstance(numbers, list) or not numbers:
-        return ["0"]  # the local enclosure always exists
-    return [str(n) for n in numbers if isinstance(n, int | str) and not isinstance(n, bool)]
+def _unified_plan() -> list[Endpoint]:
+    """Exactly the endpoints a poll reads (the areas table), with the parameters it sends."""
+    params = {"/rest/v1/hardware/all/info": {"moreInfo": "true"},
+              LOG_PATH: {"pageNumber": "1", "pageSize": str(LOG_PAGE_SIZE)}}
+    return [Endpoint(path, params.get(path, {})) for area in AREAS for path in area.unified]
 
 
 def _fetch(client: UnifiedClient | LegacyClient, endpoint: Endpoint) -> Result:
