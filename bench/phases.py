@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from bench.fleet import PASSWORD, USERNAME
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller, build_member
+from qsan_exporter.poll.fleet import Poller, build_member
 
 SAMPLE_EVERY_SECONDS = 0.1
 FIRST_POLL_WAIT_SECONDS = 180.0
@@ -58,7 +58,7 @@ class PollCost:
     wall_seconds: float
 
 
-POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (array_poll._due)
+POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (poll/array.py _due)
 
 
 def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Exposition]:

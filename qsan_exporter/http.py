@@ -22,7 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from qsan_exporter import __version__
 from qsan_exporter.debug_view import render_debug
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller
+from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.status_page import ExporterState, render_status
 from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
 

@@ -8,7 +8,7 @@ happen when the snapshot is built (once per poll), never at scrape time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client.core import Metric
 
@@ -39,6 +39,16 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class ApiCounters:
+    """The array's API counters as of the end of a poll (monotonic since the client started)."""
+
+    requests: Mapping[tuple[str, str], int]  # (endpoint template, code) -> count
+    logins: int
+    refreshes: int
+    login_failures: int | None = None  # None: no request guard counts them
+
+
+@dataclass(frozen=True)
 class Snapshot:
     array: str
     generation: int  # increases with every publish; the exposition cache keys on it
@@ -57,6 +67,8 @@ class Snapshot:
     requests: tuple[RequestRecord, ...] = ()  # the requests this poll sent
     token: TokenTimes | None = None
     events: tuple[ArrayEvent, ...] = ()  # the array's latest errors and warnings, newest first
+    labels: Mapping[str, str] = field(default_factory=dict)  # array + configured labels
+    api: ApiCounters | None = None
 
     def live_collectors(self, now: float) -> tuple[CollectorState, ...]:
         """The collectors whose data is still fresh enough to serve (SPEC §3 withdrawal)."""

@@ -8,9 +8,10 @@ import pytest
 
 from qsan_exporter.api.errors import ApiAuthError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.array_poll import ArrayPoll, identify, product_from_model
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.poll.identity import identify, product_from_model
 
 RAW: dict[str, Any] = {
     "system": {
@@ -191,7 +192,7 @@ def test_failed_polls_back_off_exponentially_with_jitter(setup) -> None:
             gaps.append(clock.now - attempts[-1])
             attempts.append(clock.now)
         else:
-            assert snap is poll._last  # backing off: nothing sent, nothing re-rendered
+            assert snap is poll.last  # backing off: nothing sent, nothing re-rendered
     # 60, then waits of 2, 4, 8 intervals capped at 600 s, each jittered down by up to 25 %
     # (the scheduler's 60 s ticks round the jittered wait up to the next tick).
     assert gaps[:2] == [60, 120]

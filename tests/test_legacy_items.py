@@ -8,7 +8,7 @@ import pytest
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.legacy import items
 from qsan_exporter.legacy.translate import Reader
-from qsan_exporter.poller import build_member
+from qsan_exporter.poll.fleet import build_member
 
 
 def poll_once(sim) -> dict[str, list[tuple[dict[str, str], float]]]:

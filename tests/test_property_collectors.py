@@ -38,10 +38,11 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.array_poll import ArrayPoll, identify
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.poll.identity import identify
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.device import ALL_TASK_TYPES, Device
 from qsan_exporter.snapshot import Snapshot

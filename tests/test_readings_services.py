@@ -18,7 +18,6 @@ import pytest
 from qsan_exporter.api.errors import ApiHTTPError
 from qsan_exporter.api.sources import UnifiedSource
 from qsan_exporter.api.unified import UnifiedClient
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import (
     FamilyBuilder,
@@ -31,6 +30,7 @@ from qsan_exporter.collectors.base import (
 from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.collectors.tasks import next_run
 from qsan_exporter.config import ArrayConfig
+from qsan_exporter.poll.array import ArrayPoll
 from qsan_exporter.readings import DATA_READINGS
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 from qsan_exporter.simulator.device import Device
