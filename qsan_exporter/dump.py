@@ -39,7 +39,7 @@ from qsan_exporter.api.legacy import HELP_PATH, LegacyClient
 from qsan_exporter.api.sources import LOG_PATH
 from qsan_exporter.api.unified import UnifiedClient
 from qsan_exporter.areas import AREAS
-from qsan_exporter.config import ConfigError, load_config
+from qsan_exporter.config import ArrayConfig, ConfigError, load_config
 from qsan_exporter.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
 
 EXIT_OK, EXIT_USAGE = 0, 1
@@ -88,23 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = [flag for flag, value in (("--config.file", args.config_file),
-                                        ("--array", args.array), ("--out", args.out)) if not value]
-    if missing:
-        print(f"qsan-exporter dump: {', '.join(missing)} required "
-              "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        # Only this array's settings are resolved: another array's unset secret is no concern.
-        config = load_config(args.config_file, only=args.array)
-    except ConfigError as exc:
-        print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
-        return EXIT_USAGE
-    array = config.array(args.array)
+    array = _array_of(args)
     if array is None:
-        known = ", ".join(_array_names(args.config_file))
-        print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
-              f"(known: {known})", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.out)
     try:
@@ -112,7 +97,44 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"qsan-exporter dump: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    results = _answers(array)
+    if results is None:
+        return EXIT_USAGE
+    _write(array, results, out)
+    failed = sum(1 for r in results if r.error is not None)
+    print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
+          f"{out / INDEX_FILE}")
+    if results and failed == len(results):  # nothing to show for it: a script must notice
+        print(f"qsan-exporter dump: array {array.name!r}: every request failed",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
+
+def _array_of(args: argparse.Namespace) -> ArrayConfig | None:
+    """The array to dump, or None once the usage or config problem is printed."""
+    missing = [flag for flag, value in (("--config.file", args.config_file),
+                                        ("--array", args.array), ("--out", args.out)) if not value]
+    if missing:
+        print(f"qsan-exporter dump: {', '.join(missing)} required "
+              "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
+        return None
+    try:
+        # Only this array's settings are resolved: another array's unset secret is no concern.
+        config = load_config(args.config_file, only=args.array)
+    except ConfigError as exc:
+        print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
+        return None
+    array = config.array(args.array)
+    if array is None:
+        known = ", ".join(_array_names(args.config_file))
+        print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
+              f"(known: {known})", file=sys.stderr)
+    return array
+
+
+def _answers(array: ArrayConfig) -> list[Result] | None:
+    """Every answer of the array's flavour; None once a login or probe failure is printed."""
     options: dict[str, Any] = {"verify": array.verify, "timeout": array.timeout_seconds,
                                "password_encoding": array.password_encoding}
     legacy = LegacyClient(array.url, array.username, array.password, **options)
@@ -125,15 +147,16 @@ def run(args: argparse.Namespace) -> int:
             except ApiError as exc:
                 print(f"qsan-exporter dump: array {array.name!r}: cannot tell its API flavour: "
                       f"{exc}", file=sys.stderr)
-                return EXIT_USAGE
+                return None
         print(f"array {array.name}: {api} API", flush=True)
-        results = _dump_legacy(legacy) if api == "legacy" else _dump_unified(unified)
-        if results is None:
-            return EXIT_USAGE
+        return _dump_legacy(legacy) if api == "legacy" else _dump_unified(unified)
     finally:
         unified.close()  # revoke the token: the array keeps only ten per user
         legacy.close()
 
+
+def _write(array: ArrayConfig, results: list[Result], out: Path) -> None:
+    """One redacted JSON file per answer, and the index."""
     scrub = _scrub_values(r.body for r in results)
     # The password, and the array's address (error texts name it; it maps the network).
     scrub.update(v for v in (array.password, urlsplit(array.url).hostname) if v)
@@ -158,14 +181,6 @@ def run(args: argparse.Namespace) -> int:
     }
     (out / INDEX_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                   encoding="utf-8")
-    failed = sum(1 for r in results if r.error is not None)
-    print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
-          f"{out / INDEX_FILE}")
-    if results and failed == len(results):  # nothing to show for it: a script must notice
-        print(f"qsan-exporter dump: array {array.name!r}: every request failed",
-              file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
 
 
 def _dump_unified(client: UnifiedClient) -> list[Result] | None:
