@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from bench.fleet import PASSWORD, USERNAME
 from qsan_exporter.config import ArrayConfig, Config
-from qsan_exporter.exposition import Exposition
+from qsan_exporter.exposition import Exposition, families_of
 from qsan_exporter.poll.fleet import Poller, build_member
 
 SAMPLE_EVERY_SECONDS = 0.1
@@ -42,7 +42,7 @@ def series_count(exposition: Exposition, now: float) -> int:
         families = [*snapshot.exporter_families]
         for state in snapshot.live_collectors(now):
             families.extend(state.families)
-        total += sum(len(f.samples) for f in families)
+        total += sum(len(f.samples) for f in families_of(families))
     return total
 
 

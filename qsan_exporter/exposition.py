@@ -3,8 +3,9 @@
 Rendering with prometheus_client costs ~17 µs per series; a large site has 100,000+ series and
 several Prometheus replicas scrape it. Nothing in a scrape needs computing at scrape time, so:
 
-- each family of each snapshot is rendered once, at publish, by prometheus_client itself (it stays
-  the source of truth for escaping and number formatting), then split into header and samples;
+- each family is rendered once, by the poll that built it (`render_families`), with
+  prometheus_client itself (it stays the source of truth for escaping and number formatting),
+  then split into header and samples;
 - once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes - each
   family's samples contiguous across arrays, as both formats require - and compresses it (gzip
   level 1). A burst of publishes makes one build; builds are at least `BUILD_GAP_FACTOR` times
@@ -34,9 +35,10 @@ from dataclasses import dataclass
 from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
+from prometheus_client.openmetrics import parser as om_parser
 
 from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
-from qsan_exporter.snapshot import Snapshot
+from qsan_exporter.snapshot import RenderedFamily, Snapshot
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = om_format.CONTENT_TYPE_LATEST
@@ -61,15 +63,6 @@ class _Families:
 
     def collect(self) -> list[Metric]:
         return self._families
-
-
-@dataclass(frozen=True)
-class RenderedFamily:
-    name: str
-    text_header: bytes
-    text_samples: bytes
-    om_header: bytes
-    om_samples: bytes
 
 
 def _split(rendered: bytes) -> tuple[bytes, bytes]:
@@ -99,9 +92,20 @@ def render_families(families: Iterable[Metric]) -> tuple[RenderedFamily, ...]:
         one = _Families([family])
         text_header, text_samples = _split(text_format.generate_latest(one))
         om_header, om_samples = _split(om_format.generate_latest(one))
+        # Most families read the same in both formats: keep one copy of the bytes then.
+        om_header = text_header if om_header == text_header else om_header
+        om_samples = text_samples if om_samples == text_samples else om_samples
         rendered.append(RenderedFamily(_family_name(family), text_header, text_samples,
                                        om_header, om_samples))
     return tuple(rendered)
+
+
+def families_of(rendered: Iterable[RenderedFamily]) -> list[Metric]:
+    """Rendered families read back into Metric objects, with prometheus_client's OpenMetrics
+    parser: for tests and tools that inspect what a poll produced. Nothing on the serve path
+    or the status page parses metrics back."""
+    return [metric for family in rendered for metric in om_parser.text_string_to_metric_families(
+        (family.om_header + family.om_samples + _EOF).decode("utf-8"))]
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,11 @@ class RenderedSnapshot:
 
 
 def render_snapshot(snapshot: Snapshot) -> RenderedSnapshot:
+    """The snapshot's families as the assembly reads them (the poll rendered them already)."""
     return RenderedSnapshot(
         snapshot=snapshot,
-        exporter=render_families(snapshot.exporter_families),
-        collectors={
-            name: render_families(state.families) for name, state in snapshot.collectors.items()
-        },
+        exporter=snapshot.exporter_families,
+        collectors={name: state.families for name, state in snapshot.collectors.items()},
     )
 
 
@@ -259,7 +262,7 @@ class Exposition:
 
     @staticmethod
     def prepare(snapshot: Snapshot) -> RenderedSnapshot:
-        """The costly half of `publish`: render, holding no lock of anyone's."""
+        """The first half of `publish`, holding no lock of anyone's (the poll rendered)."""
         return render_snapshot(snapshot)
 
     def publish_rendered(self, rendered: RenderedSnapshot) -> None:

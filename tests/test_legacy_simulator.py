@@ -13,6 +13,7 @@ import requests
 from qsan_exporter.api.legacy import LOGIN_TEMPLATE, LegacyClient
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.demo import start_demo_arrays
+from qsan_exporter.exposition import families_of
 from qsan_exporter.legacy.source import LegacySource
 from qsan_exporter.poll.fleet import build_member
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
@@ -53,11 +54,11 @@ def poll_once(config: ArrayConfig) -> tuple[Snapshot, Any]:
 def samples(snapshot: Snapshot) -> dict[tuple[str, tuple], float]:
     out = {}
     for state in snapshot.collectors.values():
-        for family in state.families:
+        for family in families_of(state.families):
             for s in family.samples:
                 labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "array"))
                 out[(s.name, labels)] = s.value
-    for family in snapshot.exporter_families:
+    for family in families_of(snapshot.exporter_families):
         for s in family.samples:
             labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "array"))
             out[(s.name, labels)] = s.value

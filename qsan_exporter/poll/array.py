@@ -12,21 +12,29 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
+from qsan_exporter import exposition
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.areas import NAMES as FETCH_ORDER
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData
 from qsan_exporter.config import ArrayConfig
+from qsan_exporter.health import part_health
 from qsan_exporter.poll.backoff import Backoff
 from qsan_exporter.poll.carry import NeededAnswers
 from qsan_exporter.poll.fetch import Fetched, Fetcher, Source
 from qsan_exporter.poll.identity import product_of, updated_identity
 from qsan_exporter.poll.logs import LogFold
 from qsan_exporter.poll.own import exporter_families
-from qsan_exporter.snapshot import ApiCounters, CollectorState, Identity, Snapshot
+from qsan_exporter.snapshot import (
+    ApiCounters,
+    CollectorState,
+    Identity,
+    PartHealth,
+    RenderedFamily,
+    Snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +153,16 @@ class ArrayPoll:
             api=ApiCounters(stats.requests, stats.logins, stats.refreshes,
                             self.guard.login_failures_total if self.guard else None),
         )
-        return dataclasses.replace(status, exporter_families=tuple(exporter_families(status)))
+        own = exposition.render_families(exporter_families(status))
+        return dataclasses.replace(status, exporter_families=own)
 
     def close(self) -> None:
         self._fetcher.close()
 
-    def _collect(self, area: str, data: PollData) -> tuple[Any, ...]:
-        """The families of one collector run; raises what the collector raises."""
+    def _collect(self, area: str,
+                 data: PollData) -> tuple[tuple[RenderedFamily, ...], PartHealth | None]:
+        """One collector run's families, rendered, and the part health they report; raises
+        what the collector raises."""
         builder = FamilyBuilder(self.const_labels)
         try:
             _COLLECT[area](data, builder)
@@ -159,27 +170,31 @@ class ArrayPoll:
             if builder.duplicates:
                 log.info("array=%s collector=%s: dropped %d duplicate series",
                          self.config.name, area, builder.duplicates)
-        return tuple(builder.families())
+        families = builder.families()
+        return exposition.render_families(families), part_health(families)
 
     def _run_collector(self, area: str, data: PollData, error: str | None,
                        fetch_seconds: float) -> CollectorState:
         previous = self._states.get(area)
         stale_after = STALE_INTERVALS * self.config.interval_for(area)
         t = time.perf_counter()
-        families: tuple[Any, ...] = ()
+        families: tuple[RenderedFamily, ...] = ()
+        health: PartHealth | None = None
         if error is None:
             try:
-                families = self._collect(area, data)
+                families, health = self._collect(area, data)
             except Exception as exc:
                 error = f"cannot translate the answer: {type(exc).__name__}: {exc}"
         duration = fetch_seconds + time.perf_counter() - t
         at = data.polled_at
         if error is None:
-            return CollectorState(area, True, duration, None, at, at, stale_after, families)
+            return CollectorState(area, True, duration, None, at, at, stale_after, families,
+                                  health)
         if area == "logs" and self._logs.tally is not None:
             # Log counters never vanish with one failed fetch: they are the tally so far.
             return CollectorState(area, False, duration, error, at, at, stale_after,
-                                  self._collect("logs", data))
-        return CollectorState(area, False, duration, error, at,
-                              previous.data_at if previous else None, stale_after,
-                              previous.families if previous else ())
+                                  *self._collect("logs", data))
+        if previous is None:
+            return CollectorState(area, False, duration, error, at, None, stale_after)
+        return CollectorState(area, False, duration, error, at, previous.data_at, stale_after,
+                              previous.families, previous.health)
