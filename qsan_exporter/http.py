@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from qsan_exporter import __version__
 from qsan_exporter.debug_view import render_debug
-from qsan_exporter.exposition import Exposition
+from qsan_exporter.exposition import Exposition, negotiate
 from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.status_page import ExporterState, render_status
 from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
@@ -80,11 +80,9 @@ class App:
     def _metrics(
         self, environ: dict[str, Any], start_response: StartResponse, arrays: list[str] | None
     ) -> Iterable[bytes]:
-        accept = environ.get("HTTP_ACCEPT", "")
-        openmetrics = "application/openmetrics-text" in accept
-        compress = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        wanted = negotiate(environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_ENCODING", ""))
         body = self.exposition.body(
-            self._clock(), openmetrics=openmetrics, compress=compress, arrays=arrays,
+            self._clock(), openmetrics=wanted.openmetrics, compress=wanted.compress, arrays=arrays,
             include_extra=arrays is None,
         )
         # The cached chunks go out as they are: no join, no copy of a body of many MiB.

@@ -440,7 +440,7 @@ def _identities(snapshot: Snapshot) -> set[tuple[str, frozenset[tuple[str, str]]
 
 def test_check_snapshot_catches_a_broken_exposition(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checker itself can fail: a family rendered twice is reported as a duplicate."""
-    from qsan_exporter import exposition as module
+    from qsan_exporter.exposition import render as module
 
     original = module.render_families
     monkeypatch.setattr(module, "render_families",

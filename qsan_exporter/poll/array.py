@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from qsan_exporter import exposition
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.areas import NAMES as FETCH_ORDER
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData
 from qsan_exporter.config import ArrayConfig
+from qsan_exporter.exposition import render
 from qsan_exporter.health import part_health
 from qsan_exporter.poll.backoff import Backoff
 from qsan_exporter.poll.carry import NeededAnswers
@@ -153,7 +153,7 @@ class ArrayPoll:
             api=ApiCounters(stats.requests, stats.logins, stats.refreshes,
                             self.guard.login_failures_total if self.guard else None),
         )
-        own = exposition.render_families(exporter_families(status))
+        own = render.render_families(exporter_families(status))
         return dataclasses.replace(status, exporter_families=own)
 
     def close(self) -> None:
@@ -171,7 +171,7 @@ class ArrayPoll:
                 log.info("array=%s collector=%s: dropped %d duplicate series",
                          self.config.name, area, builder.duplicates)
         families = builder.families()
-        return exposition.render_families(families), part_health(families)
+        return render.render_families(families), part_health(families)
 
     def _run_collector(self, area: str, data: PollData, error: str | None,
                        fetch_seconds: float) -> CollectorState:
