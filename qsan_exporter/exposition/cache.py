@@ -176,9 +176,6 @@ class Exposition:
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
 
-    def has(self, array: str) -> bool:
-        return array in self._rendered
-
     # --- the background builder ---------------------------------------------------------------
 
     def start(self) -> None:
