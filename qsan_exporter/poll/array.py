@@ -1,9 +1,9 @@
 """One array: fetch every due area, translate each with its collector, build the snapshot.
 
 Failure isolation lives in fetch.py (an area's API error fails only its collector; a dead array
-stops the poll and sets `qsan_up` 0) and here: a collector that cannot translate its answer fails
-alone. Data of a failed collector is carried from its last success until it is older than three
-of its intervals (SPEC §3), so a single timeout does not punch holes in every graph.
+stops the poll and sets `qsan_up` 0) and collect.py (a collector that cannot translate its
+answer fails alone, its last data carried for three intervals). This module only sequences a
+poll and keeps what lasts across polls.
 """
 
 from __future__ import annotations
@@ -16,30 +16,19 @@ from collections.abc import Callable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.areas import NAMES as FETCH_ORDER
-from qsan_exporter.collectors import COLLECTORS
-from qsan_exporter.collectors.base import FamilyBuilder, PollData
+from qsan_exporter.collectors.base import PollData
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import render
-from qsan_exporter.health import part_health
 from qsan_exporter.poll.backoff import Backoff
 from qsan_exporter.poll.carry import NeededAnswers
+from qsan_exporter.poll.collect import CollectorRunner
 from qsan_exporter.poll.fetch import Fetched, Fetcher, Source
 from qsan_exporter.poll.identity import product_of, updated_identity
 from qsan_exporter.poll.logs import LogFold
 from qsan_exporter.poll.own import exporter_families
-from qsan_exporter.snapshot import (
-    ApiCounters,
-    CollectorState,
-    Identity,
-    PartHealth,
-    RenderedFamily,
-    Snapshot,
-)
+from qsan_exporter.snapshot import ApiCounters, CollectorState, Identity, Snapshot
 
 log = logging.getLogger(__name__)
-
-_COLLECT = dict(COLLECTORS)
-STALE_INTERVALS = 3
 
 
 class ArrayPoll:
@@ -65,6 +54,7 @@ class ArrayPoll:
         self._generation = 0
         self.closing = False
         self.const_labels: dict[str, str] = {"array": config.name, **config.labels}
+        self._runner = CollectorRunner(config, self.const_labels)
 
     @property
     def last(self) -> Snapshot | None:
@@ -131,8 +121,9 @@ class ArrayPoll:
         data = PollData(array=self.config.name, product=product_of(self.config, self._identity),
                         polled_at=started, raw=raw, timezone=self.config.timezone)
         for area in due:
-            state = self._run_collector(area, data, fetched.errors.get(area),
-                                        fetched.durations.get(area, 0.0))
+            state = self._runner.run(area, data, fetched.errors.get(area),
+                                     fetched.durations.get(area, 0.0), self._states.get(area),
+                                     running_total=area == "logs" and self._logs.tally is not None)
             self._states[area] = state
             if not state.success and fetched.fatal is None:
                 log.warning("array=%s collector=%s failed: %s",
@@ -158,43 +149,3 @@ class ArrayPoll:
 
     def close(self) -> None:
         self._fetcher.close()
-
-    def _collect(self, area: str,
-                 data: PollData) -> tuple[tuple[RenderedFamily, ...], PartHealth | None]:
-        """One collector run's families, rendered, and the part health they report; raises
-        what the collector raises."""
-        builder = FamilyBuilder(self.const_labels)
-        try:
-            _COLLECT[area](data, builder)
-        finally:
-            if builder.duplicates:
-                log.info("array=%s collector=%s: dropped %d duplicate series",
-                         self.config.name, area, builder.duplicates)
-        families = builder.families()
-        return render.render_families(families), part_health(families)
-
-    def _run_collector(self, area: str, data: PollData, error: str | None,
-                       fetch_seconds: float) -> CollectorState:
-        previous = self._states.get(area)
-        stale_after = STALE_INTERVALS * self.config.interval_for(area)
-        t = time.perf_counter()
-        families: tuple[RenderedFamily, ...] = ()
-        health: PartHealth | None = None
-        if error is None:
-            try:
-                families, health = self._collect(area, data)
-            except Exception as exc:
-                error = f"cannot translate the answer: {type(exc).__name__}: {exc}"
-        duration = fetch_seconds + time.perf_counter() - t
-        at = data.polled_at
-        if error is None:
-            return CollectorState(area, True, duration, None, at, at, stale_after, families,
-                                  health)
-        if area == "logs" and self._logs.tally is not None:
-            # Log counters never vanish with one failed fetch: they are the tally so far.
-            return CollectorState(area, False, duration, error, at, at, stale_after,
-                                  *self._collect("logs", data))
-        if previous is None:
-            return CollectorState(area, False, duration, error, at, None, stale_after)
-        return CollectorState(area, False, duration, error, at, previous.data_at, stale_after,
-                              previous.families, previous.health)
