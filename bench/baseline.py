@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import Metric
 
-from qsan_exporter.exposition import Exposition
+from qsan_exporter.exposition import Exposition, families_of
 
 
 class SnapshotCollector:
@@ -34,9 +34,10 @@ class SnapshotCollector:
         snapshots = self._exposition.snapshots()
         for name in sorted(snapshots):
             snapshot = snapshots[name]
-            families = [*snapshot.exporter_families]
+            rendered = [*snapshot.exporter_families]
             for state in snapshot.live_collectors(now):
-                families.extend(state.families)
+                rendered.extend(state.families)
+            families = families_of(rendered)  # the naive way keeps Metric objects: rebuild them
             for family in families:
                 target = merged.get(family.name)
                 if target is None:

@@ -29,7 +29,7 @@ from bench.baseline import baseline_app
 from bench.scrape import Scrape, ScrapeClient, StaticServer
 from qsan_exporter.exposition import GZIP_LEVEL, Exposition
 from qsan_exporter.http import App
-from qsan_exporter.poller import Poller
+from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.web_server import HttpServer
 
 MIN_BASELINE_SCRAPES = 3

@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 
 from bench.fleet import PASSWORD, USERNAME
 from qsan_exporter.config import ArrayConfig, Config
-from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller, build_member
+from qsan_exporter.exposition import Exposition, families_of
+from qsan_exporter.poll.fleet import Poller, build_member
 
 SAMPLE_EVERY_SECONDS = 0.1
 FIRST_POLL_WAIT_SECONDS = 180.0
@@ -42,7 +42,7 @@ def series_count(exposition: Exposition, now: float) -> int:
         families = [*snapshot.exporter_families]
         for state in snapshot.live_collectors(now):
             families.extend(state.families)
-        total += sum(len(f.samples) for f in families)
+        total += sum(len(f.samples) for f in families_of(families))
     return total
 
 
@@ -58,7 +58,7 @@ class PollCost:
     wall_seconds: float
 
 
-POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (array_poll._due)
+POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (poll/array.py _due)
 
 
 def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Exposition]:

@@ -137,7 +137,7 @@ def healthy_problems(by_array: dict[str, dict[str, list]], healthy: list[str]) -
 
 
 def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
-    """Most poll attempts a failing array can get in `duration` under array_poll's schedule:
+    """Most poll attempts a failing array can get in `duration` under poll/backoff.py's schedule:
     the first failure keeps the interval, failure k >= 2 waits >= 0.75 * min(max, I * 2^(k-1))
     (jitter only shortens), and the job only fires on interval ticks. +1 for the edges."""
     t, attempts = 0.0, 1

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from platform import python_version
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -19,13 +20,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from qsan_exporter import __version__, kube_shard
 from qsan_exporter.api.guard import GlobalLimit
 from qsan_exporter.api.token_ledger import TokenLedger, default_state_directory
-from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.http import App, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
-from qsan_exporter.poller import Poller
+from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.status_page import ExporterState
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
 from qsan_exporter.web_conn import Limits

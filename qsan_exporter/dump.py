@@ -36,11 +36,11 @@ from qsan_exporter import __version__
 from qsan_exporter.api.auto import detect
 from qsan_exporter.api.errors import ApiError, ApiHTTPError
 from qsan_exporter.api.legacy.client import HELP_PATH, LegacyClient
-from qsan_exporter.api.legacy.source import ENDPOINTS as LEGACY_ENDPOINTS
 from qsan_exporter.api.legacy.source import LOG_TEMPLATE as LEGACY_LOG_TEMPLATE
 from qsan_exporter.api.unified.client import UnifiedClient
-from qsan_exporter.api.unified.source import LOG_PATH, TASK_TYPES
-from qsan_exporter.config import ConfigError, load_config
+from qsan_exporter.api.unified.source import LOG_PATH
+from qsan_exporter.areas import AREAS
+from qsan_exporter.config import ArrayConfig, ConfigError, load_config
 
 EXIT_OK, EXIT_USAGE = 0, 1
 REDACTED = "REDACTED"
@@ -88,23 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = [flag for flag, value in (("--config.file", args.config_file),
-                                        ("--array", args.array), ("--out", args.out)) if not value]
-    if missing:
-        print(f"qsan-exporter dump: {', '.join(missing)} required "
-              "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        # Only this array's settings are resolved: another array's unset secret is no concern.
-        config = load_config(args.config_file, only=args.array)
-    except ConfigError as exc:
-        print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
-        return EXIT_USAGE
-    array = config.array(args.array)
+    array = _array_of(args)
     if array is None:
-        known = ", ".join(_array_names(args.config_file))
-        print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
-              f"(known: {known})", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.out)
     try:
@@ -112,7 +97,44 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"qsan-exporter dump: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    results = _answers(array)
+    if results is None:
+        return EXIT_USAGE
+    _write(array, results, out)
+    failed = sum(1 for r in results if r.error is not None)
+    print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
+          f"{out / INDEX_FILE}")
+    if results and failed == len(results):  # nothing to show for it: a script must notice
+        print(f"qsan-exporter dump: array {array.name!r}: every request failed",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
+
+def _array_of(args: argparse.Namespace) -> ArrayConfig | None:
+    """The array to dump, or None once the usage or config problem is printed."""
+    missing = [flag for flag, value in (("--config.file", args.config_file),
+                                        ("--array", args.array), ("--out", args.out)) if not value]
+    if missing:
+        print(f"qsan-exporter dump: {', '.join(missing)} required "
+              "(qsan-exporter dump --config.file=FILE --array=NAME --out=DIR)", file=sys.stderr)
+        return None
+    try:
+        # Only this array's settings are resolved: another array's unset secret is no concern.
+        config = load_config(args.config_file, only=args.array)
+    except ConfigError as exc:
+        print(exc.report("qsan-exporter dump", args.config_file), file=sys.stderr)
+        return None
+    array = config.array(args.array)
+    if array is None:
+        known = ", ".join(_array_names(args.config_file))
+        print(f"qsan-exporter dump: no array named {args.array!r} in {args.config_file} "
+              f"(known: {known})", file=sys.stderr)
+    return array
+
+
+def _answers(array: ArrayConfig) -> list[Result] | None:
+    """Every answer of the array's flavour; None once a login or probe failure is printed."""
     options: dict[str, Any] = {"verify": array.verify, "timeout": array.timeout_seconds,
                                "password_encoding": array.password_encoding}
     legacy = LegacyClient(array.url, array.username, array.password, **options)
@@ -125,15 +147,16 @@ def run(args: argparse.Namespace) -> int:
             except ApiError as exc:
                 print(f"qsan-exporter dump: array {array.name!r}: cannot tell its API flavour: "
                       f"{exc}", file=sys.stderr)
-                return EXIT_USAGE
+                return None
         print(f"array {array.name}: {api} API", flush=True)
-        results = _dump_legacy(legacy) if api == "legacy" else _dump_unified(unified)
-        if results is None:
-            return EXIT_USAGE
+        return _dump_legacy(legacy) if api == "legacy" else _dump_unified(unified)
     finally:
         unified.close()  # revoke the token: the array keeps only ten per user
         legacy.close()
 
+
+def _write(array: ArrayConfig, results: list[Result], out: Path) -> None:
+    """One redacted JSON file per answer, and the index."""
     scrub = _scrub_values(r.body for r in results)
     # The password, and the array's address (error texts name it; it maps the network).
     scrub.update(v for v in (array.password, urlsplit(array.url).hostname) if v)
@@ -158,22 +181,15 @@ def run(args: argparse.Namespace) -> int:
     }
     (out / INDEX_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                   encoding="utf-8")
-    failed = sum(1 for r in results if r.error is not None)
-    print(f"wrote {len(results)} answers to {out}/ ({failed} failed), index in "
-          f"{out / INDEX_FILE}")
-    if results and failed == len(results):  # nothing to show for it: a script must notice
-        print(f"qsan-exporter dump: array {array.name!r}: every request failed",
-              file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
 
 
 def _dump_unified(client: UnifiedClient) -> list[Result] | None:
-    first = _fetch(client, Endpoint("/rest/v1/hardware/info", {}))
+    plan = _unified_plan()
+    first = _fetch(client, plan[0])
     if not client.has_token:
         print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
         return None
-    return _fetch_all(client, _plan(first.body), first)
+    return _fetch_all(client, plan, first)
 
 
 def _dump_legacy(client: LegacyClient) -> list[Result] | None:
@@ -182,7 +198,10 @@ def _dump_legacy(client: LegacyClient) -> list[Result] | None:
     if not client.has_session:
         print(f"qsan-exporter dump: could not log in: {first.error}", file=sys.stderr)
         return None
-    plan = [Endpoint(HELP_PATH, {}), *(Endpoint(path, {}) for path in LEGACY_ENDPOINTS.values()),
+    # Per-item paths ({target_id}, {vdid}) need ids from other answers: the list answers that
+    # name them are in the dump already.
+    paths = [path for area in AREAS for path in area.legacy if "{" not in path]
+    plan = [Endpoint(HELP_PATH, {}), *(Endpoint(path, {}) for path in paths),
             Endpoint(LEGACY_LOG_TEMPLATE.format(page=1), {})]
     return _fetch_all(client, plan, first)
 
@@ -198,25 +217,11 @@ def _fetch_all(client: UnifiedClient | LegacyClient, plan: list[Endpoint],
     return results
 
 
-def _plan(info: Any) -> list[Endpoint]:
-    """Every endpoint the exporter's collectors read, one per enclosure where it takes an id."""
-    more = {"moreInfo": "true"}
-    plan = [Endpoint("/rest/v1/hardware/info", {}),
-            Endpoint("/rest/v1/hardware/all/info", more)]
-    plan += [Endpoint(f"/rest/v1/hardware/{number}/info", more)
-             for number in _enclosure_numbers(info)]
-    plan += [Endpoint(f"/rest/v1/storage/{area}/list", {}) for area in ("pool", "disk", "volume")]
-    plan += [Endpoint(f"/rest/v1/iscsi/{kind}/list", {}) for kind in ("target", "session")]
-    plan += [Endpoint(f"/rest/v1/backup/{kind}/list", {}) for kind in TASK_TYPES]
-    plan.append(Endpoint(LOG_PATH, {"pageNumber": "1", "pageSize": str(LOG_PAGE_SIZE)}))
-    return plan
-
-
-def _enclosure_numbers(info: Any) -> list[str]:
-    numbers = info.get("enclosureNumbers") if isinstance(info, dict) else None
-    if not isinstance(numbers, list) or not numbers:
-        return ["0"]  # the local enclosure always exists
-    return [str(n) for n in numbers if isinstance(n, int | str) and not isinstance(n, bool)]
+def _unified_plan() -> list[Endpoint]:
+    """Exactly the endpoints a poll reads (the areas table), with the parameters it sends."""
+    params = {"/rest/v1/hardware/all/info": {"moreInfo": "true"},
+              LOG_PATH: {"pageNumber": "1", "pageSize": str(LOG_PAGE_SIZE)}}
+    return [Endpoint(path, params.get(path, {})) for area in AREAS for path in area.unified]
 
 
 def _fetch(client: UnifiedClient | LegacyClient, endpoint: Endpoint) -> Result:

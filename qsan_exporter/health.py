@@ -1,16 +1,20 @@
 """The array's own health in one line, for the status page: which parts are failed or degraded.
 
 The collectors translate the device's status strings into the `*_health` families once per poll
-(0 ok, 1 warning, 2 critical; SPEC §4); this reads those families from the snapshot rather than
-translating the strings a second time, so the page and the alerts can never disagree.
+(0 ok, 1 warning, 2 critical; SPEC §4); `part_health` reads those families when the poll builds
+them (rather than translating the strings a second time, so the page and the alerts can never
+disagree) into a typed `PartHealth` the snapshot keeps; `array_health` merges those.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qsan_exporter.snapshot import Snapshot
+from prometheus_client.core import Metric
+
+from qsan_exporter.snapshot import PartHealth, Snapshot
 
 # health family -> (what the part is called, the labels that name it)
 _PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -78,6 +82,21 @@ def _part_name(family: str, labels: dict[str, str]) -> tuple[str, str]:
     return kind, " ".join(labels.get(k, "?") for k in keys)
 
 
+def part_health(families: Iterable[Metric]) -> PartHealth | None:
+    """The parts one collector run checked, and the failed or degraded ones among them."""
+    checked: Counter[str] = Counter()
+    problems: list[tuple[str, bool]] = []
+    for family in families:
+        if family.name not in _PARTS:
+            continue
+        for sample in family.samples:
+            kind, name = _part_name(family.name, sample.labels)
+            checked[kind] += 1
+            if sample.value >= 1:
+                problems.append((f"{kind} {name}", sample.value >= 2))
+    return PartHealth(dict(checked), tuple(problems)) if checked else None
+
+
 def array_health(snapshot: Snapshot, now: float) -> Health:
     """Failed parts first, then degraded ones, each in the collectors' order."""
     failed: list[Problem] = []
@@ -85,15 +104,10 @@ def array_health(snapshot: Snapshot, now: float) -> Health:
     checked: Counter[str] = Counter()
     known = False
     for state in snapshot.live_collectors(now):
-        for family in state.families:
-            if family.name not in _PARTS:
-                continue
-            for sample in family.samples:
-                known = True
-                kind, name = _part_name(family.name, sample.labels)
-                checked[kind] += 1
-                if sample.value >= 2:
-                    failed.append(Problem(f"{kind} {name}", True))
-                elif sample.value >= 1:
-                    degraded.append(Problem(f"{kind} {name}", False))
+        if state.health is None:
+            continue
+        known = True
+        checked.update(state.health.checked)
+        for part, critical in state.health.problems:
+            (failed if critical else degraded).append(Problem(part, critical))
     return Health(tuple(failed + degraded), checked, known)

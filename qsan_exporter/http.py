@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 
 from qsan_exporter import __version__
 from qsan_exporter.debug_view import render_debug
-from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller
+from qsan_exporter.exposition import Exposition, negotiate
+from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.status_page import ExporterState, render_status
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,9 @@ class App:
     def _metrics(
         self, environ: dict[str, Any], start_response: StartResponse, arrays: list[str] | None
     ) -> Iterable[bytes]:
-        accept = environ.get("HTTP_ACCEPT", "")
-        openmetrics = "application/openmetrics-text" in accept
-        compress = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        wanted = negotiate(environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_ENCODING", ""))
         body = self.exposition.body(
-            self._clock(), openmetrics=openmetrics, compress=compress, arrays=arrays,
+            self._clock(), openmetrics=wanted.openmetrics, compress=wanted.compress, arrays=arrays,
             include_extra=arrays is None,
         )
         # The cached chunks go out as they are: no join, no copy of a body of many MiB.

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from qsan_exporter.areas import NAMES
+
 MetricType = Literal["gauge", "counter"]
 
 
@@ -200,6 +202,4 @@ GLOBAL_METRICS: dict[str, MetricDef] = {
     )
 }
 
-COLLECTOR_NAMES: tuple[str, ...] = (
-    "system", "pools", "disks", "volumes", "iscsi", "tasks", "logs",
-)
+COLLECTOR_NAMES: tuple[str, ...] = NAMES  # the areas table's order; config.py imports it here

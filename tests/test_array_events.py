@@ -28,10 +28,11 @@ from qsan_exporter.array_events import (
     escape,
     event_time,
 )
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.debug_view import render_debug
+from qsan_exporter.exposition import families_of
 from qsan_exporter.logging_setup import JsonFormatter, LogfmtFormatter, setup_logging
+from qsan_exporter.poll.array import ArrayPoll
 from qsan_exporter.status_page import ExporterState, render_status
 
 PASSWORD = "secret-pw"
@@ -131,7 +132,7 @@ def inject(sim, *events: dict[str, Any]) -> list[dict[str, Any]]:
 def counted(snapshot) -> int:
     """Events counted by qsan_log_events_total, all levels together."""
     (logs,) = [c for c in snapshot.collectors.values() if c.name == "logs"]
-    return int(sum(s.value for f in logs.families for s in f.samples
+    return int(sum(s.value for f in families_of(logs.families) for s in f.samples
                    if s.name == "qsan_log_events_total"))
 
 

@@ -8,9 +8,11 @@ import pytest
 
 from qsan_exporter.api.errors import ApiAuthError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.array_poll import ArrayPoll, identify, product_from_model
 from qsan_exporter.config import ArrayConfig
+from qsan_exporter.exposition import families_of
 from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.poll.identity import identify, product_from_model
 
 RAW: dict[str, Any] = {
     "system": {
@@ -62,7 +64,7 @@ def setup():
 
 
 def _names(snapshot) -> set[str]:
-    return {f.name for c in snapshot.collectors.values() for f in c.families}
+    return {f.name for c in snapshot.collectors.values() for f in families_of(c.families)}
 
 
 def test_all_collectors_succeed_and_identity_is_known(setup) -> None:
@@ -76,7 +78,7 @@ def test_all_collectors_succeed_and_identity_is_known(setup) -> None:
     assert snap.identity.model == "XN8008R" and snap.identity.serial == "S1"
     assert snap.last_success == 10_000.0
     assert source.calls[0] == "system"
-    exporter = {f.name: f for f in snap.exporter_families}
+    exporter = {f.name: f for f in families_of(snap.exporter_families)}
     assert exporter["qsan_up"].samples[0].value == 1
     assert exporter["qsan_up"].samples[0].labels == {"array": "a1", "site": "dc1"}
     assert exporter["qsan_array_info"].samples[0].labels["product"] == "nas"
@@ -103,7 +105,7 @@ def test_unreachable_or_unauthenticated_stops_the_poll_at_once(setup, error) -> 
     assert not snap.up and snap.error == str(error)
     assert source.calls == ["system"]  # the dead array is not asked six more times
     assert not any(c.success for c in snap.collectors.values())
-    up = next(f for f in snap.exporter_families if f.name == "qsan_up")
+    up = next(f for f in families_of(snap.exporter_families) if f.name == "qsan_up")
     assert up.samples[0].value == 0
 
 
@@ -157,7 +159,7 @@ def test_log_counters_survive_a_failed_log_fetch(setup) -> None:
     snap = poll.poll()
     logs = snap.collectors["logs"]
     assert not logs.success
-    names = {f.name for f in logs.families}
+    names = {f.name for f in families_of(logs.families)}
     assert "qsan_log_events" in names  # counter family name without _total
 
 
@@ -172,7 +174,8 @@ def test_product_and_identity_helpers() -> None:
 
 
 def _exporter_value(snapshot, name: str) -> float:
-    family = next(f for f in snapshot.exporter_families if f.name == name.removesuffix("_total"))
+    family = next(f for f in families_of(snapshot.exporter_families)
+                  if f.name == name.removesuffix("_total"))
     return family.samples[0].value
 
 
@@ -191,7 +194,7 @@ def test_failed_polls_back_off_exponentially_with_jitter(setup) -> None:
             gaps.append(clock.now - attempts[-1])
             attempts.append(clock.now)
         else:
-            assert snap is poll._last  # backing off: nothing sent, nothing re-rendered
+            assert snap is poll.last  # backing off: nothing sent, nothing re-rendered
     # 60, then waits of 2, 4, 8 intervals capped at 600 s, each jittered down by up to 25 %
     # (the scheduler's 60 s ticks round the jittered wait up to the next tick).
     assert gaps[:2] == [60, 120]

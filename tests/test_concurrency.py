@@ -17,7 +17,7 @@ from qsan_exporter.api import auto
 from qsan_exporter.api.errors import ApiUnreachable
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Member, Poller
+from qsan_exporter.poll.fleet import Member, Poller
 
 WAIT = 15.0  # an upper bound for things that happen within a second or two, never asserted
 

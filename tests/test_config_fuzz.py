@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from qsan_exporter.cli import Reloader, _GlobalMetrics, _Selection, main
 from qsan_exporter.config import _ALL_KEYS, load_config
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.poller import Poller
+from qsan_exporter.poll.fleet import Poller
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
 BAD_URLS = ["https://[::1", "https://[::1]:99999", "http://127.0.0.1:0", "ftp://127.0.0.1",

@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.collectors.base import FamilyBuilder
-from qsan_exporter.exposition import Exposition
+from qsan_exporter.exposition import Exposition, families_of, render_families
 from qsan_exporter.snapshot import CollectorState, Snapshot
 
 
@@ -30,10 +30,11 @@ def _snapshot(array: str, generation: int, *, disks: int, data_at: float = 1000.
     exporter.add("qsan_up", {}, 1)
     exporter.add("qsan_api_requests_total", {"endpoint": "/auth/get", "code": "200"}, 1)
     state = CollectorState("disks", True, 0.1, None, data_at, data_at, 180.0,
-                           tuple(out.families()))
+                           render_families(out.families()))
     return Snapshot(array=array, generation=generation, started_at=data_at, duration=0.2,
                     up=True, error=None, last_success=data_at, identity=None,
-                    collectors={"disks": state}, exporter_families=tuple(exporter.families()))
+                    collectors={"disks": state},
+                    exporter_families=render_families(exporter.families()))
 
 
 class _All:
@@ -48,8 +49,8 @@ def _reference(snapshots: list[Snapshot]) -> list[Metric]:
     """What prometheus_client renders from the same families, merged per name."""
     merged: dict[str, Metric] = {}
     for snap in snapshots:
-        families = [*snap.exporter_families,
-                    *(f for c in snap.collectors.values() for f in c.families)]
+        families = families_of([*snap.exporter_families,
+                                *(f for c in snap.collectors.values() for f in c.families)])
         for family in families:
             if family.name not in merged:
                 merged[family.name] = Metric(family.name, family.documentation, family.type)

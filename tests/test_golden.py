@@ -16,9 +16,9 @@ import pytest
 
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.api.unified.source import UnifiedSource
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition
+from qsan_exporter.poll.array import ArrayPoll
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
 GOLDEN = Path(__file__).parent / "golden"

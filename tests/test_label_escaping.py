@@ -27,10 +27,10 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from qsan_exporter.api.readers import text
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.poll.array import ArrayPoll
 
 FIXTURES = Path(__file__).parent / "fixtures" / "api"
 NOW = 1_700_000_000.0

@@ -8,7 +8,8 @@ import pytest
 from qsan_exporter.api.legacy import items
 from qsan_exporter.api.legacy.translate import Reader
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.poller import build_member
+from qsan_exporter.exposition import families_of
+from qsan_exporter.poll.fleet import build_member
 
 
 def poll_once(sim) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -23,7 +24,7 @@ def poll_once(sim) -> dict[str, list[tuple[dict[str, str], float]]]:
     assert all(c.success for c in snapshot.collectors.values()), snapshot.collectors
     found: dict[str, list[tuple[dict[str, str], float]]] = {}
     for state in snapshot.collectors.values():
-        for family in state.families:
+        for family in families_of(state.families):
             for s in family.samples:
                 found.setdefault(s.name, []).append((s.labels, s.value))
     return found

@@ -14,7 +14,8 @@ from qsan_exporter.api.legacy.client import LOGIN_TEMPLATE, LegacyClient
 from qsan_exporter.api.legacy.source import LegacySource
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.demo import start_demo_arrays
-from qsan_exporter.poller import build_member
+from qsan_exporter.exposition import families_of
+from qsan_exporter.poll.fleet import build_member
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 from qsan_exporter.snapshot import Snapshot
 
@@ -53,11 +54,11 @@ def poll_once(config: ArrayConfig) -> tuple[Snapshot, Any]:
 def samples(snapshot: Snapshot) -> dict[tuple[str, tuple], float]:
     out = {}
     for state in snapshot.collectors.values():
-        for family in state.families:
+        for family in families_of(state.families):
             for s in family.samples:
                 labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "array"))
                 out[(s.name, labels)] = s.value
-    for family in snapshot.exporter_families:
+    for family in families_of(snapshot.exporter_families):
         for s in family.samples:
             labels = tuple(sorted((k, v) for k, v in s.labels.items() if k != "array"))
             out[(s.name, labels)] = s.value

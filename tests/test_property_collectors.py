@@ -38,10 +38,11 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.array_poll import ArrayPoll, identify
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.exposition import Exposition
+from qsan_exporter.exposition import Exposition, families_of
 from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.poll.identity import identify
 from qsan_exporter.simulator.config import SimulatorConfig
 from qsan_exporter.simulator.device import ALL_TASK_TYPES, Device
 from qsan_exporter.snapshot import Snapshot
@@ -159,8 +160,8 @@ def check_snapshot(snapshot: Snapshot) -> tuple[bytes, bytes]:
             assert state.error is None, state
         else:
             assert isinstance(state.error, str) and state.error, state
-    families = [*snapshot.exporter_families,
-                *(f for c in snapshot.live_collectors(NOW) for f in c.families)]
+    families = families_of([*snapshot.exporter_families,
+                            *(f for c in snapshot.live_collectors(NOW) for f in c.families)])
     bad = [(f.name, s) for f in families for s in f.samples if not math.isfinite(s.value)]
     assert not bad, f"non-finite sample values: {bad[:3]}"
     expected = _series(families)
@@ -434,12 +435,12 @@ def test_duplicated_list_items_give_no_duplicate_series() -> None:
 
 def _identities(snapshot: Snapshot) -> set[tuple[str, frozenset[tuple[str, str]]]]:
     return {(name, labels) for c in snapshot.collectors.values()
-            for name, labels, _ in _series(c.families)}
+            for name, labels, _ in _series(families_of(c.families))}
 
 
 def test_check_snapshot_catches_a_broken_exposition(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checker itself can fail: a family rendered twice is reported as a duplicate."""
-    from qsan_exporter import exposition as module
+    from qsan_exporter.exposition import render as module
 
     original = module.render_families
     monkeypatch.setattr(module, "render_families",

@@ -19,12 +19,13 @@ from qsan_exporter.api.errors import ApiHTTPError, Refused
 from qsan_exporter.api.readers import as_items, item_list, schedules
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.api.unified.source import UnifiedSource
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData
 from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.collectors.tasks import next_run
 from qsan_exporter.config import ArrayConfig
+from qsan_exporter.exposition import families_of
+from qsan_exporter.poll.array import ArrayPoll
 from qsan_exporter.readings import DATA_READINGS
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 from qsan_exporter.simulator.device import Device
@@ -233,7 +234,8 @@ def poll_series(profile: str, literal: bool, *, refuse_snapshot: bool = False
         client.close()
         sim.stop()
     lines = {f"{s.name}{sorted(s.labels.items())} {s.value}"
-             for state in snapshot.collectors.values() for family in state.families
+             for state in snapshot.collectors.values()
+             for family in families_of(state.families)
              for s in family.samples if s.name.startswith(MY_PREFIXES)}
     return {name: state.success for name, state in snapshot.collectors.items()}, lines
 

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 def test_schedule_bounds_follow_the_exporter_schedule() -> None:
     # api/guard.py: 300 s after the first rejected login, then 600, 1200, ... up to 3600.
     assert [login_budget(d) for d in (0, 299, 300, 899, 900, 2100)] == [1, 1, 2, 2, 3, 4]
-    # array_poll.py with I=2, max 8: attempts at 0, 2, then gaps >= 3, 6, 6, ...
+    # poll/backoff.py with I=2, max 8: attempts at 0, 2, then gaps >= 3, 6, 6, ...
     assert backoff_attempts_bound(1.9, 2, 8) == 2
     assert backoff_attempts_bound(20, 2, 8) == 6
     assert backoff_attempts_bound(600, 2, 8) < 600 / 2

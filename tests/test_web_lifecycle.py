@@ -9,7 +9,7 @@ import pytest
 
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.http import App, ReloadResult
-from qsan_exporter.poller import Poller
+from qsan_exporter.poll.fleet import Poller
 
 
 def call(app: App, method: str, **headers: str) -> tuple[str, str]:

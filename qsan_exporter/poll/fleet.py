@@ -28,9 +28,9 @@ from qsan_exporter.api.source import Closable
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.token_ledger import TokenLedger
 from qsan_exporter.api.watchdog import Watchdog
-from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
+from qsan_exporter.poll.array import ArrayPoll
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
-"""Snapshots -> exposition bytes, built when a poll completes, so a scrape only sends bytes.
+"""The /metrics and /probe bodies: cached, built in the background, so a scrape only sends bytes.
 
 Rendering with prometheus_client costs ~17 µs per series; a large site has 100,000+ series and
 several Prometheus replicas scrape it. Nothing in a scrape needs computing at scrape time, so:
 
-- each family of each snapshot is rendered once, at publish, by prometheus_client itself (it stays
-  the source of truth for escaping and number formatting), then split into header and samples;
+- each family is rendered once, by the poll that built it (`render_families`), with
+  prometheus_client itself (it stays the source of truth for escaping and number formatting),
+  then split into header and samples;
 - once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes - each
   family's samples contiguous across arrays, as both formats require - and compresses it (gzip
   level 1). A burst of publishes makes one build; builds are at least `BUILD_GAP_FACTOR` times
@@ -31,18 +32,17 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import exposition as text_format
-from prometheus_client.core import Metric
-from prometheus_client.openmetrics import exposition as om_format
-
-from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
+from qsan_exporter.exposition.render import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Collector,
+    RenderedSnapshot,
+    assemble,
+    live_parts,
+    render_snapshot,
+    render_tail,
+)
 from qsan_exporter.snapshot import Snapshot
-
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = om_format.CONTENT_TYPE_LATEST
-_EOF = b"# EOF\n"
-# Families in a fixed order: the catalogue's, then anything else (process metrics) by name.
-_ORDER = {name: i for i, name in enumerate([*GLOBAL_METRICS, *METRICS])}
 
 GZIP_LEVEL = 1  # ~3x cheaper than 6 on this text, ~25 % more bytes: built often, sent on LANs
 TAIL_GZIP_LEVEL = 6  # the per-scrape tail is a few KiB
@@ -51,113 +51,6 @@ MIN_BUILD_GAP_SECONDS = 1.0
 MAX_LAG_SECONDS = 30.0  # an out-of-date body older than this is never served: build instead
 WANTED_FOR_SECONDS = 600.0  # a format nobody asked for in this long is no longer built
 _DEFAULT_FORMAT = (True, True)  # Prometheus: OpenMetrics, gzip
-
-
-class _Families:
-    """The minimal 'registry' prometheus_client's renderers accept."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = list(families)
-
-    def collect(self) -> list[Metric]:
-        return self._families
-
-
-@dataclass(frozen=True)
-class RenderedFamily:
-    name: str
-    text_header: bytes
-    text_samples: bytes
-    om_header: bytes
-    om_samples: bytes
-
-
-def _split(rendered: bytes) -> tuple[bytes, bytes]:
-    # Only b"\n" ends a line in either format; splitlines() would also cut at a bare "\r",
-    # which prometheus_client leaves unescaped inside a label value.
-    lines = [line + b"\n" for line in rendered.split(b"\n")[:-1]]
-    lines = [line for line in lines if line != _EOF]
-    header = b"".join(line for line in lines if line.startswith(b"# "))
-    samples = b"".join(line for line in lines if not line.startswith(b"# ") and line.strip())
-    return header, samples
-
-
-def _family_name(family: Metric) -> str:
-    return family.name + "_total" if family.type == "counter" else family.name
-
-
-def _order_key(name: str) -> tuple[int, str]:
-    return _ORDER.get(name, len(_ORDER)), name
-
-
-def render_families(families: Iterable[Metric]) -> tuple[RenderedFamily, ...]:
-    """Render each family in both formats with prometheus_client and keep the pieces."""
-    rendered = []
-    for family in families:
-        if not family.samples:
-            continue
-        one = _Families([family])
-        text_header, text_samples = _split(text_format.generate_latest(one))
-        om_header, om_samples = _split(om_format.generate_latest(one))
-        rendered.append(RenderedFamily(_family_name(family), text_header, text_samples,
-                                       om_header, om_samples))
-    return tuple(rendered)
-
-
-@dataclass(frozen=True)
-class RenderedSnapshot:
-    """A snapshot's bytes: its exporter families, and each collector's families."""
-
-    snapshot: Snapshot
-    exporter: tuple[RenderedFamily, ...]
-    collectors: dict[str, tuple[RenderedFamily, ...]]
-
-
-def render_snapshot(snapshot: Snapshot) -> RenderedSnapshot:
-    return RenderedSnapshot(
-        snapshot=snapshot,
-        exporter=render_families(snapshot.exporter_families),
-        collectors={
-            name: render_families(state.families) for name, state in snapshot.collectors.items()
-        },
-    )
-
-
-def _assemble(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool) -> bytes:
-    """Merge families by name across parts, keeping each family's samples contiguous."""
-    merged: dict[str, tuple[bytes, list[bytes]]] = {}
-    for part in parts:
-        for family in part:
-            samples = family.om_samples if openmetrics else family.text_samples
-            entry = merged.get(family.name)
-            if entry is None:
-                header = family.om_header if openmetrics else family.text_header
-                merged[family.name] = (header, [samples])
-            else:
-                entry[1].append(samples)
-    ordered = sorted(merged, key=_order_key)
-    return b"".join(b"".join([merged[n][0], *merged[n][1]]) for n in ordered)
-
-
-def _live_parts(
-    selected: Iterable[RenderedSnapshot], now: float
-) -> tuple[list[Iterable[RenderedFamily]], float, tuple[object, ...]]:
-    """The families to serve at `now`, the time the first of them goes stale, and a version."""
-    parts: list[Iterable[RenderedFamily]] = []
-    valid_until = float("inf")
-    version = []
-    for r in selected:
-        parts.append(r.exporter)
-        names = []
-        for state in r.snapshot.live_collectors(now):
-            assert state.data_at is not None  # live_collectors() guarantees it
-            valid_until = min(valid_until, state.data_at + state.stale_after)
-            names.append(state.name)
-            if state.name in r.collectors:
-                parts.append(r.collectors[state.name])
-        version.append((r.snapshot.array, r.snapshot.generation, tuple(names)))
-    return parts, valid_until, tuple(version)
-
 
 class Body:
     """One answer: its content type and the chunks to send, in order, without joining them.
@@ -207,8 +100,8 @@ class _Built:
 def _build(rendered: dict[str, RenderedSnapshot], version: int, members: int, now: float,
            openmetrics: bool, *, plain: bool, gzipped: bool) -> _Built:
     """One format of the full body for `rendered` at `now`, plain and/or gzipped."""
-    parts, valid_until, _ = _live_parts((rendered[a] for a in sorted(rendered)), now)
-    data = _assemble(parts, openmetrics)
+    parts, valid_until, _ = live_parts((rendered[a] for a in sorted(rendered)), now)
+    data = assemble(parts, openmetrics)
     return _Built(version, members, now, valid_until, data if plain else None,
                   gzip.compress(data, GZIP_LEVEL, mtime=0) if gzipped else None)
 
@@ -230,7 +123,7 @@ class Exposition:
     replaced, never mutated, and every cache is swapped under a lock.
     """
 
-    def __init__(self, extra: Iterable[object] = (), *,
+    def __init__(self, extra: Iterable[Collector] = (), *,
                  clock: Callable[[], float] = time.time) -> None:
         # Collectors whose families change on every scrape (process metrics, build info).
         self._extra = list(extra)
@@ -243,7 +136,7 @@ class Exposition:
         self._built: dict[tuple[bool, bool], _Built] = {}  # (openmetrics, gzip) -> body
         self._wanted: dict[tuple[bool, bool], float] = {_DEFAULT_FORMAT: float("inf")}
         # (openmetrics, gzip, arrays) -> (version, body): /probe's cache
-        self._subsets: dict[tuple[object, ...], tuple[object, bytes]] = {}
+        self._subsets: dict[tuple[bool, bool, tuple[str, ...]], tuple[object, bytes]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
         # True while the builder waits with nothing to build: only then does new data need to
@@ -259,7 +152,7 @@ class Exposition:
 
     @staticmethod
     def prepare(snapshot: Snapshot) -> RenderedSnapshot:
-        """The costly half of `publish`: render, holding no lock of anyone's."""
+        """The first half of `publish`, holding no lock of anyone's (the poll rendered)."""
         return render_snapshot(snapshot)
 
     def publish_rendered(self, rendered: RenderedSnapshot) -> None:
@@ -282,9 +175,6 @@ class Exposition:
 
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
-
-    def has(self, array: str) -> bool:
-        return array in self._rendered
 
     # --- the background builder ---------------------------------------------------------------
 
@@ -392,32 +282,21 @@ class Exposition:
                 compress: bool) -> bytes:
         rendered = self._rendered
         selected = [rendered[a] for a in sorted(set(arrays)) if a in rendered]
-        parts, _, version = _live_parts(selected, now)
+        parts, _, version = live_parts(selected, now)
         slot = (openmetrics, compress, tuple(r.snapshot.array for r in selected))
         with self._lock:
             cached = self._subsets.get(slot)
         if cached is not None and cached[0] == version:
             return cached[1]
-        data = _assemble(parts, openmetrics)
+        data = assemble(parts, openmetrics)
         if compress:
             data = gzip.compress(data, GZIP_LEVEL, mtime=0)
         with self._lock:
             # One entry per array set and format; sets of arrays that no longer exist go away.
             self._subsets = {k: v for k, v in self._subsets.items()
-                             if all(a in rendered for a in k[2])}  # type: ignore[union-attr]
+                             if all(a in rendered for a in k[2])}
             self._subsets[slot] = (version, data)
         return data
-
-    def _tail(self, openmetrics: bool, include_extra: bool) -> bytes:
-        """The process-wide families (they change every scrape), plus OpenMetrics' EOF."""
-        collected: list[Metric] = []
-        if include_extra:
-            collected = [f for c in self._extra for f in c.collect()]  # type: ignore[attr-defined]
-        families = sorted((f for f in collected if f.samples),
-                          key=lambda f: _order_key(_family_name(f)))
-        if openmetrics:
-            return om_format.generate_latest(_Families(families))  # ends with "# EOF"
-        return text_format.generate_latest(_Families(families)) if families else b""
 
     def body(
         self,
@@ -433,7 +312,7 @@ class Exposition:
             main = self._full(now, openmetrics, compress)
         else:
             main = self._subset(arrays, now, openmetrics, compress)
-        tail = self._tail(openmetrics, include_extra and bool(self._extra))
+        tail = render_tail(self._extra if include_extra else (), openmetrics)
         if compress and tail:
             tail = gzip.compress(tail, TAIL_GZIP_LEVEL, mtime=0)
         content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE

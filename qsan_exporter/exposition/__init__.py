@@ -1,0 +1,28 @@
+"""Exposition: snapshots' rendered families -> the bytes `/metrics` and `/probe` send.
+
+render.py renders families once per poll and assembles bodies from those bytes; cache.py keeps
+the bodies and builds them in the background (it says why); negotiate.py picks the format and
+encoding a scraper asked for.
+"""
+
+from qsan_exporter.exposition.cache import GZIP_LEVEL, Body, BuildStats, Exposition
+from qsan_exporter.exposition.negotiate import Negotiated, negotiate
+from qsan_exporter.exposition.render import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    families_of,
+    render_families,
+)
+
+__all__ = [
+    "GZIP_LEVEL",
+    "OPENMETRICS_CONTENT_TYPE",
+    "TEXT_CONTENT_TYPE",
+    "Body",
+    "BuildStats",
+    "Exposition",
+    "Negotiated",
+    "families_of",
+    "negotiate",
+    "render_families",
+]
