@@ -22,14 +22,14 @@ from qsan_exporter.api.token_ledger import TokenLedger, default_state_directory
 from qsan_exporter.array_poll import python_version
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.http import App, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
 from qsan_exporter.metrics import GLOBAL_METRICS
 from qsan_exporter.poller import Poller
-from qsan_exporter.status_page import ExporterState
-from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
-from qsan_exporter.web_conn import Limits
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter.web.config import WebConfig, WebConfigError, load_web_config
+from qsan_exporter.web.conn import Limits
+from qsan_exporter.web.routes import App, ReloadResult
+from qsan_exporter.web.server import HttpServer
+from qsan_exporter.web.status_page import ExporterState
 
 log = logging.getLogger("qsan_exporter")
 

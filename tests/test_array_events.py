@@ -29,10 +29,10 @@ from qsan_exporter.array_events import (
 )
 from qsan_exporter.array_poll import ArrayPoll
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.debug_view import render_debug
 from qsan_exporter.legacy.source import LegacySource
 from qsan_exporter.logging_setup import JsonFormatter, LogfmtFormatter, setup_logging
-from qsan_exporter.status_page import ExporterState, render_status
+from qsan_exporter.web.debug_view import render_debug
+from qsan_exporter.web.status_page import ExporterState, render_status
 
 PASSWORD = "secret-pw"
 _PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')

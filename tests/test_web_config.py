@@ -22,10 +22,11 @@ import requests
 import trustme
 import yaml
 
-from qsan_exporter import cli, web_auth
-from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
-from qsan_exporter.web_conn import Limits
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter import cli
+from qsan_exporter.web import auth as web_auth
+from qsan_exporter.web.config import WebConfig, WebConfigError, load_web_config, ssl_context
+from qsan_exporter.web.conn import Limits
+from qsan_exporter.web.server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"

@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
-from qsan_exporter import web_auth
 from qsan_exporter.config_input import warn_if_others_can_read
-from qsan_exporter.web_auth import BasicAuth, WSGIApp
+from qsan_exporter.web import auth as web_auth
+from qsan_exporter.web.auth import BasicAuth, WSGIApp
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +358,6 @@ def _openssl_ciphers(names: tuple[str, ...]) -> str:
 
 
 def wrap_app(app: WSGIApp, config: WebConfig) -> WSGIApp:
-    """`app` behind the config's basic auth and response headers (see web_auth.py)."""
+    """`app` behind the config's basic auth and response headers (see auth.py)."""
     return web_auth.wrap_app(app, config.headers, config.basic_auth_users,
                              tls=config.tls is not None)

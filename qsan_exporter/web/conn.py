@@ -1,4 +1,4 @@
-"""The connection manager behind web_server.py: no worker thread waits for a slow client.
+"""The connection manager behind server.py: no worker thread waits for a slow client.
 
 cheroot's own manager hands every new connection straight to a worker, which then blocks on the
 request line for up to the read timeout, and it does TLS handshakes in its one accept loop. Here
