@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import trustme
 
-from qsan_exporter.web.config import TLSServerConfig, WebConfig
+from qsan_exporter.web.config import WebConfig
 from qsan_exporter.web.conn import Limits
 from qsan_exporter.web.server import HttpServer
+from qsan_exporter.web.tls import TLSServerConfig
 
 BODY = b"# HELP up fake\nup 1\n" * 200
 

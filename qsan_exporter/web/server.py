@@ -20,8 +20,10 @@ from typing import Any
 from cheroot import wsgi
 
 from qsan_exporter import __version__
-from qsan_exporter.web.config import WebConfig, WSGIApp, tls_context, wrap_app
-from qsan_exporter.web.conn import BoundedConnections, Connection, Limits, ScrapesFirst
+from qsan_exporter.web.config import WebConfig, WSGIApp, wrap_app
+from qsan_exporter.web.conn import BoundedConnections, Limits, ScrapesFirst
+from qsan_exporter.web.streams import Connection
+from qsan_exporter.web.tls import tls_context
 
 log = logging.getLogger(__name__)
 
