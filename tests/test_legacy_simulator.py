@@ -12,10 +12,10 @@ import requests
 
 from qsan_exporter.api.legacy import LOGIN_TEMPLATE, LegacyClient
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.demo import start_demo_arrays
 from qsan_exporter.legacy.source import LegacySource
 from qsan_exporter.poller import build_member
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
+from qsan_exporter.simulator.demo import start_demo_arrays
 from qsan_exporter.snapshot import Snapshot
 
 PASSWORD = "se/cr%e#t-ä"
