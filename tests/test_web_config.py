@@ -470,8 +470,7 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
     def must_not_start(*_: object, **__: object) -> None:
         raise AssertionError("started despite a bad web config")
 
-    monkeypatch.setattr(cli, "HttpServer", must_not_start)
-    monkeypatch.setattr(cli, "Poller", must_not_start)
+    monkeypatch.setattr(cli, "Exporter", must_not_start)  # neither polls nor serves
     port = free_port()
     for extra in ([], ["--config.check"]):
         code = cli.main(["--config.file", str(config), "--web.config.file", str(bad),
