@@ -28,9 +28,9 @@ from prometheus_client import REGISTRY
 from bench.baseline import baseline_app
 from bench.scrape import Scrape, ScrapeClient, StaticServer
 from qsan_exporter.exposition import GZIP_LEVEL, Exposition
-from qsan_exporter.http import App
 from qsan_exporter.poll.fleet import Poller
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter.web.routes import App
+from qsan_exporter.web.server import HttpServer
 
 MIN_BASELINE_SCRAPES = 3
 _PROCESS_PREFIXES = (b"process_", b"python_")

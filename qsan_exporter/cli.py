@@ -1,4 +1,4 @@
-"""Command line: argparse, logging, wiring and exit codes (SPEC §1). Nothing else lives here."""
+"""Command line: argparse, logging, exit codes (SPEC §1); service.py runs the exporter."""
 
 from __future__ import annotations
 
@@ -7,38 +7,29 @@ import logging
 import signal
 import sys
 import threading
-import time
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from platform import python_version
 
-from prometheus_client import REGISTRY
-from prometheus_client.core import GaugeMetricFamily, Metric
-
-from qsan_exporter import __version__, kube_shard
-from qsan_exporter.api.guard import GlobalLimit
-from qsan_exporter.api.token_ledger import TokenLedger, default_state_directory
+from qsan_exporter import __version__
+from qsan_exporter.api.token_ledger import default_state_directory
 from qsan_exporter.config import Config, ConfigError, load_config
-from qsan_exporter.exposition import Exposition
-from qsan_exporter.http import App, ReloadResult
 from qsan_exporter.logging_setup import LEVELS, setup_logging
-from qsan_exporter.metrics import GLOBAL_METRICS
-from qsan_exporter.poll.fleet import Poller
-from qsan_exporter.status_page import ExporterState
-from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config
-from qsan_exporter.web_conn import Limits
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter.service import DEFAULT_GLOBAL_REQUESTS, Exporter, ListenError, Options
+from qsan_exporter.sharding import Shard, parse_shard
+from qsan_exporter.sharding.kube import DEFAULT_REFRESH_SECONDS, KubeError, StatefulSetReplicas
+from qsan_exporter.web.config import WebConfig, WebConfigError, load_web_config
+from qsan_exporter.web.conn import Limits
 
 log = logging.getLogger("qsan_exporter")
 
 EXIT_OK, EXIT_USAGE = 0, 1
 DEFAULT_LISTEN = ":9747"
 DEMO_LISTEN = "127.0.0.1:9747"
-# Requests in flight to all arrays together. Each array already gets one at a time by default
-# (max_concurrent_requests); this bounds the exporter's sockets and threads on a large fleet.
-DEFAULT_GLOBAL_REQUESTS = 32
+
+
+class UsageError(Exception):
+    """A bad argument or file: main prints the message and exits EXIT_USAGE."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,15 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _web_limit_arguments(p)
     p.add_argument("--demo", action="store_true",
                    help="run four simulated arrays (san, fas, nas, legacy) and poll them")
-    p.add_argument("--shard", metavar="I/N",
-                   help="poll and serve only the arrays whose name hashes to shard I of N")
-    p.add_argument("--shard.statefulset", dest="shard_statefulset", metavar="NAME",
-                   help="in a Kubernetes StatefulSet: N is NAME's replica count, read from the "
-                        "API and followed as it is scaled; --shard then gives I only")
-    p.add_argument("--shard.refresh-interval", dest="shard_refresh", type=float,
-                   default=kube_shard.DEFAULT_REFRESH_SECONDS, metavar="SECONDS",
-                   help="how often --shard.statefulset re-reads the replica count "
-                        f"(default {kube_shard.DEFAULT_REFRESH_SECONDS:.0f})")
+    _shard_arguments(p)
     p.add_argument("--api.max-concurrent-requests", dest="global_requests", type=int,
                    default=DEFAULT_GLOBAL_REQUESTS, metavar="N",
                    help="requests in flight to all arrays together, 0 for no cap "
@@ -93,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
                         "qsan_exporter.array_events), for Loki or Elasticsearch (default on)")
     p.add_argument("--version", action="version", version=f"qsan-exporter {__version__}")
     return p
+
+
+def _shard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shard", metavar="I/N",
+                   help="poll and serve only the arrays whose name hashes to shard I of N")
+    p.add_argument("--shard.statefulset", dest="shard_statefulset", metavar="NAME",
+                   help="in a Kubernetes StatefulSet: N is NAME's replica count, read from the "
+                        "API and followed as it is scaled; --shard then gives I only")
+    p.add_argument("--shard.refresh-interval", dest="shard_refresh", type=float,
+                   default=DEFAULT_REFRESH_SECONDS, metavar="SECONDS",
+                   help="how often --shard.statefulset re-reads the replica count "
+                        f"(default {DEFAULT_REFRESH_SECONDS:.0f})")
 
 
 def _web_limit_arguments(p: argparse.ArgumentParser) -> None:
@@ -120,19 +115,7 @@ def _web_limits(args: argparse.Namespace) -> Limits:
                   max_connections=args.web_max_connections)
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    index, sep, count = text.partition("/")
-    if not sep or not index.isdigit() or not count.isdigit():
-        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/3")
-    i, n = int(index), int(count)
-    if n < 1 or not 0 <= i < n:
-        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
-    return i, n
-
-
-def _shard_from_args(
-    args: argparse.Namespace,
-) -> tuple[tuple[int, int] | None, kube_shard.StatefulSetReplicas | None]:
+def _shard_from_args(args: argparse.Namespace) -> tuple[Shard | None, StatefulSetReplicas | None]:
     """--shard=I/N as given, or I with N read from the StatefulSet (--shard.statefulset)."""
     if not args.shard_statefulset:
         return (parse_shard(args.shard) if args.shard else None), None
@@ -140,7 +123,7 @@ def _shard_from_args(
         raise ValueError("--shard.statefulset needs --shard=I (the pod's ordinal, without /N)")
     if args.shard_refresh <= 0:
         raise ValueError("--shard.refresh-interval must be > 0")
-    replicas = kube_shard.StatefulSetReplicas(args.shard_statefulset)
+    replicas = StatefulSetReplicas(args.shard_statefulset)
     count = replicas.get()
     index = int(args.shard)
     log.info("StatefulSet %s has %d replicas: this is shard %d/%d",
@@ -148,78 +131,49 @@ def _shard_from_args(
     return (index, count), replicas
 
 
-def shard_of(name: str, count: int) -> int:
-    """Stable across processes, Python versions and restarts (unlike hash())."""
-    return zlib.crc32(name.encode("utf-8")) % count
+def _web_config(path: str | None) -> WebConfig | None:
+    if not path:
+        return None
+    try:
+        return load_web_config(path)
+    except WebConfigError as exc:
+        raise UsageError("\n".join([f"{path}: invalid web configuration:",
+                                     *(f"  - {p}" for p in exc.problems)])) from None
 
 
-def select_shard(config: Config, shard: tuple[int, int] | None) -> Config:
-    if shard is None:
-        return config
-    index, count = shard
-    # An ordinal beyond the count (a pod of a StatefulSet being scaled down) owns nothing.
-    return Config(arrays=tuple(a for a in config.arrays if shard_of(a.name, count) == index))
+def _options(args: argparse.Namespace) -> Options:
+    """Everything but the array config, checked; raises UsageError naming the argument."""
+    try:
+        shard, replicas = _shard_from_args(args)
+        limits = _web_limits(args)
+    except (ValueError, KubeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.global_requests < 0:
+        raise UsageError("--api.max-concurrent-requests must be >= 0")
+    state = args.state_directory
+    if state is None and not args.demo:
+        state = default_state_directory()
+    return Options(listen=args.listen,
+                   web_config=_web_config(args.web_config_file), limits=limits,
+                   lifecycle=args.enable_lifecycle, global_requests=args.global_requests,
+                   state_directory=state, shard=shard, replicas=replicas,
+                   shard_refresh=args.shard_refresh)
 
 
-@dataclass
-class _Selection:
-    """The loaded config and this instance's shard: reload changes one, re-sharding the other."""
-
-    config: Config
-    shard: tuple[int, int] | None
-
-
-class _GlobalMetrics:
-    """Process-wide families: build info and the config reload state."""
-
-    def __init__(self) -> None:
-        self.reload_successful = True
-
-    def collect(self) -> list[Metric]:
-        build = GLOBAL_METRICS["qsan_exporter_build_info"]
-        reload = GLOBAL_METRICS["qsan_config_last_reload_successful"]
-        info = GaugeMetricFamily(build.name, build.help, labels=list(build.labels))
-        info.add_metric([__version__, python_version()], 1)
-        return [info, GaugeMetricFamily(reload.name, reload.help,
-                                        value=1 if self.reload_successful else 0)]
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(exc.report("qsan-exporter", path).removeprefix("qsan-exporter: ")) \
+            from None
+    except Exception as exc:  # a config must never end the exporter with a traceback
+        log.debug("loading the config failed", exc_info=True)
+        raise UsageError(f"{path}: invalid configuration: cannot be read "
+                         f"({type(exc).__name__})") from None
 
 
-class Reloader:
-    """SIGHUP and POST /-/reload: the new config runs whole, or the old one keeps running."""
-
-    def __init__(self, path: Path | None, poller: Poller, global_metrics: _GlobalMetrics,
-                 current: _Selection, lock: threading.Lock,
-                 state: ExporterState | None = None) -> None:
-        self.path, self.poller, self.global_metrics = path, poller, global_metrics
-        self.current, self.lock, self.state = current, lock, state
-
-    def __call__(self) -> ReloadResult:
-        assert self.path is not None
-        with self.lock:
-            try:
-                loaded = load_config(self.path)
-                new = select_shard(loaded, self.current.shard)
-                self.poller.apply(new)  # all or nothing: raises before touching what runs
-            except Exception as exc:  # whatever the cause, the running config stays
-                self.global_metrics.reload_successful = False
-                reason = ("; ".join(exc.problems) if isinstance(exc, ConfigError)
-                          else f"unexpected {type(exc).__name__}: {exc}")
-                log.error("reload of %s failed, keeping the running config: %s",
-                          self.path, reason)
-                log.debug("reload failure", exc_info=not isinstance(exc, ConfigError))
-                if self.state is not None:  # the status page's "last reload"
-                    self.state.reloaded(False, reason)
-                return ReloadResult(False, "reload failed: " + reason)
-            self.current.config = loaded
-            self.global_metrics.reload_successful = True
-            if self.state is not None:
-                self.state.reloaded(True, f"{len(new.arrays)} array(s)")
-            log.info("reloaded %s: %d array(s)", self.path, len(new.arrays))
-            return ReloadResult(True, f"reloaded: {len(new.arrays)} array(s)")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _subcommand(argv: list[str]) -> int | None:
+    """`simulate` and `dump`: their own arguments and exit codes."""
     if argv[:1] == ["simulate"]:
         from qsan_exporter.simulator import cli as simulator_cli
 
@@ -234,134 +188,84 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         setup_logging("warning", "logfmt")  # the dump prints its own progress lines
         return dump.main(argv[1:])
+    return None
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    code = _subcommand(argv)
+    if code is not None:
+        return code
     parser = _parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format, args.log_array_events)
     try:
-        shard, replicas = _shard_from_args(args)
-        _web_limits(args)
-    except (ValueError, kube_shard.KubeError) as exc:
+        return _run(parser, args)
+    except UsageError as exc:
         print(f"qsan-exporter: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.global_requests < 0:
-        print("qsan-exporter: --api.max-concurrent-requests must be >= 0", file=sys.stderr)
-        return EXIT_USAGE
-    web_config: WebConfig | None = None
-    if args.web_config_file:
-        try:
-            web_config = load_web_config(args.web_config_file)
-        except WebConfigError as exc:
-            print(f"qsan-exporter: {args.web_config_file}: invalid web configuration:",
-                  file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  - {problem}", file=sys.stderr)
-            return EXIT_USAGE
 
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    options = _options(args)
     if args.demo:
         if args.config_file:
-            print("qsan-exporter: --demo takes no --config.file", file=sys.stderr)
-            return EXIT_USAGE
-        from qsan_exporter.demo import start_demo_arrays
-
-        if args.listen == DEFAULT_LISTEN:  # the demo stays on this machine, as its banner says
-            args.listen = DEMO_LISTEN
-
-        simulators, config = start_demo_arrays()
-        try:
-            return _serve(config, args, shard, None, web_config, replicas)
-        finally:
-            for sim in simulators:
-                sim.stop()
-
+            raise UsageError("--demo takes no --config.file")
+        return _demo(args, options)
     if not args.config_file:
         parser.print_usage(sys.stderr)
-        print("qsan-exporter: --config.file is required (or --demo)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        config = load_config(args.config_file)
-    except ConfigError as exc:
-        print(exc.report("qsan-exporter", args.config_file), file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:  # a config must never end the exporter with a traceback
-        log.debug("loading the config failed", exc_info=True)
-        print(f"qsan-exporter: {args.config_file}: invalid configuration: cannot be read "
-              f"({type(exc).__name__})", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--config.file is required (or --demo)")
+    config = _load(args.config_file)
     if args.config_check:
         print(f"{args.config_file}: OK, {len(config.arrays)} array(s): "
               + ", ".join(a.name for a in config.arrays))
         return EXIT_OK
-    return _serve(config, args, shard, Path(args.config_file), web_config, replicas)
+    return _serve(config, replace(options, config_path=Path(args.config_file)), args)
 
 
-def _serve(
-    config: Config, args: argparse.Namespace, shard: tuple[int, int] | None,
-    config_path: Path | None, web_config: WebConfig | None = None,
-    replicas: kube_shard.StatefulSetReplicas | None = None,
-) -> int:
-    global_metrics = _GlobalMetrics()
-    exposition = Exposition(extra=[global_metrics, REGISTRY])
-    global_limit = GlobalLimit(args.global_requests) if args.global_requests else None
-    state = args.state_directory
-    if state is None and not args.demo:
-        state = default_state_directory()
-    ledger = TokenLedger(state or None)
-    if ledger.directory is not None:
-        log.info("recording token sets in %s", ledger.directory)
-    poller = Poller(exposition, global_limit=global_limit, ledger=ledger)
-    reload_lock = threading.Lock()
+def _demo(args: argparse.Namespace, options: Options) -> int:
+    from qsan_exporter.simulator.demo import start_demo_arrays
 
-    current = _Selection(config, shard)  # what reload and re-sharding start from
-    state = ExporterState(__version__, time.time(), str(config_path) if config_path else None)
-    state.reloaded(True, "loaded at start", state.started_at)
-
-    reload = Reloader(config_path, poller, global_metrics, current, reload_lock, state)
-
+    if args.listen == DEFAULT_LISTEN:  # the demo stays on this machine, as its banner says
+        options = replace(options, listen=DEMO_LISTEN)
+    simulators, config = start_demo_arrays()
     try:
-        server = HttpServer(
-            App(exposition, poller, reload=reload if config_path else None, state=state,
-                lifecycle=args.enable_lifecycle), args.listen,
-            web_config=web_config, limits=_web_limits(args),
-        )
-    except (OSError, ValueError) as exc:
-        print(f"qsan-exporter: cannot listen on {args.listen}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    def reshard(count: int) -> None:
-        with reload_lock:
-            assert shard is not None
-            current.shard = (shard[0], count)
-            poller.apply(select_shard(current.config, current.shard))
+        return _serve(config, options, args)
+    finally:
+        for sim in simulators:
+            sim.stop()
 
-    selected = select_shard(config, shard)
-    poller.start(selected)
-    server.start()
-    watcher = None
-    if replicas is not None and shard is not None:
-        watcher = kube_shard.ShardCountWatcher(replicas, shard[1], reshard,
-                                               interval=args.shard_refresh)
-        watcher.start()
+
+def _serve(config: Config, options: Options, args: argparse.Namespace) -> int:
+    try:
+        exporter = Exporter(config, options)
+    except ListenError as exc:
+        raise UsageError(str(exc)) from None
+    selected = exporter.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if config_path is not None:
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
-    names = ", ".join(a.name for a in selected.arrays)
-    count = len(selected.arrays)
-    what = ("simulated " if args.demo else "") + ("array" if count == 1 else "arrays")
-    where = "" if server.host else " (listening on all interfaces)"
-    log.info("polling %d %s: %s; serving %s/metrics%s", count, what, names, server.url, where)
-    if args.log_format != "json":  # a JSON log stream on a terminal stays JSON only
-        print(f"qsan-exporter {__version__}: polling {count} {what}: {names}\n"
-              f"  metrics: {server.url}/metrics{where}\n  status:  {server.url}/", flush=True)
+    if options.config_path is not None:
+        signal.signal(signal.SIGHUP,
+                      lambda *_: threading.Thread(target=exporter.reload).start())
+    _banner(exporter, selected, args)
     while not stop.wait(1.0):
         pass
     log.info("shutting down: stopping polls and revoking tokens")
-    if watcher is not None:
-        watcher.stop()
-    server.stop()
-    poller.stop()
+    exporter.stop()
     return EXIT_OK
+
+
+def _banner(exporter: Exporter, selected: Config, args: argparse.Namespace) -> None:
+    names = ", ".join(a.name for a in selected.arrays)
+    count = len(selected.arrays)
+    what = ("simulated " if args.demo else "") + ("array" if count == 1 else "arrays")
+    url = exporter.url
+    where = "" if exporter.server.host else " (listening on all interfaces)"
+    log.info("polling %d %s: %s; serving %s/metrics%s", count, what, names, url, where)
+    if args.log_format != "json":  # a JSON log stream on a terminal stays JSON only
+        print(f"qsan-exporter {__version__}: polling {count} {what}: {names}\n"
+              f"  metrics: {url}/metrics{where}\n  status:  {url}/", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The array's own health in one line, for the status page: which parts are failed or degraded.
+"""The array's own health in one line: which parts are failed or degraded (poll and status page).
 
 The collectors translate the device's status strings into the `*_health` families once per poll
 (0 ok, 1 warning, 2 critical; SPEC §4); `part_health` reads those families when the poll builds

@@ -29,11 +29,11 @@ from qsan_exporter.array_events import (
     event_time,
 )
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.debug_view import render_debug
 from qsan_exporter.exposition import families_of
 from qsan_exporter.logging_setup import JsonFormatter, LogfmtFormatter, setup_logging
 from qsan_exporter.poll.array import ArrayPoll
-from qsan_exporter.status_page import ExporterState, render_status
+from qsan_exporter.web.debug_view import render_debug
+from qsan_exporter.web.status_page import ExporterState, render_status
 
 PASSWORD = "secret-pw"
 _PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsan_exporter.cli import Reloader, _GlobalMetrics, _Selection, main
+from qsan_exporter.cli import main
 from qsan_exporter.config import _ALL_KEYS, load_config
-from qsan_exporter.exposition import Exposition
-from qsan_exporter.poll.fleet import Poller
+from qsan_exporter.service import Exporter, Options
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
 BAD_URLS = ["https://[::1", "https://[::1]:99999", "http://127.0.0.1:0", "ftp://127.0.0.1",
@@ -84,7 +82,7 @@ def test_config_check_never_raises(tmp_path_factory: pytest.TempPathFactory,
 
 
 class Live:
-    """What the CLI builds for serving, minus the HTTP server: exposition, poller, reloader."""
+    """An exporter in-process (service.Exporter, port 0) reloading a file the examples rewrite."""
 
     def __init__(self, tmp: Path, sim: SimulatedArray) -> None:
         self.path = tmp / "live.yml"
@@ -92,13 +90,10 @@ class Live:
                                   "interval_seconds": 30, "timeout_seconds": 2},
                      "arrays": [{"name": "healthy", "url": sim.url}]}
         dump(self.path, self.good)
-        self.metrics = _GlobalMetrics()
-        self.poller = Poller(Exposition(extra=[self.metrics]))
-        config = load_config(self.path)
-        self.current = _Selection(config, None)
-        self.reload = Reloader(self.path, self.poller, self.metrics, self.current,
-                               threading.Lock())
-        self.poller.start(config)
+        self.exporter = Exporter(load_config(self.path), Options(config_path=self.path))
+        self.poller = self.exporter.poller
+        self.reload = self.exporter.reload
+        self.exporter.start()
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +105,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Simul
     try:
         yield live, sim
     finally:
-        live.poller.stop()
+        live.exporter.stop()
         sim.stop()
 
 
@@ -129,10 +124,10 @@ def test_a_reload_is_whole_or_not_at_all(live: tuple[Live, SimulatedArray],
     dump(live_.path, document)
     result = live_.reload()  # raising fails the test
     if result.ok:
-        assert live_.metrics.reload_successful
+        assert live_.exporter.reload_successful
         assert live_.poller.configs() == {a.name: a for a in load_config(live_.path).arrays}
     else:
-        assert not live_.metrics.reload_successful
+        assert not live_.exporter.reload_successful
         assert result.message.startswith("reload failed: ")
         assert live_.poller.configs() == before  # the old config, whole
         assert sim.stats.logins == logins and sim.live_token_sets() == 1  # tokens untouched

@@ -24,7 +24,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from qsan_exporter.cli import _parser, shard_of
+from qsan_exporter.cli import _parser
+from qsan_exporter.sharding import shard_of
 from tests.conftest import ROOT
 
 K8S = ROOT / "deploy" / "kubernetes"

@@ -20,8 +20,9 @@ import requests
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from qsan_exporter.cli import main, shard_of
-from qsan_exporter.kube_shard import KubeError, ShardCountWatcher, StatefulSetReplicas
+from qsan_exporter.cli import main
+from qsan_exporter.sharding import shard_of
+from qsan_exporter.sharding.kube import KubeError, ShardCountWatcher, StatefulSetReplicas
 from tests.conftest import wait_for, write_config
 
 NAMESPACE = "monitoring"

@@ -13,10 +13,10 @@ import requests
 from qsan_exporter.api.legacy.client import LOGIN_TEMPLATE, LegacyClient
 from qsan_exporter.api.legacy.source import LegacySource
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.demo import start_demo_arrays
 from qsan_exporter.exposition import families_of
 from qsan_exporter.poll.fleet import build_member
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
+from qsan_exporter.simulator.demo import start_demo_arrays
 from qsan_exporter.snapshot import Snapshot
 
 PASSWORD = "se/cr%e#t-ä"

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from qsan_exporter.exposition import Exposition, negotiate
-from qsan_exporter.http import App
+from qsan_exporter.web.routes import App
 
 PROMETHEUS_2 = ("application/openmetrics-text;version=1.0.0;q=0.5,"
                 "application/openmetrics-text;version=0.0.1;q=0.4,"

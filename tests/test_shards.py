@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from qsan_exporter.cli import shard_of
+from qsan_exporter.sharding import shard_of
 from tests.conftest import query, wait_for, write_config
 
 ARRAYS = 30

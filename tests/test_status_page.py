@@ -40,7 +40,7 @@ def test_status_page_shows_backoff_of_a_dead_array(simulators, exporter, tmp_pat
 
 def test_page_shows_a_failed_reload_and_an_array_still_waiting() -> None:
     from qsan_exporter.config import ArrayConfig
-    from qsan_exporter.status_page import ExporterState, render_status
+    from qsan_exporter.web.status_page import ExporterState, render_status
 
     state = ExporterState("9.9.9", started_at=1000.0, config_file="/etc/qsan.yml")
     state.reloaded(False, "array 'x': url <must> be http(s)", at=4000.0)

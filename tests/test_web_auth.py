@@ -1,4 +1,4 @@
-"""Basic auth under attack (web_auth.py): bounded bcrypt work, cached verdicts, quiet timing."""
+"""Basic auth under attack (web/auth.py): bounded bcrypt work, cached verdicts, quiet timing."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import bcrypt
 import pytest
 import requests
 
-from qsan_exporter import web_auth
-from qsan_exporter.web_auth import BasicAuth
-from qsan_exporter.web_config import WebConfig
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter.web import auth as web_auth
+from qsan_exporter.web.auth import BasicAuth
+from qsan_exporter.web.config import WebConfig
+from qsan_exporter.web.server import HttpServer
 
 PASSWORD = "s3cret-scrape"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(6)).decode()

@@ -22,10 +22,11 @@ import requests
 import trustme
 import yaml
 
-from qsan_exporter import cli, web_auth
-from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
-from qsan_exporter.web_conn import Limits
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter import cli
+from qsan_exporter.web import auth as web_auth
+from qsan_exporter.web.config import WebConfig, WebConfigError, load_web_config, ssl_context
+from qsan_exporter.web.conn import Limits
+from qsan_exporter.web.server import HttpServer
 from tests.conftest import ROOT, free_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"
@@ -469,8 +470,7 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
     def must_not_start(*_: object, **__: object) -> None:
         raise AssertionError("started despite a bad web config")
 
-    monkeypatch.setattr(cli, "HttpServer", must_not_start)
-    monkeypatch.setattr(cli, "Poller", must_not_start)
+    monkeypatch.setattr(cli, "Exporter", must_not_start)  # neither polls nor serves
     port = free_port()
     for extra in ([], ["--config.check"]):
         code = cli.main(["--config.file", str(config), "--web.config.file", str(bad),

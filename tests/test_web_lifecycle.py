@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from qsan_exporter.exposition import Exposition
-from qsan_exporter.http import App, ReloadResult
 from qsan_exporter.poll.fleet import Poller
+from qsan_exporter.web.routes import App, ReloadResult
 
 
 def call(app: App, method: str, **headers: str) -> tuple[str, str]:

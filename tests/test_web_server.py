@@ -1,4 +1,4 @@
-"""The bounded server (web_server.py, web_conn.py) against slow, broken and hostile clients.
+"""The bounded server (web/server.py, web/conn.py) against slow, broken and hostile clients.
 
 Every test is on loopback, bounded in count and time, and asserts counts (answers, threads,
 closed connections), never durations.
@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import trustme
 
-from qsan_exporter.web_config import TLSServerConfig, WebConfig
-from qsan_exporter.web_conn import Limits
-from qsan_exporter.web_server import HttpServer
+from qsan_exporter.web.config import WebConfig
+from qsan_exporter.web.conn import Limits
+from qsan_exporter.web.server import HttpServer
+from qsan_exporter.web.tls import TLSServerConfig
 
 BODY = b"# HELP up fake\nup 1\n" * 200
 

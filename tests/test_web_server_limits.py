@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from qsan_exporter import web_server
+from qsan_exporter.web import server as web_server
 from tests.conftest import free_port, wait_for, write_config
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,61 +31,24 @@ from typing import Any
 
 import yaml
 
-from qsan_exporter import web_auth
 from qsan_exporter.config_input import warn_if_others_can_read
-from qsan_exporter.web_auth import BasicAuth, WSGIApp
+from qsan_exporter.web import auth as web_auth
+from qsan_exporter.web.auth import BasicAuth, WSGIApp
+from qsan_exporter.web.tls import (
+    CLIENT_AUTH_TYPES,
+    CURVES,
+    GO_CIPHERS,
+    TLS13_CIPHERS,
+    TLS_VERSIONS,
+    TLSServerConfig,
+    tls_context,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BasicAuth", "WSGIApp", "WebConfig", "WebConfigError", "load_web_config"]
+__all__ = ["BasicAuth", "TLSServerConfig", "WSGIApp", "WebConfig", "WebConfigError",
+           "load_web_config", "tls_context"]
 
-TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
-# client_auth_type -> (verify mode, needs client_ca_file)
-CLIENT_AUTH_TYPES: dict[str, tuple[ssl.VerifyMode, bool]] = {
-    "NoClientCert": (ssl.CERT_NONE, False),
-    "RequestClientCert": (ssl.CERT_OPTIONAL, False),
-    "RequireAnyClientCert": (ssl.CERT_REQUIRED, True),
-    "RequireClientCert": (ssl.CERT_REQUIRED, True),  # old exporter-toolkit spelling
-    "VerifyClientCertIfGiven": (ssl.CERT_OPTIONAL, True),
-    "RequireAndVerifyClientCert": (ssl.CERT_REQUIRED, True),
-}
-# Go crypto/tls names (tls.CipherSuites() and InsecureCipherSuites()) -> OpenSSL names.
-GO_CIPHERS = {
-    "TLS_RSA_WITH_RC4_128_SHA": "RC4-SHA",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "DES-CBC3-SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
-    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
-    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
-    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA": "ECDHE-ECDSA-RC4-SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
-    "TLS_ECDHE_RSA_WITH_RC4_128_SHA": "ECDHE-RSA-RC4-SHA",
-    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA": "ECDHE-RSA-DES-CBC3-SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
-    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": "ECDHE-ECDSA-AES128-SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": "ECDHE-RSA-AES128-SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": "ECDHE-RSA-CHACHA20-POLY1305",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": "ECDHE-ECDSA-CHACHA20-POLY1305",
-}
-# TLS 1.3 suites: valid names, but neither Go nor Python's ssl lets a server restrict them.
-TLS13_CIPHERS = frozenset(
-    {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
-)
-CURVES = frozenset({"CurveP256", "CurveP384", "CurveP521", "X25519"})
 # exporter-toolkit's fixed list (handler.go): header -> allowed values (None = any).
 HEADERS: dict[str, tuple[str, ...] | None] = {
     "Strict-Transport-Security": None,
@@ -108,20 +70,6 @@ _UNSUPPORTED = {
     "tls_server_config.client_ca": "inline CAs are not supported; use client_ca_file",
     "rate_limit": "not supported by qsan-exporter",
 }
-
-
-@dataclass(frozen=True)
-class TLSServerConfig:
-    cert_file: Path
-    key_file: Path
-    client_auth_type: str = "NoClientCert"
-    client_ca_file: Path | None = None
-    client_allowed_sans: tuple[str, ...] = ()
-    min_version: str = "TLS12"
-    max_version: str = "TLS13"
-    cipher_suites: tuple[str, ...] = ()
-    prefer_server_cipher_suites: bool = True
-    curve_preferences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -329,35 +277,7 @@ def ssl_context(config: WebConfig) -> ssl.SSLContext | None:
     return tls_context(config.tls) if config.tls is not None else None
 
 
-def tls_context(tls: TLSServerConfig) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with warnings.catch_warnings():
-        # Python warns that TLS 1.0/1.1 are deprecated; the operator chose them explicitly.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = TLS_VERSIONS[tls.min_version]
-        context.maximum_version = TLS_VERSIONS[tls.max_version]
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    verify_mode, _ = CLIENT_AUTH_TYPES[tls.client_auth_type]
-    if tls.client_ca_file is not None:
-        context.load_verify_locations(cafile=tls.client_ca_file)
-        context.verify_mode = verify_mode
-    # Without a CA, RequestClientCert cannot ask for a certificate Python would accept.
-    if tls.prefer_server_cipher_suites:
-        context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-    else:
-        context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-    openssl_ciphers = _openssl_ciphers(tls.cipher_suites)
-    if openssl_ciphers:  # TLS 1.3 suites are not configurable; they stay enabled
-        context.set_ciphers(openssl_ciphers)
-    return context
-
-
-def _openssl_ciphers(names: tuple[str, ...]) -> str:
-    """Go names -> an OpenSSL cipher string; TLS 1.3 and unknown names were reported at load."""
-    return ":".join(dict.fromkeys(GO_CIPHERS[n] for n in names if n in GO_CIPHERS))
-
-
 def wrap_app(app: WSGIApp, config: WebConfig) -> WSGIApp:
-    """`app` behind the config's basic auth and response headers (see web_auth.py)."""
+    """`app` behind the config's basic auth and response headers (see auth.py)."""
     return web_auth.wrap_app(app, config.headers, config.basic_auth_users,
                              tls=config.tls is not None)

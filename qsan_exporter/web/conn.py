@@ -1,4 +1,4 @@
-"""The connection manager behind web_server.py: no worker thread waits for a slow client.
+"""The connection manager behind server.py: no worker thread waits for a slow client.
 
 cheroot's own manager hands every new connection straight to a worker, which then blocks on the
 request line for up to the read timeout, and it does TLS handshakes in its one accept loop. Here
@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cheroot import connections, server
-from cheroot.makefile import StreamReader, StreamWriter
+
+from qsan_exporter.web.streams import makefile_after
+from qsan_exporter.web.tls import sans_allowed
 
 log = logging.getLogger(__name__)
 
@@ -73,57 +75,6 @@ class _Waiting:
             self.sock.close()
 
 
-class _PrefixedIO(socket.SocketIO):
-    """The socket's stream, after the bytes the selector thread already read."""
-
-    def __init__(self, sock: socket.socket, mode: str, prefix: bytes) -> None:
-        super().__init__(sock, mode)
-        self._prefix = memoryview(prefix)
-
-    def readinto(self, b: Any) -> int | None:
-        if self._prefix:
-            n = min(len(b), len(self._prefix))
-            b[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        return super().readinto(b)
-
-
-class _PrefixedReader(StreamReader):
-    def __init__(self, sock: socket.socket, prefix: bytes, bufsize: int) -> None:
-        super(StreamReader, self).__init__(_PrefixedIO(sock, "rb", prefix), bufsize)
-        self.bytes_read = 0
-
-
-class _DeadlineIO(socket.SocketIO):
-    """Writes that fail once the connection's response deadline has passed."""
-
-    def __init__(self, sock: socket.socket, mode: str, conn: Connection) -> None:
-        super().__init__(sock, mode)
-        self._conn = conn
-
-    def write(self, b: Any) -> int | None:
-        remaining = self._conn.write_deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("timed out")  # cheroot's wording for a timeout: no 500 logged
-        self._sock.settimeout(min(remaining, self._conn.server.timeout))
-        return super().write(b)
-
-
-class _DeadlineWriter(StreamWriter):
-    def __init__(self, sock: socket.socket, conn: Connection, bufsize: int) -> None:
-        super(StreamWriter, self).__init__(_DeadlineIO(sock, "wb", conn), bufsize)
-        self.bytes_written = 0
-
-
-def _makefile(prefix: bytes) -> Any:
-    def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
-        if "r" in mode:
-            return _PrefixedReader(sock, prefix, bufsize)
-        return server.MakeFile(sock, mode, bufsize)
-    return make
-
-
 class ScrapesFirst(queue.Queue):  # type: ignore[type-arg]
     """The workers' queue: a scrape waits only behind other scrapes, never behind a status
     page or a reload."""
@@ -140,28 +91,6 @@ class ScrapesFirst(queue.Queue):  # type: ignore[type-arg]
 
     def _get(self) -> Any:
         return self.scrapes.popleft() if self.scrapes else self.queue.popleft()
-
-
-class Connection(server.HTTPConnection):
-    """Counts itself closed once, so the connection cap sees every socket exactly once."""
-
-    _counted = False
-    scrape = False  # set per request by the selector thread: served first
-    write_deadline = 0.0
-
-    def __init__(self, http_server: Any, sock: socket.socket, makefile: Any) -> None:
-        super().__init__(http_server, sock, makefile)
-        self.wfile = _DeadlineWriter(sock, self, self.wbufsize)
-
-    def communicate(self) -> bool:
-        self.write_deadline = time.monotonic() + self.server.limits.write_timeout
-        return bool(super().communicate())
-
-    def close(self) -> None:
-        super().close()
-        if not self._counted:
-            self._counted = True
-            self.server.connection_closed()
 
 
 def simple_reply(sock: socket.socket, status: str, text: str) -> None:
@@ -342,9 +271,7 @@ class BoundedConnections(connections.ConnectionManager):
     def _sans_ok(self, w: _Waiting) -> bool:
         if not self.allowed_sans:
             return True
-        cert = w.sock.getpeercert()  # type: ignore[attr-defined]
-        names = [value for _kind, value in (cert or {}).get("subjectAltName", ())]
-        if any(name in self.allowed_sans for name in names):
+        if sans_allowed(w.sock.getpeercert(), self.allowed_sans):  # type: ignore[attr-defined]
             return True
         log.debug("TLS client %s: certificate has none of client_allowed_sans", w.addr[0])
         return False
@@ -388,7 +315,7 @@ class BoundedConnections(connections.ConnectionManager):
             self.waiting.pop(w.fd, None)
             self._selector.unregister(w.fd)
         w.sock.settimeout(self.server.timeout)
-        conn = self.server.ConnectionClass(self.server, w.sock, _makefile(w.buf))
+        conn = self.server.ConnectionClass(self.server, w.sock, makefile_after(w.buf))
         conn.remote_addr, conn.remote_port = w.addr[0], w.addr[1]
         conn.ssl_env = self.server.ssl_env
         conn.scrape = path in SCRAPE_PATHS

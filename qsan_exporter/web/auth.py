@@ -32,7 +32,7 @@ from typing import Any
 
 import bcrypt
 
-log = logging.getLogger("qsan_exporter.web_config")
+log = logging.getLogger("qsan_exporter.web.config")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 REALM = "qsan-exporter"

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from qsan_exporter import __version__
-from qsan_exporter.debug_view import render_debug
 from qsan_exporter.exposition import Exposition, negotiate
 from qsan_exporter.poll.fleet import Poller
-from qsan_exporter.status_page import ExporterState, render_status
+from qsan_exporter.web.debug_view import render_debug
+from qsan_exporter.web.status_page import ExporterState, render_status
 
 log = logging.getLogger(__name__)
 

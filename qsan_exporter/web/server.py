@@ -1,10 +1,10 @@
 """The HTTP server: cheroot's WSGI server with a fixed worker pool and bounded connections.
 
 cheroot (CherryPy's server, maintained, pure Python) brings the HTTP/1.1 parsing, keep-alive,
-chunked bodies, the WSGI gateway and a fixed thread pool. web_conn.py replaces its connection
+chunked bodies, the WSGI gateway and a fixed thread pool. conn.py replaces its connection
 manager so that slow or silent clients, TLS handshakes and oversized heads never hold a worker,
 and so that scrapes are served first when the server is saturated. TLS, basic auth and response
-headers come from an exporter-toolkit web config (web_config.py).
+headers come from an exporter-toolkit web config (config.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import Any
 from cheroot import wsgi
 
 from qsan_exporter import __version__
-from qsan_exporter.web_config import WebConfig, WSGIApp, tls_context, wrap_app
-from qsan_exporter.web_conn import BoundedConnections, Connection, Limits, ScrapesFirst
+from qsan_exporter.web.config import WebConfig, WSGIApp, wrap_app
+from qsan_exporter.web.conn import BoundedConnections, Limits, ScrapesFirst
+from qsan_exporter.web.streams import Connection
+from qsan_exporter.web.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ def _without_body_for_head(app: WSGIApp) -> WSGIApp:
 
 
 class _Server(wsgi.Server):
-    """cheroot's WSGI server with web_conn's connection manager and logging."""
+    """cheroot's WSGI server with conn.py's connection manager and logging."""
 
     ConnectionClass = Connection
 
@@ -77,8 +79,8 @@ class _Server(wsgi.Server):
                          server_name="qsan-exporter", request_queue_size=limits.backlog,
                          timeout=limits.read_timeout)  # type: ignore[arg-type]
         self.version = f"qsan-exporter/{__version__}"
-        self.max_request_header_size = limits.max_header_bytes + 1024  # web_conn checks first
-        self.keep_alive_conn_limit = None  # web_conn caps all connections instead
+        self.max_request_header_size = limits.max_header_bytes + 1024  # conn.py checks first
+        self.keep_alive_conn_limit = None  # conn.py caps all connections instead
         self.requests._queue = ScrapesFirst()  # before prepare() starts the workers
         self.requests.get = self.requests._queue.get
         self.limits = limits
@@ -103,7 +105,7 @@ class _Server(wsgi.Server):
 
 class HttpServer:
     """The exporter's server in a background thread; TLS, basic auth and headers from an
-    exporter-toolkit web config when one is given (see web_config.py)."""
+    exporter-toolkit web config when one is given (see config.py)."""
 
     def __init__(
         self, app: WSGIApp, address: str, *, web_config: WebConfig | None = None,

@@ -16,7 +16,7 @@ from qsan_exporter.api.stats import TokenTimes
 from qsan_exporter.array_events import shown_time
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.snapshot import Snapshot
-from qsan_exporter.status_page import duration, next_poll
+from qsan_exporter.web.status_page import duration, next_poll
 
 
 def _at(now: float, at: float) -> str:

@@ -1,0 +1,86 @@
+"""A worker's socket streams: reads that start with the head the selector thread already
+read (conn.py), and writes bounded by one response deadline, so a client that stops reading
+frees its worker (Limits.write_timeout)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from cheroot import server
+from cheroot.makefile import StreamReader, StreamWriter
+
+
+class _PrefixedIO(socket.SocketIO):
+    """The socket's stream, after the bytes the selector thread already read."""
+
+    def __init__(self, sock: socket.socket, mode: str, prefix: bytes) -> None:
+        super().__init__(sock, mode)
+        self._prefix = memoryview(prefix)
+
+    def readinto(self, b: Any) -> int | None:
+        if self._prefix:
+            n = min(len(b), len(self._prefix))
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return super().readinto(b)
+
+
+class _PrefixedReader(StreamReader):
+    def __init__(self, sock: socket.socket, prefix: bytes, bufsize: int) -> None:
+        super(StreamReader, self).__init__(_PrefixedIO(sock, "rb", prefix), bufsize)
+        self.bytes_read = 0
+
+
+class _DeadlineIO(socket.SocketIO):
+    """Writes that fail once the connection's response deadline has passed."""
+
+    def __init__(self, sock: socket.socket, mode: str, conn: Connection) -> None:
+        super().__init__(sock, mode)
+        self._conn = conn
+
+    def write(self, b: Any) -> int | None:
+        remaining = self._conn.write_deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")  # cheroot's wording for a timeout: no 500 logged
+        self._sock.settimeout(min(remaining, self._conn.server.timeout))
+        return super().write(b)
+
+
+class _DeadlineWriter(StreamWriter):
+    def __init__(self, sock: socket.socket, conn: Connection, bufsize: int) -> None:
+        super(StreamWriter, self).__init__(_DeadlineIO(sock, "wb", conn), bufsize)
+        self.bytes_written = 0
+
+
+def makefile_after(prefix: bytes) -> Any:
+    """cheroot's makefile, reading first the request head the selector thread already read."""
+    def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
+        if "r" in mode:
+            return _PrefixedReader(sock, prefix, bufsize)
+        return server.MakeFile(sock, mode, bufsize)
+    return make
+
+
+class Connection(server.HTTPConnection):
+    """Counts itself closed once, so the connection cap sees every socket exactly once."""
+
+    _counted = False
+    scrape = False  # set per request by the selector thread: served first
+    write_deadline = 0.0
+
+    def __init__(self, http_server: Any, sock: socket.socket, makefile: Any) -> None:
+        super().__init__(http_server, sock, makefile)
+        self.wfile = _DeadlineWriter(sock, self, self.wbufsize)
+
+    def communicate(self) -> bool:
+        self.write_deadline = time.monotonic() + self.server.limits.write_timeout
+        return bool(super().communicate())
+
+    def close(self) -> None:
+        super().close()
+        if not self._counted:
+            self._counted = True
+            self.server.connection_closed()
