@@ -264,6 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(config, args, shard, Path(args.config_file), web_config, replicas)
 
 
+def _log_listening(server: HttpServer) -> None:
+    """The bound address, as Prometheus logs its own: with `--web.listen-address=...:0` this
+    line is how an operator (or a test) learns the port the kernel chose."""
+    host = server.host or "0.0.0.0"
+    address = f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
+    log.info("Listening on", extra={"qsan_fields": {"address": address}})
+
+
 def _serve(
     config: Config, args: argparse.Namespace, shard: tuple[int, int] | None,
     config_path: Path | None, web_config: WebConfig | None = None,
@@ -305,6 +313,7 @@ def _serve(
     selected = select_shard(config, shard)
     poller.start(selected)
     server.start()
+    _log_listening(server)
     watcher = None
     if replicas is not None and shard is not None:
         watcher = kube_shard.ShardCountWatcher(replicas, shard[1], reshard,

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 import yaml
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import bound_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "deploy" / "prometheus" / "qsan_alerts.yml"
@@ -164,15 +164,16 @@ def binary(name: str) -> str:
 
 
 class Daemon:
-    """One server process on a loopback port; `stop()` terminates it and waits (kills if stuck)."""
+    """One server process started on loopback port 0; its URL carries the port it logged
+    binding. `stop()` terminates it and waits (kills if stuck)."""
 
-    def __init__(self, argv: list[str], log_path: Path, url: str, ready_path: str,
+    def __init__(self, argv: list[str], log_path: Path, ready_path: str,
                  timeout: float = 60) -> None:
-        self.url = url
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         try:
+            self.url = f"http://127.0.0.1:{bound_port(log_path, self.process, timeout)}"
             wait_for(lambda: self._ready(ready_path), timeout, f"{argv[0]} ready")
         except BaseException:
             self.stop()
@@ -201,11 +202,10 @@ def start_prometheus(workdir: Path, config: dict[str, Any]) -> Daemon:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
     return Daemon([binary("prometheus"), f"--config.file={config_path}",
                    f"--storage.tsdb.path={workdir / 'tsdb'}",
-                   f"--web.listen-address=127.0.0.1:{port}"],
-                  workdir / "prometheus.log", f"http://127.0.0.1:{port}", "/-/ready")
+                   "--web.listen-address=127.0.0.1:0"],
+                  workdir / "prometheus.log", "/-/ready")
 
 
 def start_alertmanager(workdir: Path, config: dict[str, Any]) -> Daemon:
@@ -213,11 +213,10 @@ def start_alertmanager(workdir: Path, config: dict[str, Any]) -> Daemon:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
     return Daemon([binary("prometheus-alertmanager"), f"--config.file={config_path}",
-                   f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                   f"--storage.path={workdir / 'data'}", "--web.listen-address=127.0.0.1:0",
                    "--cluster.listen-address="],
-                  workdir / "alertmanager.log", f"http://127.0.0.1:{port}", "/-/ready")
+                  workdir / "alertmanager.log", "/-/ready")
 
 
 class WebhookRecorder:

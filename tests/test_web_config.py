@@ -25,7 +25,7 @@ import yaml
 from qsan_exporter import cli, web_config
 from qsan_exporter.http import HttpServer
 from qsan_exporter.web_config import WebConfig, WebConfigError, load_web_config, ssl_context
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, bound_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"
 # Cost 4: the minimum, so tests stay fast; the cache logic does not depend on the cost.
@@ -470,10 +470,9 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
 
     monkeypatch.setattr(cli, "HttpServer", must_not_start)
     monkeypatch.setattr(cli, "Poller", must_not_start)
-    port = free_port()
     for extra in ([], ["--config.check"]):
         code = cli.main(["--config.file", str(config), "--web.config.file", str(bad),
-                         f"--web.listen-address=127.0.0.1:{port}", *extra])
+                         "--web.listen-address=127.0.0.1:0", *extra])
         assert code == 1
         err = capsys.readouterr().err
         assert f"{bad}: invalid web configuration" in err
@@ -485,15 +484,14 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
 def test_cli_demo_serves_https_with_basic_auth(tmp_path: Path, pki: Pki) -> None:
     web = write(tmp_path, {"tls_server_config": tls_section(pki),
                            "basic_auth_users": {"prometheus": HASH}})
-    port = free_port()
     out = tmp_path / "exporter.log"
     with out.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "qsan_exporter.cli", "--demo", f"--web.config.file={web}",
-             f"--web.listen-address=127.0.0.1:{port}"],
+             "--web.listen-address=127.0.0.1:0"],
             stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"https://127.0.0.1:{port}"
     try:
+        url = f"https://127.0.0.1:{bound_port(out, process)}"
         def scrape() -> requests.Response | None:
             if process.poll() is not None:
                 raise AssertionError(f"exporter exited:\n{out.read_text()}")
