@@ -39,6 +39,7 @@ from typing import Any
 import bcrypt
 import yaml
 
+from qsan_exporter.config_input import ConfigError as WebConfigError
 from qsan_exporter.config_input import warn_if_others_can_read
 
 log = logging.getLogger(__name__)
@@ -134,12 +135,6 @@ class WebConfig:
     # user -> bcrypt hash; repr=False keeps hashes out of logs and tracebacks.
     basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
     http2: bool = True
-
-
-class WebConfigError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def load_web_config(path: str | Path) -> WebConfig:

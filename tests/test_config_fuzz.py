@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qsan_exporter.cli import Reloader, _GlobalMetrics, _Selection, main
-from qsan_exporter.config import _ALL_KEYS, load_config
+from qsan_exporter.config import ALL_KEYS, load_config
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poller import Poller
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
@@ -45,7 +45,7 @@ def arrays(draw: st.DrawFn, index: int) -> dict[str, Any]:
     array = {"name": f"f{index}", "username": "u", "password": "p",
              "url": draw(st.sampled_from(BAD_URLS + LOOPBACK_URLS * 4))}
     if draw(st.booleans()):  # half the arrays get wrong or extreme values, half stay valid
-        for key in draw(st.lists(st.sampled_from(sorted(_ALL_KEYS)), max_size=4, unique=True)):
+        for key in draw(st.lists(st.sampled_from(sorted(ALL_KEYS)), max_size=4, unique=True)):
             array[key] = draw(values)
     if draw(st.booleans()):  # a valid-looking timing pair, for more configs that pass
         array.update(interval_seconds=30, timeout_seconds=1)
@@ -59,7 +59,7 @@ def documents(draw: st.DrawFn) -> Any:
     count = draw(st.sampled_from([1, 1, 2, 0]))
     doc: dict[str, Any] = {"arrays": [draw(arrays(i)) for i in range(count)]}
     if draw(st.integers(0, 3)) == 0:
-        doc["defaults"] = draw(st.dictionaries(st.sampled_from(sorted(_ALL_KEYS)), values,
+        doc["defaults"] = draw(st.dictionaries(st.sampled_from(sorted(ALL_KEYS)), values,
                                                max_size=3))
     return doc
 
