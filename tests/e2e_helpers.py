@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from tests.conftest import bound_port, wait_for
 
@@ -153,6 +154,55 @@ def label_values_call(query: str) -> tuple[str | None, str]:
     if not match:
         raise ValueError(f"unsupported variable query {query!r} (only label_values is handled)")
     return match.group(1), match.group(2)
+
+
+# --- what the exporter serves -------------------------------------------------------------------
+
+# Families a product cannot have (SPEC §4, manual): the only ones allowed to be missing.
+NOT_ON = {
+    "nas": {
+        "qsan_disk_throughput_bytes_per_second",  # NAS disks have no performance object
+        "qsan_disk_latency_seconds",
+        "qsan_disk_ssd_life_remaining_ratio",  # "NAS: always 0" = no data
+        "qsan_disk_written_bytes_total",
+        "qsan_raidset_size_bytes",  # "NAS: always 0"
+        "qsan_raidset_used_bytes",
+        "qsan_cache_to_flash_health",  # cacheToFlash: "Only for SAN, FAS"
+        "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
+        "qsan_volume_qos_max_throughput_bytes_per_second",
+        "qsan_replication_path_health",  # NAS destination lines carry no status
+        "qsan_raidset_ee_spares",  # eeSpareNum "NAS: always 0"
+    },
+    # loginTime: "Only for NAS" (manual 002 l.1055); the `spare` list is "Only for NAS"
+    "san": {"qsan_iscsi_session_login_timestamp_seconds", "qsan_raidset_spare_disks"},
+    # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
+    # both forms); qsan_sensor_health exists only where the device gives a status.
+    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds",
+            "qsan_raidset_spare_disks"},
+    # SANOS 4.0's API has no task list (snapshot spaces only: no status, no schedule), no disk
+    # performance, no pool cache fields (docs/legacy-api.md, "Not available in legacy"); its
+    # RAID groups have no dedicated spare list (a NAS field).
+    "legacy": {
+        "qsan_task_health", "qsan_task_next_run_timestamp_seconds",
+        "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
+        "qsan_pool_cache_size_bytes", "qsan_raidset_spare_disks",
+        "qsan_iscsi_session_login_timestamp_seconds",
+        "qsan_iscsi_connection_info", "qsan_iscsi_connection_health",  # no connection status
+        "qsan_replication_path_info", "qsan_replication_path_health",  # no task list
+    },
+}
+
+
+def families_of(text: str) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for family in parse_text(text):
+        out.setdefault(family.name, []).extend(family.samples)
+    return out
+
+
+def samples_of(families: dict[str, list], name: str, array: str) -> list:
+    base = name[: -len("_total")] if name.endswith("_total") else name
+    return [s for s in families.get(base, []) if s.labels.get("array") == array]
 
 
 # --- the Debian daemons ---------------------------------------------------------------------------
