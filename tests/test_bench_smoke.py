@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TOP_KEYS = {"schema", "command", "started_at", "finished_at", "duration_seconds", "machine",
@@ -31,6 +33,7 @@ MEMORY_POINT_KEYS = {"arrays", "rss_bytes", "rss_before_bytes", "series"}
 TARGET_NAMES = 6
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     readme = tmp_path / "README.md"

@@ -69,6 +69,7 @@ def dump(path: Path, document: Any) -> None:
     os.chmod(path, 0o600)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_config_check_never_raises(tmp_path_factory: pytest.TempPathFactory,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import wait_for, write_config
 
 PASSWORD = "secret-pw"  # conftest's simulators and write_config use it
@@ -17,6 +19,7 @@ def live_tokens(sim) -> set[str]:
     return set(sim.tokens._access) | set(sim.tokens._sets)
 
 
+@pytest.mark.slow
 def test_debug_view_lists_the_requests_of_the_last_poll_without_secrets(
     simulators, exporter, tmp_path
 ) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
+
 from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
 from tests.e2e_helpers import NOT_ON, families_of, samples_of
 
 
+@pytest.mark.slow
 def test_demo_serves_every_family_and_passes_promtool(exporter) -> None:
     e = exporter("--demo")
     e.wait_ready()

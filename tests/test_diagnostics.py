@@ -152,6 +152,7 @@ def test_http_status_hints() -> None:
     assert status_hint(500, "/rest/v1/storage/pool/list") == ""
 
 
+@pytest.mark.slow
 def test_each_failure_names_cause_and_fix_in_log_and_status_page(
     simulators, exporter, tls_servers, tmp_path, closed_port
 ) -> None:

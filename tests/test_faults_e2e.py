@@ -30,7 +30,8 @@ from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
 from tests.conftest import SIM_LITERAL, Exporter, status_card, wait_for
 
-pytestmark = pytest.mark.simulated  # QSAN_SIM_LITERAL=1 reruns it in the other reading
+# QSAN_SIM_LITERAL=1 reruns it in the other reading; an end-to-end fleet: not the inner loop.
+pytestmark = [pytest.mark.simulated, pytest.mark.slow]
 PASSWORD = "e2e-secret"
 INTERVAL = 2.0
 TIMEOUT = 1.0

@@ -50,6 +50,7 @@ def test_every_spec_family_for_every_profile(three_arrays, exporter) -> None:
         assert {s.value for s in samples_of(families, "qsan_collector_success", array)} == {1.0}
 
 
+@pytest.mark.slow
 def test_promtool_check_metrics_is_clean(three_arrays, exporter) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) must be installed by scripts/test"
@@ -64,6 +65,7 @@ def test_promtool_check_metrics_is_clean(three_arrays, exporter) -> None:
     )
 
 
+@pytest.mark.slow
 def test_content_negotiation_and_gzip(three_arrays, exporter) -> None:
     _, config = three_arrays
     e = exporter(f"--config.file={config}")
@@ -83,6 +85,7 @@ def test_content_negotiation_and_gzip(three_arrays, exporter) -> None:
     assert "# EOF" not in plain.text
 
 
+@pytest.mark.slow
 def test_probe_and_status_routes(three_arrays, exporter) -> None:
     sims, config = three_arrays
     e = exporter(f"--config.file={config}")
@@ -105,6 +108,7 @@ def test_probe_and_status_routes(three_arrays, exporter) -> None:
     assert e.get("/-/reload").status_code == 405
 
 
+@pytest.mark.slow
 def test_a_dead_array_only_downs_itself(three_arrays, exporter) -> None:
     sims, config = three_arrays
     e = exporter(f"--config.file={config}")
@@ -125,6 +129,7 @@ def test_a_dead_array_only_downs_itself(three_arrays, exporter) -> None:
     assert any(s.labels["code"] == "error" for s in requests_fas)
 
 
+@pytest.mark.slow
 def test_token_lifecycle_one_login_then_refreshes_and_revoke_on_sigterm(
     simulators, exporter, tmp_path: Path
 ) -> None:

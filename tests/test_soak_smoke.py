@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.soak import FAULT_PLAN, backoff_attempts_bound, login_budget, slope_per_minute
 from tests.conftest import ROOT
 
@@ -21,6 +23,7 @@ def test_schedule_bounds_follow_the_exporter_schedule() -> None:
     assert slope_per_minute([(0, 10), (60, 12), (120, 14)]) == 2.0
 
 
+@pytest.mark.slow
 def test_soak_smoke(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
     faulty = len(FAULT_PLAN)

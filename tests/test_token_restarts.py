@@ -28,6 +28,7 @@ def _polled_since(sim, before: int) -> bool:
     return sim.stats.requests_by_path.get(POOLS, 0) > before
 
 
+@pytest.mark.slow
 def test_ten_kill_9_restarts_leave_at_most_one_token_set_per_array(
         simulators, tmp_path: Path) -> None:
     """Issue 11: ten `kill -9` left ten live sets and evicted an administrator. With the state
@@ -67,6 +68,7 @@ def test_ten_kill_9_restarts_leave_at_most_one_token_set_per_array(
     assert "secret-pw" not in logs and "Traceback" not in logs
 
 
+@pytest.mark.slow
 def test_a_bad_state_file_is_a_warning_not_a_crash(simulators, tmp_path: Path) -> None:
     sims = {"bad-state": simulators("san")}
     config = write_config(tmp_path / "c.yml", sims, interval_seconds=1, timeout_seconds=0.5)

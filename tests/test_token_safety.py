@@ -174,6 +174,7 @@ def _lost_login(rng: random.Random) -> Fault:
     ])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("literal", [False, True], ids=["lenient", "literal"])
 def test_24_hours_of_mixed_faults_never_hold_more_than_two_token_sets(
         array, tmp_path, literal) -> None:
