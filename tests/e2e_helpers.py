@@ -205,6 +205,21 @@ def samples_of(families: dict[str, list], name: str, array: str) -> list:
     return [s for s in families.get(base, []) if s.labels.get("array") == array]
 
 
+def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
+    """Most poll attempts a failing array can get in `duration` under the exporter's backoff
+    (array_poll.py's docstring): the first failure keeps the interval, failure k >= 2 waits
+    >= 0.75 * min(max, I * 2^(k-1)) (jitter only shortens), and the job only fires on interval
+    ticks. +1 for the edges. The test's own statement of the schedule, not the code's."""
+    t, attempts = 0.0, 1
+    while True:
+        wait = interval if attempts == 1 else 0.75 * min(backoff_max,
+                                                         interval * 2 ** (attempts - 1))
+        if t + wait > duration:
+            return attempts + 1
+        t += wait
+        attempts += 1
+
+
 # --- the Debian daemons ---------------------------------------------------------------------------
 
 def binary(name: str) -> str:

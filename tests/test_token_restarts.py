@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -125,7 +124,9 @@ def test_literal_array_with_4_s_tokens_end_to_end(exporter, tmp_path: Path) -> N
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        time.sleep(16)
+        # The window: until the array saw the four refreshes asserted below (bounded), not a
+        # fixed 16 s.
+        wait_for(lambda: _sim_stats(url)["refreshes"] >= 4, 40, "four refreshes")
         stop.set()
         sampler.join()
         stats = _sim_stats(url)
