@@ -139,7 +139,14 @@ def healthy_problems(by_array: dict[str, dict[str, list]], healthy: list[str]) -
 def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
     """Most poll attempts a failing array can get in `duration` under array_poll's schedule:
     the first failure keeps the interval, failure k >= 2 waits >= 0.75 * min(max, I * 2^(k-1))
-    (jitter only shortens), and the job only fires on interval ticks. +1 for the edges."""
+    (jitter only shortens), and the job only fires on interval ticks. +1 for the edges.
+
+    With I=2, max 8: attempts at 0, 2, then gaps >= 3, 6, 6, ...
+    >>> backoff_attempts_bound(1.9, 2, 8), backoff_attempts_bound(20, 2, 8)
+    (2, 6)
+    >>> backoff_attempts_bound(600, 2, 8) < 600 / 2
+    True
+    """
     t, attempts = 0.0, 1
     while True:
         wait = interval if attempts == 1 else 0.75 * min(backoff_max,
@@ -151,7 +158,12 @@ def backoff_attempts_bound(duration: float, interval: float, backoff_max: float)
 
 
 def login_budget(duration: float) -> int:
-    """Most login attempts a rejected user can get in `duration` (api/guard.py's schedule)."""
+    """Most login attempts a rejected user can get in `duration` (api/guard.py's schedule:
+    300 s after the first rejected login, then 600, 1200, ... up to 3600).
+
+    >>> [login_budget(d) for d in (0, 299, 300, 899, 900, 2100)]
+    [1, 1, 2, 2, 3, 4]
+    """
     t, attempts = 0.0, 1
     while True:
         wait = min(LOGIN_BACKOFF_MAX_SECONDS,
@@ -163,6 +175,11 @@ def login_budget(duration: float) -> int:
 
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope per minute of (seconds, value) points.
+
+    >>> slope_per_minute([(0, 10), (60, 12), (120, 14)])
+    2.0
+    """
     if len(points) < 2:
         return 0.0
     xs, ys = [p[0] / 60 for p in points], [p[1] for p in points]
