@@ -101,6 +101,7 @@ class _SlowRender(Exposition):
         return super().prepare(snapshot)
 
 
+@pytest.mark.slow
 def test_rendering_does_not_hold_the_fleet_lock() -> None:
     from qsan_exporter.snapshot import Snapshot
 

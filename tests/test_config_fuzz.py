@@ -115,6 +115,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Simul
         sim.stop()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(documents())

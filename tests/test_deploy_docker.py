@@ -191,6 +191,7 @@ def healthcheck_script() -> str:
     return json.loads(check.args.removeprefix("CMD "))[2]
 
 
+@pytest.mark.slow
 def test_healthcheck_command_passes_on_a_live_exporter_and_fails_on_a_dead_one(
         simulators, exporter, tmp_path, closed_port) -> None:
     config = write_config(tmp_path / "c.yml", {"hc": simulators("san")})

@@ -339,6 +339,7 @@ def test_client_allowed_sans(serve: Callable[..., HttpServer], pki: Pki) -> None
         requests.get(server_for(["grafana.example.net"]), **client)
 
 
+@pytest.mark.slow
 def test_silent_client_does_not_block_other_scrapes(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
@@ -481,6 +482,7 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
         assert "tls_server_config.key_file: cannot read" in err
 
 
+@pytest.mark.slow
 def test_cli_demo_serves_https_with_basic_auth(tmp_path: Path, pki: Pki) -> None:
     web = write(tmp_path, {"tls_server_config": tls_section(pki),
                            "basic_auth_users": {"prometheus": HASH}})
