@@ -13,10 +13,8 @@ PASSWORD = "secret-pw"  # conftest's simulators and write_config use it
 
 
 def live_tokens(sim) -> set[str]:
-    """Every token the simulated array has handed out and still honours."""
-    if sim.legacy is not None:
-        return set(sim.legacy.sessions._sessions)
-    return set(sim.tokens._access) | set(sim.tokens._sets)
+    """Every token the simulated array has handed out and still holds."""
+    return sim.held_tokens()
 
 
 @pytest.mark.slow
