@@ -18,6 +18,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -200,23 +201,27 @@ def write_config(path: Path, sims: dict[str, SimulatedArray], args: argparse.Nam
     path.chmod(0o600)
 
 
-def start_exporter(config: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_exporter(config: Path, log_path: Path) -> subprocess.Popen:
+    """On port 0: the kernel picks a free port, the exporter logs it (`bound_url`)."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "qsan_exporter.cli", f"--config.file={config}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=info",
+         "--web.listen-address=127.0.0.1:0", "--log.level=info",
          f"--state.directory={config.parent / 'state'}"],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     log.close()
     return process
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def bound_url(log_path: Path, timeout: float) -> str | None:
+    """The exporter's URL from its `msg="Listening on" address=HOST:PORT` line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r'Listening on\W.*?address\W+\S*:(\d+)', log_path.read_text())
+        if found:
+            return f"http://127.0.0.1:{found.group(1)}"
+        time.sleep(0.1)
+    return None
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -250,13 +255,13 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="qsan-soak-"))
     config, log_path = tmp / "config.yml", tmp / "exporter.log"
     write_config(config, sims, args)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_exporter(config, port, log_path)
+    process = start_exporter(config, log_path)
     exit_code: int | None = None
     shutdown_seconds: float | None = None
     try:
-        if not wait_until(lambda: requests.get(url + "/-/ready", timeout=5).ok, 60):
+        url = bound_url(log_path, 60)
+        if url is None or not wait_until(lambda: requests.get(url + "/-/ready", timeout=5).ok,
+                                         60):
             raise SystemExit(f"exporter not ready in 60 s; log: {log_path}")
         started = time.monotonic()
         end = started + args.minutes * 60

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,7 +45,7 @@ class Setting:
 
 _SECONDS = ((int, float), "a number of seconds")
 # Keys both `defaults:` and an array may set.
-SETTINGS: Mapping[str, Setting] = {
+SETTINGS: Mapping[str, Setting] = MappingProxyType({
     "username": Setting((str,), "a string", "the API account (required)"),
     "password": Setting((str,), "a string", "its password; or password_file"),
     "password_file": Setting((str,), "a file path", "a file holding the password"),
@@ -77,13 +78,13 @@ SETTINGS: Mapping[str, Setting] = {
         (int, float), "a size in MiB (the largest answer read from the array)",
         "the largest answer read from the array", DEFAULT_MAX_RESPONSE_MIB,
         bounds=(0, 1024.0)),
-}
+})
 # Keys only an array sets.
-ARRAY_ONLY: Mapping[str, Setting] = {
+ARRAY_ONLY: Mapping[str, Setting] = MappingProxyType({
     "name": Setting((str,), "a string", "the array label (required, unique)"),
     "url": Setting((str,), "a URL such as https://10.1.2.3", "scheme://host[:port] (required)"),
-}
-ALL_KEYS: Mapping[str, Setting] = {**SETTINGS, **ARRAY_ONLY}
+})
+ALL_KEYS: Mapping[str, Setting] = MappingProxyType({**SETTINGS, **ARRAY_ONLY})
 
 
 def default(key: str) -> Any:

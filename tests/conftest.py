@@ -129,8 +129,9 @@ def write_config(path: Path, arrays: dict[str, SimulatedArray], **defaults: obje
 
 
 class Exporter:
-    """The real `qsan-exporter` CLI in a subprocess, on a free loopback port. Its state
-    directory (token sets) is its own, beside its log, unless `--state.directory` is given."""
+    """The real `qsan-exporter` CLI in a subprocess, on loopback port 0 (the port read back from
+    its `Listening on` line). Its state directory (token sets) is its own, beside its log,
+    unless `--state.directory` is given."""
 
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.log_path = log_path

@@ -77,7 +77,7 @@ def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[b
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., HttpServer]]:
-    """Start an HttpServer on a free loopback port from a web-config document."""
+    """Start an HttpServer on loopback port 0 from a web-config document."""
     servers: list[HttpServer] = []
 
     def start(document: Any, **options: Any) -> HttpServer:
