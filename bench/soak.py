@@ -18,6 +18,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -139,7 +140,14 @@ def healthy_problems(by_array: dict[str, dict[str, list]], healthy: list[str]) -
 def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
     """Most poll attempts a failing array can get in `duration` under poll/backoff.py's schedule:
     the first failure keeps the interval, failure k >= 2 waits >= 0.75 * min(max, I * 2^(k-1))
-    (jitter only shortens), and the job only fires on interval ticks. +1 for the edges."""
+    (jitter only shortens), and the job only fires on interval ticks. +1 for the edges.
+
+    With I=2, max 8: attempts at 0, 2, then gaps >= 3, 6, 6, ...
+    >>> backoff_attempts_bound(1.9, 2, 8), backoff_attempts_bound(20, 2, 8)
+    (2, 6)
+    >>> backoff_attempts_bound(600, 2, 8) < 600 / 2
+    True
+    """
     t, attempts = 0.0, 1
     while True:
         wait = interval if attempts == 1 else 0.75 * min(backoff_max,
@@ -151,7 +159,12 @@ def backoff_attempts_bound(duration: float, interval: float, backoff_max: float)
 
 
 def login_budget(duration: float) -> int:
-    """Most login attempts a rejected user can get in `duration` (api/guard.py's schedule)."""
+    """Most login attempts a rejected user can get in `duration` (api/guard.py's schedule:
+    300 s after the first rejected login, then 600, 1200, ... up to 3600).
+
+    >>> [login_budget(d) for d in (0, 299, 300, 899, 900, 2100)]
+    [1, 1, 2, 2, 3, 4]
+    """
     t, attempts = 0.0, 1
     while True:
         wait = min(LOGIN_BACKOFF_MAX_SECONDS,
@@ -163,6 +176,11 @@ def login_budget(duration: float) -> int:
 
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope per minute of (seconds, value) points.
+
+    >>> slope_per_minute([(0, 10), (60, 12), (120, 14)])
+    2.0
+    """
     if len(points) < 2:
         return 0.0
     xs, ys = [p[0] / 60 for p in points], [p[1] for p in points]
@@ -183,23 +201,27 @@ def write_config(path: Path, sims: dict[str, SimulatedArray], args: argparse.Nam
     path.chmod(0o600)
 
 
-def start_exporter(config: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_exporter(config: Path, log_path: Path) -> subprocess.Popen:
+    """On port 0: the kernel picks a free port, the exporter logs it (`bound_url`)."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "qsan_exporter.cli", f"--config.file={config}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=info",
+         "--web.listen-address=127.0.0.1:0", "--log.level=info",
          f"--state.directory={config.parent / 'state'}"],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     log.close()
     return process
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def bound_url(log_path: Path, timeout: float) -> str | None:
+    """The exporter's URL from its `msg="Listening on" address=HOST:PORT` line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r'Listening on\W.*?address\W+\S*:(\d+)', log_path.read_text())
+        if found:
+            return f"http://127.0.0.1:{found.group(1)}"
+        time.sleep(0.1)
+    return None
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -233,13 +255,13 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="qsan-soak-"))
     config, log_path = tmp / "config.yml", tmp / "exporter.log"
     write_config(config, sims, args)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_exporter(config, port, log_path)
+    process = start_exporter(config, log_path)
     exit_code: int | None = None
     shutdown_seconds: float | None = None
     try:
-        if not wait_until(lambda: requests.get(url + "/-/ready", timeout=5).ok, 60):
+        url = bound_url(log_path, 60)
+        if url is None or not wait_until(lambda: requests.get(url + "/-/ready", timeout=5).ok,
+                                         60):
             raise SystemExit(f"exporter not ready in 60 s; log: {log_path}")
         started = time.monotonic()
         end = started + args.minutes * 60

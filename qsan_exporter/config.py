@@ -13,59 +13,77 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from qsan_exporter.api.answer import DEFAULT_MAX_RESPONSE_MIB
 from qsan_exporter.config_hints import ENV_RE, did_you_mean, warn_if_shell_style
 from qsan_exporter.config_input import (
     MAX_CONFIG_BYTES,
     MAX_PASSWORD_FILE_BYTES,
+    ConfigError,
     FileProblem,
-    check_url,
-    in_range,
     load_yaml,
-    range_text,
     read_text,
-    short,
     warn_if_others_can_read,
 )
-from qsan_exporter.metrics import COLLECTOR_NAMES
+from qsan_exporter.config_settings import (
+    ALL_KEYS,
+    SETTINGS,
+    backoff_max_default,
+    check_array,
+    check_value,
+    default,
+)
+
+__all__ = ["ALL_KEYS", "ArrayConfig", "Config", "ConfigError", "load_config", "parse_config"]
 
 log = logging.getLogger(__name__)
 
-_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ENV_RE = ENV_RE  # ${VAR}, defined with the hints that explain the forms it does not expand
-# Labels the exporter sets itself; a user label with one of these names would clash.
-_RESERVED_LABELS = frozenset(
-    {"array", "job", "instance", "collector", "endpoint", "code", "le", "quantile"}
-)
 
 
 @dataclass(frozen=True)
 class ArrayConfig:
+    """One array's settings, checked when built (config_settings.py holds each key's type,
+    range and default): an instance is valid, whoever builds it."""
+
     name: str
     url: str
     username: str
     password: str = field(repr=False)
-    password_encoding: str = "plain"
-    api: str = "auto"
-    product: str = "auto"
-    verify_tls: bool = True
+    password_encoding: str = default("password_encoding")
+    api: str = default("api")
+    product: str = default("product")
+    verify_tls: bool = default("verify_tls")
     ca_file: str | None = None
-    timeout_seconds: float = 10.0
-    interval_seconds: float = 60.0
-    collectors: tuple[str, ...] = COLLECTOR_NAMES
+    timeout_seconds: float = default("timeout_seconds")
+    interval_seconds: float = default("interval_seconds")
+    collectors: tuple[str, ...] = default("collectors")
     collector_intervals: Mapping[str, float] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
-    timezone: str = "UTC"
-    max_concurrent_requests: int = 1
-    backoff_max_seconds: float = 600.0
-    max_response_mib: float = DEFAULT_MAX_RESPONSE_MIB
+    timezone: str = default("timezone")
+    max_concurrent_requests: int = default("max_concurrent_requests")
+    # None when built: backoff_max_default(interval_seconds); a float once built.
+    backoff_max_seconds: float = None  # type: ignore[assignment]
+    max_response_mib: float = default("max_response_mib")
+
+    def __post_init__(self) -> None:
+        if self.backoff_max_seconds is None:
+            object.__setattr__(self, "backoff_max_seconds",
+                               backoff_max_default(self.interval_seconds))
+        where = f"array {self.name!r}"
+        problems: list[str] = []
+        values = {f.name: getattr(self, f.name) for f in fields(self)
+                  if getattr(self, f.name) is not None}
+        for key, value in values.items():
+            check_value(key, dict(value) if isinstance(value, Mapping) else value, where,
+                        problems)
+        check_array(values, where, problems, 0)
+        if problems:
+            raise ConfigError(problems)
 
     @property
     def poll_deadline_seconds(self) -> float:
@@ -91,54 +109,7 @@ class Config:
         return next((a for a in self.arrays if a.name == name), None)
 
 
-class ConfigError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-    def report(self, prog: str, path: object) -> str:
-        """Every problem, one per line, as the command line prints them."""
-        return "\n".join([f"{prog}: {path}: invalid configuration:",
-                          *(f"  - {problem}" for problem in self.problems)])
-
-
-# key -> (python types accepted, description for messages)
-_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
-    "username": ((str,), "a string"),
-    "password": ((str,), "a string"),
-    "password_file": ((str,), "a file path"),
-    "password_encoding": ((str,), "plain or base64"),
-    "api": ((str,), "unified, legacy or auto"),
-    "product": ((str,), "san, fas, nas or auto"),
-    "verify_tls": ((bool,), "true or false"),
-    "ca_file": ((str,), "a file path"),
-    "timeout_seconds": ((int, float), "a number of seconds"),
-    "interval_seconds": ((int, float), "a number of seconds"),
-    "collectors": ((list,), f"a list of {', '.join(COLLECTOR_NAMES)}"),
-    "collector_intervals": ((dict,), "a mapping of collector name to seconds"),
-    "labels": ((dict,), "a mapping of label name to value"),
-    "timezone": ((str,), "an IANA time zone such as Europe/Berlin"),
-    "max_concurrent_requests": ((int,), "a whole number >= 1 (requests in flight to the array)"),
-    "backoff_max_seconds": ((int, float), "a number of seconds"),
-    "max_response_mib": ((int, float), "a size in MiB (the largest answer read from the array)"),
-}
-# (low, high): every number is finite and within these (low excluded when it is 0).
-_DAY, _WEEK = 86400.0, 7 * 86400.0
-_RANGES: dict[str, tuple[float, float]] = {
-    "timeout_seconds": (0, 3600.0),
-    "interval_seconds": (0, _DAY),
-    "backoff_max_seconds": (0, _WEEK),
-    "max_concurrent_requests": (1, 64),
-    "max_response_mib": (0, 1024.0),
-}
-_COLLECTOR_INTERVAL_RANGE = (0, _WEEK)
-_ARRAY_ONLY = {"name": ((str,), "a string"), "url": ((str,), "a URL such as https://10.1.2.3")}
-_ALL_KEYS = {**_SETTINGS, **_ARRAY_ONLY}
-_CHOICES = {
-    "password_encoding": ("plain", "base64"),
-    "api": ("unified", "legacy", "auto"),
-    "product": ("san", "fas", "nas", "auto"),
-}
+_FIELDS = frozenset(f.name for f in fields(ArrayConfig))
 
 
 def load_config(path: str | os.PathLike[str], *, only: str | None = None) -> Config:
@@ -182,8 +153,8 @@ def parse_config(document: Any, *, base_dir: Path | None = None,
         problems.append("defaults: must be a mapping")
         defaults = {}
     for key in defaults:
-        if key not in _SETTINGS:
-            problems.append(f"defaults.{key}: unknown key{did_you_mean(key, _SETTINGS)}")
+        if key not in SETTINGS:
+            problems.append(f"defaults.{key}: unknown key{did_you_mean(key, SETTINGS)}")
     raw_arrays = document.get("arrays")
     if not isinstance(raw_arrays, list) or not raw_arrays:
         problems.append("arrays: must be a non-empty list of arrays")
@@ -221,132 +192,49 @@ def _parse_array(
 ) -> ArrayConfig | None:
     before = len(problems)
     for key in raw:
-        if key not in _SETTINGS and key not in _ARRAY_ONLY:
-            problems.append(f"{where}: unknown key {key!r}{did_you_mean(key, _ALL_KEYS)}")
+        if key not in ALL_KEYS:
+            problems.append(f"{where}: unknown key {key!r}{did_you_mean(key, ALL_KEYS)}")
     # An array that names its own credential source does not inherit the defaults' one.
-    merged = {k: v for k, v in defaults.items() if k in _SETTINGS}
+    merged = {k: v for k, v in defaults.items() if k in SETTINGS}
     if "password" in raw or "password_file" in raw:
         merged.pop("password", None)
         merged.pop("password_file", None)
-    merged.update({k: v for k, v in raw.items() if k in _SETTINGS or k in _ARRAY_ONLY})
-    values = _typed_values(merged, where, problems)
-
-    for required in ("name", "url", "username"):
-        if not values.get(required) and not any(required in p for p in problems[before:]):
-            problems.append(f"{where}: {required} is required")
-    if values.get("url"):
-        check_url(values["url"], where, problems)
-    password = _resolve_password(values, where, problems, base_dir)
-    _check_timing(values, where, problems)
-    _check_collectors(values, where, problems)
-    _check_labels(values.get("labels", {}), where, problems)
-    _check_other(values, where, problems, base_dir)
-    if len(problems) > before:
-        return None
-    return _build(values, password or "", base_dir)
-
-
-def _typed_values(merged: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
-    """Each value of the right type, each number finite and in its sane range."""
+    merged.update({k: v for k, v in raw.items() if k in ALL_KEYS})
     values: dict[str, Any] = {}
     for key, value in merged.items():
-        accepted, description = _ALL_KEYS[key]
         warn_if_shell_style(value, key, where)
         value = _expand_env(value, key, where, problems)
-        if isinstance(value, bool) and bool not in accepted:
-            problems.append(f"{where}: {key} must be {description}, got {value!r}")
-            continue
-        if not isinstance(value, accepted):
-            problems.append(f"{where}: {key} must be {description}, got {type(value).__name__}")
-            continue
-        if key in _CHOICES and value not in _CHOICES[key]:
-            problems.append(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}")
-            continue
-        if key in _RANGES and not in_range(value, *_RANGES[key]):
-            problems.append(f"{where}: {key} must be {range_text(*_RANGES[key])}, "
-                            f"got {short(value)}")
-            continue
-        values[key] = value
-    return values
-
-
-def _check_timing(values: dict[str, Any], where: str, problems: list[str]) -> None:
-    timeout = values.get("timeout_seconds", 10.0)
-    interval = values.get("interval_seconds", 60.0)
-    if timeout >= interval:
-        problems.append(f"{where}: timeout_seconds ({timeout}) must be below interval_seconds "
-                        f"({interval}) so a poll can finish before the next one is due")
-    low, high = _COLLECTOR_INTERVAL_RANGE
-    for name, seconds in values.get("collector_intervals", {}).items():
-        if name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collector_intervals: unknown collector {name!r}")
-        elif not in_range(seconds, low, high):
-            problems.append(f"{where}: collector_intervals.{name} must be a number of seconds "
-                            f"{range_text(low, high)}")
-        elif seconds < interval:
-            problems.append(f"{where}: collector_intervals.{name} must be >= interval_seconds")
-    backoff_max = values.get("backoff_max_seconds", max(600.0, interval))
-    if backoff_max < interval:
-        problems.append(f"{where}: backoff_max_seconds must be >= interval_seconds")
-
-
-def _check_collectors(values: dict[str, Any], where: str, problems: list[str]) -> None:
-    collectors = values.get("collectors", list(COLLECTOR_NAMES))
-    for name in collectors:
-        if not isinstance(name, str) or name not in COLLECTOR_NAMES:
-            problems.append(f"{where}: collectors: unknown collector {short(name)} "
-                            f"(known: {', '.join(COLLECTOR_NAMES)})")
-    if not collectors:
-        problems.append(f"{where}: collectors must not be empty")
-
-
-def _check_labels(labels: dict[Any, Any], where: str, problems: list[str]) -> None:
-    for label, value in labels.items():
-        if not isinstance(label, str) or not _LABEL_RE.match(label) or label.startswith("__"):
-            problems.append(f"{where}: labels: {short(label)} is not a valid Prometheus label "
-                            "name")
-        elif label in _RESERVED_LABELS:
-            problems.append(f"{where}: labels: {label!r} is reserved by the exporter")
-        elif not isinstance(value, str | int | float) or isinstance(value, bool):
-            problems.append(f"{where}: labels.{label} must be a string")
-
-
-def _check_other(values: dict[str, Any], where: str, problems: list[str],
-                 base_dir: Path | None) -> None:
-    zone = values.get("timezone", "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        problems.append(f"{where}: timezone {short(zone)} is not a known IANA time zone")
+        if check_value(key, value, where, problems):
+            values[key] = value
+    password: list[str | None] = []
+    check_array(values, where, problems, before,
+                lambda: password.append(_resolve_password(values, where, problems, base_dir)))
     ca_file = values.get("ca_file")
     if ca_file and base_dir is not None and not _readable(base_dir / ca_file):
         problems.append(f"{where}: ca_file {ca_file!r} cannot be read")
+    if len(problems) > before:
+        return None
+    return _build(values, password[0] or "", base_dir)
 
 
 def _build(values: dict[str, Any], password: str, base_dir: Path | None) -> ArrayConfig:
+    """The checked values as an ArrayConfig; a key not given keeps the table's default."""
+    given = {k: v for k, v in values.items() if k in _FIELDS}
     ca_file = values.get("ca_file")
-    interval = float(values.get("interval_seconds", 60.0))
-    return ArrayConfig(
-        name=values["name"],
-        url=values["url"].rstrip("/"),
-        username=values["username"],
-        password=password,
-        password_encoding=values.get("password_encoding", "plain"),
-        api=values.get("api", "auto"),
-        product=values.get("product", "auto"),
-        verify_tls=values.get("verify_tls", True),
-        ca_file=str(base_dir / ca_file) if ca_file and base_dir is not None else ca_file,
-        timeout_seconds=float(values.get("timeout_seconds", 10.0)),
-        interval_seconds=interval,
-        collectors=tuple(dict.fromkeys(values.get("collectors", COLLECTOR_NAMES))),
-        collector_intervals={k: float(v)
-                             for k, v in values.get("collector_intervals", {}).items()},
-        labels={k: str(v) for k, v in values.get("labels", {}).items()},
-        timezone=values.get("timezone", "UTC"),
-        max_concurrent_requests=values.get("max_concurrent_requests", 1),
-        backoff_max_seconds=float(values.get("backoff_max_seconds", max(600.0, interval))),
-        max_response_mib=float(values.get("max_response_mib", DEFAULT_MAX_RESPONSE_MIB)),
-    )
+    if ca_file and base_dir is not None:
+        given["ca_file"] = str(base_dir / ca_file)
+    for key in ("timeout_seconds", "interval_seconds", "backoff_max_seconds",
+                "max_response_mib"):
+        if key in given:
+            given[key] = float(given[key])
+    if "collectors" in given:
+        given["collectors"] = tuple(dict.fromkeys(given["collectors"]))
+    if "collector_intervals" in given:
+        given["collector_intervals"] = {k: float(v)
+                                        for k, v in given["collector_intervals"].items()}
+    if "labels" in given:
+        given["labels"] = {k: str(v) for k, v in given["labels"].items()}
+    return ArrayConfig(**{**given, "url": values["url"].rstrip("/"), "password": password})
 
 
 def _expand_env(value: Any, key: str, where: str, problems: list[str]) -> Any:

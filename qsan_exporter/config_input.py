@@ -27,6 +27,20 @@ MAX_YAML_NODES = 1_000_000
 MAX_PASSWORD_FILE_BYTES = 4096
 
 
+class ConfigError(Exception):
+    """The problems found in one configuration file (the exporter's or the web one), each a
+    line naming the key, so an admin fixes a file in one pass instead of one per restart."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def report(self, prog: str, path: object, what: str = "configuration") -> str:
+        """Every problem, one per line, as the command line prints them."""
+        return "\n".join([f"{prog}: {path}: invalid {what}:",
+                          *(f"  - {problem}" for problem in self.problems)])
+
+
 class FileProblem(Exception):
     """A file that cannot be the one meant; its text is one line, safe to show."""
 

@@ -173,6 +173,7 @@ class Exporter:
         selected = self.selected()
         self.poller.start(selected)
         self.server.start()
+        _log_listening(self.server)
         shard, replicas = self.current.shard, self.options.replicas
         if replicas is not None and shard is not None:
             self._watcher = ShardCountWatcher(replicas, shard[1], self.reshard,
@@ -208,3 +209,11 @@ class Exporter:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _log_listening(server: HttpServer) -> None:
+    """The bound address, as Prometheus logs its own: with `--web.listen-address=...:0` this
+    line is how an operator (or a test) learns the port the kernel chose."""
+    host = server.host or "0.0.0.0"
+    address = f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
+    log.info("Listening on", extra={"qsan_fields": {"address": address}})

@@ -47,10 +47,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item in items if item.get_closest_marker("simulated")]
 
 
-def free_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on for the whole test: it stays bound (never listening)
+    by this fixture, so no other process can take it and a connection to it is refused."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
+
+
+# `msg="Listening on" address=HOST:PORT` (logfmt) or `"msg": "Listening on", "address": ...`
+# (JSON): the line the exporter, Prometheus and Alertmanager all log once they are bound.
+LISTENING = re.compile(r'Listening on\W.*?address\W+\S*:(\d+)')
+
+
+def bound_port(log_path: Path, process: subprocess.Popen, timeout: float = 20) -> int:
+    """The port a daemon started on port 0 bound, read back from its `Listening on` log line
+    (no bind-close-reuse race: the daemon itself holds the port from the start)."""
+    def port() -> int | None:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args} exited early:\n"
+                                 f"{log_path.read_text(errors='replace')}")
+        found = LISTENING.search(log_path.read_text(errors="replace"))
+        return int(found.group(1)) if found else None
+
+    return wait_for(port, timeout, f"a 'Listening on' line in {log_path}")  # type: ignore[return-value]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
@@ -108,20 +129,21 @@ def write_config(path: Path, arrays: dict[str, SimulatedArray], **defaults: obje
 
 
 class Exporter:
-    """The real `qsan-exporter` CLI in a subprocess, on a free loopback port. Its state
-    directory (token sets) is its own, beside its log, unless `--state.directory` is given."""
+    """The real `qsan-exporter` CLI in a subprocess, on loopback port 0 (the port read back from
+    its `Listening on` line). Its state directory (token sets) is its own, beside its log,
+    unless `--state.directory` is given."""
 
     def __init__(self, args: list[str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
         env = {**os.environ, "STATE_DIRECTORY": str(log_path.with_suffix(".state"))}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qsan_exporter.cli", *args,
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=debug"],
+             "--web.listen-address=127.0.0.1:0", "--log.level=debug"],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
+        self.port = bound_port(log_path, self.process)
+        self.url = f"http://127.0.0.1:{self.port}"
         wait_for(self._healthy, 20, "the exporter to answer /-/healthy")
 
     def _healthy(self) -> bool:

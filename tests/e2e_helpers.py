@@ -18,8 +18,9 @@ from typing import Any
 
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import bound_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "deploy" / "prometheus" / "qsan_alerts.yml"
@@ -155,6 +156,70 @@ def label_values_call(query: str) -> tuple[str | None, str]:
     return match.group(1), match.group(2)
 
 
+# --- what the exporter serves -------------------------------------------------------------------
+
+# Families a product cannot have (SPEC §4, manual): the only ones allowed to be missing.
+NOT_ON = {
+    "nas": {
+        "qsan_disk_throughput_bytes_per_second",  # NAS disks have no performance object
+        "qsan_disk_latency_seconds",
+        "qsan_disk_ssd_life_remaining_ratio",  # "NAS: always 0" = no data
+        "qsan_disk_written_bytes_total",
+        "qsan_raidset_size_bytes",  # "NAS: always 0"
+        "qsan_raidset_used_bytes",
+        "qsan_cache_to_flash_health",  # cacheToFlash: "Only for SAN, FAS"
+        "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
+        "qsan_volume_qos_max_throughput_bytes_per_second",
+        "qsan_replication_path_health",  # NAS destination lines carry no status
+        "qsan_raidset_ee_spares",  # eeSpareNum "NAS: always 0"
+    },
+    # loginTime: "Only for NAS" (manual 002 l.1055); the `spare` list is "Only for NAS"
+    "san": {"qsan_iscsi_session_login_timestamp_seconds", "qsan_raidset_spare_disks"},
+    # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
+    # both forms); qsan_sensor_health exists only where the device gives a status.
+    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds",
+            "qsan_raidset_spare_disks"},
+    # SANOS 4.0's API has no task list (snapshot spaces only: no status, no schedule), no disk
+    # performance, no pool cache fields (docs/legacy-api.md, "Not available in legacy"); its
+    # RAID groups have no dedicated spare list (a NAS field).
+    "legacy": {
+        "qsan_task_health", "qsan_task_next_run_timestamp_seconds",
+        "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
+        "qsan_pool_cache_size_bytes", "qsan_raidset_spare_disks",
+        "qsan_iscsi_session_login_timestamp_seconds",
+        "qsan_iscsi_connection_info", "qsan_iscsi_connection_health",  # no connection status
+        "qsan_replication_path_info", "qsan_replication_path_health",  # no task list
+    },
+}
+
+
+def families_of(text: str) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for family in parse_text(text):
+        out.setdefault(family.name, []).extend(family.samples)
+    return out
+
+
+def samples_of(families: dict[str, list], name: str, array: str) -> list:
+    base = name[: -len("_total")] if name.endswith("_total") else name
+    return [s for s in families.get(base, []) if s.labels.get("array") == array]
+
+
+def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
+    """Most poll attempts a failing array can get in `duration` under the exporter's backoff
+    (array_poll.py's docstring): the first failure keeps the interval, failure k >= 2 waits
+    >= 0.75 * min(max, I * 2^(k-1)) (jitter only shortens), and the job only fires on interval
+    ticks. +1 for the edges. The test's own statement of the schedule, not the code's."""
+    t, attempts = 0.0, 1
+    while True:
+        wait = interval if attempts == 1 else 0.75 * min(backoff_max,
+                                                         interval * 2 ** (attempts - 1))
+        if t + wait > duration:
+            return attempts + 1
+        t += wait
+        attempts += 1
+
+
 # --- the Debian daemons ---------------------------------------------------------------------------
 
 def binary(name: str) -> str:
@@ -164,15 +229,16 @@ def binary(name: str) -> str:
 
 
 class Daemon:
-    """One server process on a loopback port; `stop()` terminates it and waits (kills if stuck)."""
+    """One server process started on loopback port 0; its URL carries the port it logged
+    binding. `stop()` terminates it and waits (kills if stuck)."""
 
-    def __init__(self, argv: list[str], log_path: Path, url: str, ready_path: str,
+    def __init__(self, argv: list[str], log_path: Path, ready_path: str,
                  timeout: float = 60) -> None:
-        self.url = url
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         try:
+            self.url = f"http://127.0.0.1:{bound_port(log_path, self.process, timeout)}"
             wait_for(lambda: self._ready(ready_path), timeout, f"{argv[0]} ready")
         except BaseException:
             self.stop()
@@ -201,11 +267,10 @@ def start_prometheus(workdir: Path, config: dict[str, Any]) -> Daemon:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
     return Daemon([binary("prometheus"), f"--config.file={config_path}",
                    f"--storage.tsdb.path={workdir / 'tsdb'}",
-                   f"--web.listen-address=127.0.0.1:{port}"],
-                  workdir / "prometheus.log", f"http://127.0.0.1:{port}", "/-/ready")
+                   "--web.listen-address=127.0.0.1:0"],
+                  workdir / "prometheus.log", "/-/ready")
 
 
 def start_alertmanager(workdir: Path, config: dict[str, Any]) -> Daemon:
@@ -213,11 +278,10 @@ def start_alertmanager(workdir: Path, config: dict[str, Any]) -> Daemon:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
     return Daemon([binary("prometheus-alertmanager"), f"--config.file={config_path}",
-                   f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                   f"--storage.path={workdir / 'data'}", "--web.listen-address=127.0.0.1:0",
                    "--cluster.listen-address="],
-                  workdir / "alertmanager.log", f"http://127.0.0.1:{port}", "/-/ready")
+                  workdir / "alertmanager.log", "/-/ready")
 
 
 class WebhookRecorder:

@@ -174,6 +174,7 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, f"promtool check rules failed:\n{result.stdout}{result.stderr}"
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests_pass() -> None:
     result = subprocess.run([promtool(), "test", "rules", UNIT_TEST_FILE.name],
                             cwd=UNIT_TEST_FILE.parent, capture_output=True, text=True, timeout=60)

@@ -42,7 +42,8 @@ from tests.e2e_helpers import (
     variable_queries,
 )
 
-pytestmark = pytest.mark.simulated  # QSAN_SIM_LITERAL=1 reruns it in the other reading
+# QSAN_SIM_LITERAL=1 reruns it in the other reading; an end-to-end fleet: not the inner loop.
+pytestmark = [pytest.mark.simulated, pytest.mark.slow]
 PASSWORD = "secret-pw"
 STOPPED = "e2e-fas"  # stopped during the test: QsanArrayUnreachable
 BAD_LOGIN = "e2e-badlogin"  # configured with a wrong password: QsanArrayLoginRejected

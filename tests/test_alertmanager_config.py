@@ -7,7 +7,6 @@ Alertmanager (Debian `prometheus-alertmanager`), which answers in about a second
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
+from tests.conftest import bound_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -70,24 +71,17 @@ def test_grouping_keeps_arrays_apart() -> None:
 
 # --- inhibition, against a real Alertmanager ----------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("alertmanager")
-    port = free_port()
     log = (data / "alertmanager.log").open("wb")
     process = subprocess.Popen(
         [binary("prometheus-alertmanager"), f"--config.file={CONFIG}",
-         f"--storage.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+         f"--storage.path={data}", "--web.listen-address=127.0.0.1:0",
          "--cluster.listen-address="],
         stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = f"http://127.0.0.1:{bound_port(data / 'alertmanager.log', process, 15)}"
         deadline = time.monotonic() + 15
         while True:
             assert process.poll() is None, (data / "alertmanager.log").read_text()

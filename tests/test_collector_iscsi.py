@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_collectors import fixture, run, series, value
+from tests.collector_helpers import fixture, run, series, value
 
 
 def test_san_targets() -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from qsan_exporter.collectors.logs import LogTally, fold
-from tests.test_collectors import run, series
+from tests.collector_helpers import run, series
 
 
 def ev(level: str, timestamp: float, message: str = "m") -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_collectors import fixture, names, run, series, value
+from tests.collector_helpers import fixture, names, run, series, value
 
 MIB = 1048576
 P1 = {"pool": "Pool1"}

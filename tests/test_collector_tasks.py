@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qsan_exporter.collectors.tasks import next_run, task_health
-from tests.test_collectors import POLLED_AT, fixture, names, run, series, value
+from tests.collector_helpers import POLLED_AT, fixture, names, run, series, value
 
 JAN1 = 1704067200
 DAY, HOUR, MINUTE = 86400, 3600, 60

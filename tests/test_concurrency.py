@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from qsan_exporter.api import auto
 from qsan_exporter.api.errors import ApiUnreachable
 from qsan_exporter.config import ArrayConfig, Config
@@ -65,6 +67,7 @@ class _Fleet:
         return self.peak
 
 
+@pytest.mark.slow
 def test_a_reload_that_grows_the_fleet_gets_enough_poll_threads() -> None:
     fleet = _Fleet()
     poller = Poller(Exposition(), member_factory=fleet.member)
@@ -98,6 +101,7 @@ class _SlowRender(Exposition):
         return super().prepare(snapshot)
 
 
+@pytest.mark.slow
 def test_rendering_does_not_hold_the_fleet_lock() -> None:
     from qsan_exporter.snapshot import Snapshot
 

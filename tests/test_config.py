@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qsan_exporter.config import ConfigError, load_config, parse_config
+from qsan_exporter.config import ArrayConfig, ConfigError, load_config, parse_config
 from qsan_exporter.metrics import COLLECTOR_NAMES
 
 CONFFILES = Path(__file__).parent / "conffiles"
@@ -179,3 +179,28 @@ def test_shell_style_password_warns_with_the_supported_form(
         assert warnings[f"array {name!r}"].endswith("write ${NAS_PW}")
     # A real password that merely holds a "$" is never quoted.
     assert "pa$word" not in caplog.text and warnings["array 'c'"].endswith("write ${VAR}")
+
+
+def test_an_array_config_cannot_be_built_invalid() -> None:
+    """Built in code (tests, tools, the demo), an ArrayConfig runs the checks a file gets."""
+    with pytest.raises(ConfigError) as info:
+        ArrayConfig(name="a", url="ftp://x", username="u", password="p", timeout_seconds=90.0,
+                    api="rest", labels={"job": "x"})
+    assert info.value.problems == [
+        "array 'a': api must be one of unified, legacy, auto",
+        "array 'a': url 'ftp://x' must be http(s)://host[:port]",
+        "array 'a': timeout_seconds (90.0) must be below interval_seconds (60.0) so a poll can "
+        "finish before the next one is due",
+        "array 'a': labels: 'job' is reserved by the exporter",
+    ]
+
+
+def test_backoff_max_defaults_alike_from_a_file_and_in_code(tmp_path: Path) -> None:
+    """One default (config_settings.py): 600 s, or the interval when it is longer."""
+    for interval, expected in ((60.0, 600.0), (3600.0, 3600.0)):
+        built = ArrayConfig(name="a", url="http://x", username="u", password="p",
+                            interval_seconds=interval)
+        parsed = parse_config({"arrays": [{"name": "a", "url": "http://x", "username": "u",
+                                           "password": "p", "interval_seconds": interval}]})
+        assert built.backoff_max_seconds == parsed.arrays[0].backoff_max_seconds == expected
+        assert built == parsed.arrays[0]

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qsan_exporter.cli import main
-from qsan_exporter.config import _ALL_KEYS, load_config
+from qsan_exporter.config import ALL_KEYS, load_config
 from qsan_exporter.service import Exporter, Options
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
@@ -43,7 +43,7 @@ def arrays(draw: st.DrawFn, index: int) -> dict[str, Any]:
     array = {"name": f"f{index}", "username": "u", "password": "p",
              "url": draw(st.sampled_from(BAD_URLS + LOOPBACK_URLS * 4))}
     if draw(st.booleans()):  # half the arrays get wrong or extreme values, half stay valid
-        for key in draw(st.lists(st.sampled_from(sorted(_ALL_KEYS)), max_size=4, unique=True)):
+        for key in draw(st.lists(st.sampled_from(sorted(ALL_KEYS)), max_size=4, unique=True)):
             array[key] = draw(values)
     if draw(st.booleans()):  # a valid-looking timing pair, for more configs that pass
         array.update(interval_seconds=30, timeout_seconds=1)
@@ -57,7 +57,7 @@ def documents(draw: st.DrawFn) -> Any:
     count = draw(st.sampled_from([1, 1, 2, 0]))
     doc: dict[str, Any] = {"arrays": [draw(arrays(i)) for i in range(count)]}
     if draw(st.integers(0, 3)) == 0:
-        doc["defaults"] = draw(st.dictionaries(st.sampled_from(sorted(_ALL_KEYS)), values,
+        doc["defaults"] = draw(st.dictionaries(st.sampled_from(sorted(ALL_KEYS)), values,
                                                max_size=3))
     return doc
 
@@ -67,6 +67,7 @@ def dump(path: Path, document: Any) -> None:
     os.chmod(path, 0o600)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_config_check_never_raises(tmp_path_factory: pytest.TempPathFactory,
@@ -109,6 +110,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Simul
         sim.stop()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(documents())

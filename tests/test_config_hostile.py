@@ -117,6 +117,7 @@ def test_non_utf8_and_oversized_configs(tmp_path: Path,
     assert load_error(Path("/dev/zero")).startswith("config file '/dev/zero' is larger than")
 
 
+@pytest.mark.slow
 def test_absurd_yaml_nesting_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "deep.yml"
     path.write_text("arrays: " + "[" * 20000 + "]" * 20000 + "\n")

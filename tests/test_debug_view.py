@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import wait_for, write_config
 
 PASSWORD = "secret-pw"  # conftest's simulators and write_config use it
 
 
 def live_tokens(sim) -> set[str]:
-    """Every token the simulated array has handed out and still honours."""
-    if sim.legacy is not None:
-        return set(sim.legacy.sessions._sessions)
-    return set(sim.tokens._access) | set(sim.tokens._sets)
+    """Every token the simulated array has handed out and still holds."""
+    return sim.held_tokens()
 
 
+@pytest.mark.slow
 def test_debug_view_lists_the_requests_of_the_last_poll_without_secrets(
     simulators, exporter, tmp_path
 ) -> None:

@@ -185,6 +185,7 @@ def test_every_mounted_file_exists_in_the_repository(compose) -> None:
         assert (COMPOSE_DIR / secret["file"]).is_file(), f"secret {name}"
 
 
+@pytest.mark.slow
 def test_exporter_config_checks_with_the_secret_present(compose, tmp_path) -> None:
     staged = stage(compose, "exporter", tmp_path)
     exporter = services(compose)["exporter"]

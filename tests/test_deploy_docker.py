@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from tests.conftest import ROOT, free_port, write_config
+from tests.conftest import ROOT, write_config
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -191,8 +191,9 @@ def healthcheck_script() -> str:
     return json.loads(check.args.removeprefix("CMD "))[2]
 
 
+@pytest.mark.slow
 def test_healthcheck_command_passes_on_a_live_exporter_and_fails_on_a_dead_one(
-        simulators, exporter, tmp_path) -> None:
+        simulators, exporter, tmp_path, closed_port) -> None:
     config = write_config(tmp_path / "c.yml", {"hc": simulators("san")})
     live = exporter(f"--config.file={config}")
     script = healthcheck_script()
@@ -203,7 +204,7 @@ def test_healthcheck_command_passes_on_a_live_exporter_and_fails_on_a_dead_one(
                               timeout=20).returncode
 
     assert run(f"{live.url}/-/healthy") == 0
-    assert run(f"http://127.0.0.1:{free_port()}/-/healthy") != 0
+    assert run(f"http://127.0.0.1:{closed_port}/-/healthy") != 0
     assert run(f"{live.url}/no-such-path") != 0  # a 404 is not healthy
     # The default URL is the image's own port.
     assert "http://127.0.0.1:9747/-/healthy" in script

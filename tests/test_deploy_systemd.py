@@ -129,6 +129,7 @@ def _config_check(credentials: Path | None) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
 
 
+@pytest.mark.slow
 def test_config_reads_the_password_from_the_credentials_directory(unit, tmp_path) -> None:
     name = one(unit, "LoadCredential").partition(":")[0]
     (tmp_path / name).write_text("pw-from-systemd\n")

@@ -23,7 +23,7 @@ import yaml
 from qsan_exporter.api.diagnose import FIX_TLS, status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiUnreachable
 from qsan_exporter.api.transport import Transport
-from tests.conftest import REFUSED_STATUS, free_port, status_card, wait_for
+from tests.conftest import REFUSED_STATUS, status_card, wait_for
 
 PLAIN_HTTP = "the array answers plain HTTP: use http://"
 REFUSED = "connection refused"
@@ -129,11 +129,11 @@ def test_unknown_ca_expired_and_wrong_name(tls_servers, tmp_path) -> None:
     assert "certificate expired" in message and "valid until" in message
 
 
-def test_plain_http_port_over_https_closed_port_and_dns(simulators) -> None:
+def test_plain_http_port_over_https_closed_port_and_dns(simulators, closed_port) -> None:
     sim = simulators("san")
     message = failure(sim.url.replace("http://", "https://"))
     assert PLAIN_HTTP in message
-    port = free_port()
+    port = closed_port
     message = failure(f"http://127.0.0.1:{port}")
     assert f"{REFUSED} by 127.0.0.1:{port}" in message and "check the port" in message
     # DNS is not tried for real (no resolver is guaranteed): the classification is.
@@ -152,8 +152,9 @@ def test_http_status_hints() -> None:
     assert status_hint(500, "/rest/v1/storage/pool/list") == ""
 
 
+@pytest.mark.slow
 def test_each_failure_names_cause_and_fix_in_log_and_status_page(
-    simulators, exporter, tls_servers, tmp_path
+    simulators, exporter, tls_servers, tmp_path, closed_port
 ) -> None:
     server, _ = self_signed(tls_servers)
     plain, locked, legacy = simulators("san"), simulators("nas", password="other"), simulators(
@@ -161,7 +162,7 @@ def test_each_failure_names_cause_and_fix_in_log_and_status_page(
     arrays = {
         "dx-selfsigned": (f"https://127.0.0.1:{server.port}", {}),
         "dx-plainhttp": (plain.url.replace("http://", "https://"), {}),
-        "dx-closed": (f"http://127.0.0.1:{free_port()}", {}),
+        "dx-closed": (f"http://127.0.0.1:{closed_port}", {}),
         "dx-password": (locked.url, {}),
         "dx-notunified": (legacy.url, {"api": "unified"}),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 
+import pytest
 from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
@@ -166,6 +167,7 @@ def test_background_builder_body_equals_the_on_demand_one() -> None:
     assert _as_dict(parse_om(body.data.decode())) == _as_dict(parse_om(expected))
 
 
+@pytest.mark.slow
 def test_scrape_during_a_rebuild_gets_the_previous_complete_body() -> None:
     exposition = Exposition(clock=lambda: 1001.0)
     exposition.start()
@@ -204,6 +206,7 @@ def test_a_new_or_removed_array_is_in_the_next_scrape() -> None:
         exposition.close()
 
 
+@pytest.mark.slow
 def test_builder_withdraws_stale_data_on_time_without_a_publish() -> None:
     # The clock runs in real time from 1 s before the collector's data goes stale.
     origin = time.monotonic()

@@ -4,9 +4,9 @@ One exporter subprocess (the real CLI, real HTTP both sides) polls a fleet on lo
 each array has one fault and two arrays are healthy; each test looks at its array through
 `/metrics`, `/probe`, the status page and the simulator's own counters. Every assertion is a
 count or a bound derived from the exporter's schedule (backoff, Retry-After, login budget), never
-a speed: the machine is small and shared. The fleet runs for the whole module (a test that
-needs more history than the earlier tests gave waits for it, bounded); the SIGTERM test ends it,
-so it comes last.
+a speed: the machine is small and shared. The fleet runs for the whole module, each test on its
+own array(s) (one that needs more history than it has waits for it, bounded), so the tests run
+in any order; the SIGTERM test stops an exporter of its own.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.soak import backoff_attempts_bound
 from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
 from tests.conftest import SIM_LITERAL, Exporter, status_card, wait_for
+from tests.e2e_helpers import backoff_attempts_bound
 
-pytestmark = pytest.mark.simulated  # QSAN_SIM_LITERAL=1 reruns it in the other reading
+# QSAN_SIM_LITERAL=1 reruns it in the other reading; an end-to-end fleet: not the inner loop.
+pytestmark = [pytest.mark.simulated, pytest.mark.slow]
 PASSWORD = "e2e-secret"
 INTERVAL = 2.0
 TIMEOUT = 1.0
@@ -70,9 +71,11 @@ FLEET: dict[str, tuple[list[Fault], dict[str, Any]]] = {
 
 
 class Fleet:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, names: tuple[str, ...] = tuple(FLEET)) -> None:
         self.sims: dict[str, SimulatedArray] = {}
         for seed, (name, (faults, _)) in enumerate(FLEET.items()):
+            if name not in names:
+                continue
             sim = SimulatedArray(SimulatorConfig(profile="san", username="monitor",
                                                  password=PASSWORD, seed=seed,
                                                  literal=SIM_LITERAL),
@@ -87,7 +90,7 @@ class Fleet:
                          "interval_seconds": INTERVAL, "timeout_seconds": TIMEOUT,
                          "backoff_max_seconds": BACKOFF_MAX},
             "arrays": [{"name": name, "url": self.sims[name].url, **options}
-                       for name, (_, options) in FLEET.items()],
+                       for name, (_, options) in FLEET.items() if name in names],
         }))
         os.chmod(config, 0o600)
         self.exporter = Exporter([f"--config.file={config}"], tmp / "exporter.log")
@@ -412,18 +415,25 @@ def _peak_in_flight(sims: list[SimulatedArray], cap: int, tmp: Path) -> int:
     return peak
 
 
-# --- shutdown (last: it ends the module's exporter) ---------------------------------------------
+# --- shutdown (an exporter of its own: the module's fleet keeps running) ------------------------
 
-def test_sigterm_while_an_array_hangs_exits_and_revokes_the_others(fleet: Fleet) -> None:
-    # ok-b, logged in, now hangs on everything, so even its revoke will hang.
-    fleet.sims["ok-b"].faults.add(Fault("hang", "*"))
-    wait_for(lambda: fleet.sims["ok-b"].stats_snapshot()["faults_injected"] >= 1, 20,
-             "a poll of ok-b to hang")
-    process = fleet.exporter.process
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(15)  # a liveness bound, not a speed target
-    assert code == 0
-    holding = {name: sim.live_token_sets() for name, sim in fleet.sims.items()}
-    assert holding.pop("ok-b") == 1  # could not be revoked: it hangs
-    assert not any(holding.values()), holding
-    assert fleet.sims["ok-a"].stats.revokes == 1
+def test_sigterm_while_an_array_hangs_exits_and_revokes_the_others(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, ("ok-a", "ok-b", "latency"))
+    try:
+        # Every array logged in (a poll reached the hardware), then ok-b hangs on everything,
+        # so even its revoke will hang.
+        wait_for(lambda: all(requests_to(sim, HARDWARE) >= 1 for sim in fleet.sims.values()),
+                 30, "a poll of every array")
+        fleet.sims["ok-b"].faults.add(Fault("hang", "*"))
+        wait_for(lambda: fleet.sims["ok-b"].stats_snapshot()["faults_injected"] >= 1, 20,
+                 "a poll of ok-b to hang")
+        process = fleet.exporter.process
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(15)  # a liveness bound, not a speed target
+        assert code == 0
+        holding = {name: sim.live_token_sets() for name, sim in fleet.sims.items()}
+        assert holding.pop("ok-b") == 1  # could not be revoked: it hangs
+        assert not any(holding.values()), holding
+        assert fleet.sims["ok-a"].stats.revokes == 1
+    finally:
+        fleet.close()

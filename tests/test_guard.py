@@ -11,7 +11,7 @@ import responses
 
 from qsan_exporter.api.errors import ApiAuthError, ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import GlobalLimit, RequestGuard
-from tests.test_unified_client import BASE, POOLS, T0, Clock, add_login, calls_to, make
+from tests.client_helpers import BASE, POOLS, T0, Clock, add_login, calls_to, make
 
 
 @pytest.fixture

@@ -5,67 +5,19 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
-from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
 from tests.conftest import wait_for, write_config
+from tests.e2e_helpers import NOT_ON, families_of, samples_of
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
-
-# Families a product cannot have (SPEC §4, manual): the only ones allowed to be missing.
-NOT_ON = {
-    "nas": {
-        "qsan_disk_throughput_bytes_per_second",  # NAS disks have no performance object
-        "qsan_disk_latency_seconds",
-        "qsan_disk_ssd_life_remaining_ratio",  # "NAS: always 0" = no data
-        "qsan_disk_written_bytes_total",
-        "qsan_raidset_size_bytes",  # "NAS: always 0"
-        "qsan_raidset_used_bytes",
-        "qsan_cache_to_flash_health",  # cacheToFlash: "Only for SAN, FAS"
-        "qsan_volume_qos_max_iops",  # isQosEnable "NAS always false"
-        "qsan_volume_qos_max_throughput_bytes_per_second",
-        "qsan_replication_path_health",  # NAS destination lines carry no status
-        "qsan_raidset_ee_spares",  # eeSpareNum "NAS: always 0"
-    },
-    # loginTime: "Only for NAS" (manual 002 l.1055); the `spare` list is "Only for NAS"
-    "san": {"qsan_iscsi_session_login_timestamp_seconds", "qsan_raidset_spare_disks"},
-    # The simulated XEVO firmware sends sensor readings without a status field (the manual shows
-    # both forms); qsan_sensor_health exists only where the device gives a status.
-    "fas": {"qsan_sensor_health", "qsan_iscsi_session_login_timestamp_seconds",
-            "qsan_raidset_spare_disks"},
-    # SANOS 4.0's API has no task list (snapshot spaces only: no status, no schedule), no disk
-    # performance, no pool cache fields (docs/legacy-api.md, "Not available in legacy"); its
-    # RAID groups have no dedicated spare list (a NAS field).
-    "legacy": {
-        "qsan_task_health", "qsan_task_next_run_timestamp_seconds",
-        "qsan_disk_latency_seconds", "qsan_disk_throughput_bytes_per_second",
-        "qsan_pool_cache_size_bytes", "qsan_raidset_spare_disks",
-        "qsan_iscsi_session_login_timestamp_seconds",
-        "qsan_iscsi_connection_info", "qsan_iscsi_connection_health",  # no connection status
-        "qsan_replication_path_info", "qsan_replication_path_health",  # no task list
-    },
-}
-
-
-def _families(text: str) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for family in parse_text(text):
-        out.setdefault(family.name, []).extend(family.samples)
-    return out
-
-
-def _samples(families: dict[str, list], name: str, array: str) -> list:
-    base = name[: -len("_total")] if name.endswith("_total") else name
-    return [s for s in families.get(base, []) if s.labels.get("array") == array]
-
 
 @pytest.fixture
 def three_arrays(simulators, tmp_path: Path):
@@ -78,25 +30,26 @@ def test_every_spec_family_for_every_profile(three_arrays, exporter) -> None:
     sims, config = three_arrays
     e = exporter(f"--config.file={config}")
     e.wait_ready()
-    families = _families(e.get("/metrics").text)
+    families = families_of(e.get("/metrics").text)
     for name in GLOBAL_METRICS:
         assert name in families, f"{name} missing"
     missing = {}
     for array in sims:
         profile = array.removeprefix("it-")
         absent = [n for n in METRICS
-                  if n not in NOT_ON[profile] and not _samples(families, n, array)]
+                  if n not in NOT_ON[profile] and not samples_of(families, n, array)]
         if absent:
             missing[array] = absent
         for name in NOT_ON[profile]:
-            assert not _samples(families, name, array), f"{array} must not have {name}"
+            assert not samples_of(families, name, array), f"{array} must not have {name}"
     assert not missing, f"families missing: {missing}"
     for array in sims:
-        (up,) = _samples(families, "qsan_up", array)
+        (up,) = samples_of(families, "qsan_up", array)
         assert up.value == 1
-        assert {s.value for s in _samples(families, "qsan_collector_success", array)} == {1.0}
+        assert {s.value for s in samples_of(families, "qsan_collector_success", array)} == {1.0}
 
 
+@pytest.mark.slow
 def test_promtool_check_metrics_is_clean(three_arrays, exporter) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) must be installed by scripts/test"
@@ -111,6 +64,7 @@ def test_promtool_check_metrics_is_clean(three_arrays, exporter) -> None:
     )
 
 
+@pytest.mark.slow
 def test_content_negotiation_and_gzip(three_arrays, exporter) -> None:
     _, config = three_arrays
     e = exporter(f"--config.file={config}")
@@ -130,13 +84,14 @@ def test_content_negotiation_and_gzip(three_arrays, exporter) -> None:
     assert "# EOF" not in plain.text
 
 
+@pytest.mark.slow
 def test_probe_and_status_routes(three_arrays, exporter) -> None:
     sims, config = three_arrays
     e = exporter(f"--config.file={config}")
     e.wait_ready()
     probe = e.get("/probe?target=it-fas")
     assert probe.status_code == 200
-    families = _families(probe.text)
+    families = families_of(probe.text)
     arrays = {s.labels["array"] for samples in families.values() for s in samples
               if "array" in s.labels}
     assert arrays == {"it-fas"}
@@ -152,6 +107,7 @@ def test_probe_and_status_routes(three_arrays, exporter) -> None:
     assert e.get("/-/reload").status_code == 405
 
 
+@pytest.mark.slow
 def test_a_dead_array_only_downs_itself(three_arrays, exporter) -> None:
     sims, config = three_arrays
     e = exporter(f"--config.file={config}")
@@ -159,19 +115,20 @@ def test_a_dead_array_only_downs_itself(three_arrays, exporter) -> None:
     sims["it-fas"].stop()
 
     def fas_down() -> dict | None:
-        families = _families(e.get("/metrics").text)
-        (up,) = _samples(families, "qsan_up", "it-fas")
+        families = families_of(e.get("/metrics").text)
+        (up,) = samples_of(families, "qsan_up", "it-fas")
         return families if up.value == 0 else None
 
     families = wait_for(fas_down, 20, "qsan_up{array=it-fas} to drop to 0")
     for array in ("it-san", "it-nas"):
-        assert [s.value for s in _samples(families, "qsan_up", array)] == [1.0]
-        assert _samples(families, "qsan_disk_health", array)
-        assert {s.value for s in _samples(families, "qsan_collector_success", array)} == {1.0}
-    requests_fas = _samples(families, "qsan_api_requests_total", "it-fas")
+        assert [s.value for s in samples_of(families, "qsan_up", array)] == [1.0]
+        assert samples_of(families, "qsan_disk_health", array)
+        assert {s.value for s in samples_of(families, "qsan_collector_success", array)} == {1.0}
+    requests_fas = samples_of(families, "qsan_api_requests_total", "it-fas")
     assert any(s.labels["code"] == "error" for s in requests_fas)
 
 
+@pytest.mark.slow
 def test_token_lifecycle_one_login_then_refreshes_and_revoke_on_sigterm(
     simulators, exporter, tmp_path: Path
 ) -> None:
@@ -179,7 +136,9 @@ def test_token_lifecycle_one_login_then_refreshes_and_revoke_on_sigterm(
     config = write_config(tmp_path / "c.yml", sims, interval_seconds=1, timeout_seconds=0.5)
     e = exporter(f"--config.file={config}")
     e.wait_ready()
-    time.sleep(12)  # > two token lifetimes of polling every second
+    # Polling every second through more than two token lifetimes: bounded, on the array's count.
+    wait_for(lambda: all(sim.stats.refreshes >= 2 for sim in sims.values()), 30,
+             "two refreshes on every array")
     for sim in sims.values():
         assert sim.stats.logins == 1, sim.stats
         assert sim.stats.refreshes >= 2, sim.stats

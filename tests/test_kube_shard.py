@@ -71,7 +71,8 @@ class FakeApi:
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for it, at every test's teardown.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -163,6 +164,7 @@ def served_arrays(url: str) -> set[str]:
             for s in f.samples if s.name == "qsan_up"}
 
 
+@pytest.mark.slow
 def test_kubectl_scale_reshards_a_running_exporter(api: FakeApi, account, simulators, exporter,
                                                    tmp_path, monkeypatch) -> None:
     sims = {f"k{i}": simulators("san", enclosures=1, disks=8, pools=1, volumes=2)

@@ -208,6 +208,7 @@ def test_the_round_trip_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
 _bodies_seen: list[bytes] = []
 
 
+@pytest.mark.slow
 @settings(derandomize=True, database=None, deadline=None, max_examples=60,
           suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.text(st.characters() | st.characters(categories=["Cs"]),

@@ -93,6 +93,7 @@ def test_every_catalogue_metric_is_used_or_listed() -> None:
     assert not stale, f"listed as unused but used: {sorted(stale)}"
 
 
+@pytest.mark.slow
 def test_real_exposition_matches_both_directions(exporter) -> None:
     """The demo (simulated san, fas and nas arrays) as Prometheus would scrape it."""
     e = exporter("--demo")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import write_config
@@ -14,6 +15,7 @@ from tests.conftest import write_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_gzip_answers_vary_and_the_banner_counts_one_array(simulators, exporter,
                                                            tmp_path) -> None:
     config = write_config(tmp_path / "c.yml", {"one": simulators("san")})
@@ -28,6 +30,7 @@ def test_gzip_answers_vary_and_the_banner_counts_one_array(simulators, exporter,
     assert "polling 1 array: one\n" in e.log_text()
 
 
+@pytest.mark.slow
 def test_json_logging_prints_no_plain_banner(simulators, exporter, tmp_path) -> None:
     config = write_config(tmp_path / "c.yml", {"a": simulators("san"), "b": simulators("nas")})
     e = exporter(f"--config.file={config}", "--log.format=json")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import query, wait_for, write_config
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_metrics_and_probe(simulators, exporter, prometheus, tmp_path) -> None:
     sims = {f"e2e-{p}": simulators(p) for p in ("san", "fas", "nas")}
     config = write_config(tmp_path / "c.yml", sims, interval_seconds=2, timeout_seconds=1)

@@ -354,6 +354,7 @@ def test_the_undamaged_bases_succeed_everywhere() -> None:
     promtool_check(bodies)
 
 
+@pytest.mark.slow
 def test_arbitrary_json_never_escapes_the_poll() -> None:
     bodies: list[bytes] = []
 
@@ -373,6 +374,7 @@ def test_arbitrary_json_never_escapes_the_poll() -> None:
     promtool_check(bodies)
 
 
+@pytest.mark.slow
 def test_damaged_real_answers_fail_only_their_own_area() -> None:
     bodies: list[bytes] = []
 
@@ -396,6 +398,7 @@ def test_damaged_real_answers_fail_only_their_own_area() -> None:
 @given(case=damaged(GENTLE), product=st.sampled_from(PRODUCTS))
 # Regression: a JSON integer beyond float range made base.number() raise OverflowError, which
 # failed the whole disks area for one disk's temperature; it is now "not a number".
+@pytest.mark.slow
 @example(case=_with("fixture-san", "disks", _set(("disks", 0, "temperature"), 10**400)),
          product="auto")
 @example(case=_with("simulator-nas", "system",

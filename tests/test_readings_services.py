@@ -188,7 +188,7 @@ def test_a_refused_snapshot_list_fails_the_area_after_the_other_types() -> None:
 def test_source_hands_a_refused_snapshot_list_over_every_poll() -> None:
     device = Device(SimulatorConfig(profile="san"), started=T0)
     client = DeviceClient(device, T0)
-    device._tasks.pop("snapshot")  # this array refuses it: HTTP 404
+    device.refuse_task_list("snapshot")  # this array refuses it: HTTP 404
     source = UnifiedSource(client)  # type: ignore[arg-type]
     for _ in range(2):  # not remembered as "unsupported": asked (and reported) every poll
         answer = source.fetch("tasks")
@@ -204,7 +204,7 @@ def test_source_hands_a_refused_snapshot_list_over_every_poll() -> None:
 def test_task_types_required_by_the_product_its_system_answer_names(
         profile: str, refused: str, required: bool) -> None:
     device = Device(SimulatorConfig(profile=profile), started=T0)
-    device._tasks.pop(refused, None)
+    device.refuse_task_list(refused)
     source = UnifiedSource(DeviceClient(device, T0))  # type: ignore[arg-type]
     source.fetch("system")  # tells the source the product (XS/XF/XN model)
     for _ in range(2):
@@ -222,7 +222,7 @@ def poll_series(profile: str, literal: bool, *, refuse_snapshot: bool = False
     sim = SimulatedArray(SimulatorConfig(profile=profile, username="u", password="p",
                                          literal=literal), clock=lambda: T0).start()
     if refuse_snapshot:
-        sim.device._tasks.pop("snapshot")
+        sim.device.refuse_task_list("snapshot")
     client = UnifiedClient(sim.url, "u", "p", timeout=5)
     try:
         config = ArrayConfig(name="a", url=sim.url, username="u", password="p",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import wait_for, write_config
@@ -15,6 +16,7 @@ def _reload_gauge(text: str) -> str:
                 if line.startswith("qsan_config_last_reload_successful"))
 
 
+@pytest.mark.slow
 def test_reload_adds_and_removes_arrays_and_survives_a_bad_file(
     simulators, exporter, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 import yaml
 
 from tests.conftest import wait_for
@@ -20,6 +21,7 @@ def _assert_clean(where: str, text: str) -> None:
         assert form not in text, f"the planted password ({form!r}) leaked into {where}"
 
 
+@pytest.mark.slow
 def test_planted_password_never_leaks(simulators, exporter, tmp_path: Path, monkeypatch) -> None:
     good = simulators("san", password=PLANTED)
     wrong = simulators("nas", password="the-array-expects-another")  # our login is rejected

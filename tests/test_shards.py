@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from qsan_exporter.sharding import shard_of
 from tests.conftest import query, wait_for, write_config
 
@@ -13,6 +15,7 @@ SHARDS = 3
 SMALL = {"enclosures": 1, "disks": 8, "pools": 1, "volumes": 2}
 
 
+@pytest.mark.slow
 def test_three_shards_scrape_every_array_exactly_once(simulators, exporter, prometheus,
                                                       tmp_path) -> None:
     names = [f"fleet-{i:02d}" for i in range(ARRAYS)]

@@ -161,6 +161,7 @@ def test_revoke_kills_the_set_and_its_access_tokens_only(start: Any) -> None:
     assert c.sim.stats.max_live_token_sets == 2
 
 
+@pytest.mark.slow
 def test_access_tokens_expire_and_refresh_still_works(start: Any) -> None:
     c = Client(start(token_lifetime=1))
     assert c.get("/rest/v1/hardware/info").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import status_card, wait_for, write_config
@@ -17,6 +18,7 @@ def sample(text: str, name: str, array: str) -> float | None:
     return None
 
 
+@pytest.mark.slow
 def test_status_page_shows_backoff_of_a_dead_array(simulators, exporter, tmp_path) -> None:
     sims = {"st-ok": simulators("san"), "st-dead": simulators("nas")}
     config = write_config(tmp_path / "c.yml", sims, interval_seconds=1, timeout_seconds=0.5)

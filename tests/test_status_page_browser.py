@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from qsan_exporter import __version__
-from tests.conftest import free_port, status_card, wait_for
+from tests.conftest import status_card, wait_for
 
 CHROMIUM = "/usr/bin/chromium"  # the Debian package scripts/test installs
 
@@ -31,11 +31,12 @@ def chromium(profile: Path, url: str, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_status_page_renders_in_headless_chromium(simulators, exporter, tmp_path) -> None:
+def test_status_page_renders_in_headless_chromium(simulators, exporter, tmp_path,
+                                                   closed_port) -> None:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip("chromium is not installed (scripts/test installs the Debian package)")
     sims = {"br-san": simulators("san"), "br-legacy": simulators("legacy")}
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = f"http://127.0.0.1:{closed_port}"
     config = tmp_path / "c.yml"
     arrays = [{"name": n, "url": s.url} for n, s in sims.items()]
     arrays[0].update(interval_seconds=4, timeout_seconds=3)  # br-san: the injected event soon

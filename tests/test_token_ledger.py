@@ -24,7 +24,7 @@ from qsan_exporter.api.token_ledger import (
     TokenSet,
     default_state_directory,
 )
-from tests.test_unified_client import BASE, POOLS, T0, USER, Clock, add_login, calls_to, make
+from tests.client_helpers import BASE, POOLS, T0, USER, Clock, add_login, calls_to, make
 
 ACCESS, REFRESH = "ACCESS-SECRET-1", "REFRESH-SECRET-1"
 

@@ -98,11 +98,9 @@ def test_the_literal_array_takes_the_other_reading_of_each_auth_contradiction(
 
 
 def test_only_a_login_that_may_have_reached_the_array_counts_as_a_lost_set(
-        array, tmp_path) -> None:
-    from tests.conftest import free_port
-
+        array, tmp_path, closed_port) -> None:
     clock = FakeClock()
-    nobody = UnifiedClient(f"http://127.0.0.1:{free_port()}", USER, PASSWORD, clock=clock,
+    nobody = UnifiedClient(f"http://127.0.0.1:{closed_port}", USER, PASSWORD, clock=clock,
                            timeout=1)
     with pytest.raises(ApiUnreachable) as refused:
         nobody.get(PATH)
@@ -176,6 +174,7 @@ def _lost_login(rng: random.Random) -> Fault:
     ])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("literal", [False, True], ids=["lenient", "literal"])
 def test_24_hours_of_mixed_faults_never_hold_more_than_two_token_sets(
         array, tmp_path, literal) -> None:

@@ -7,7 +7,6 @@ import json
 import logging
 import traceback
 from collections.abc import Iterator
-from email.utils import formatdate
 
 import pytest
 import requests
@@ -22,20 +21,20 @@ from qsan_exporter.api.errors import (
 )
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.unified.client import UnifiedClient
-
-BASE = "https://array.test"
-USER = "monitor"
-PASSWORD = "Pl4nted-S3cret!pw"
-T0 = 1_700_000_000.0
-POOLS = "/rest/v1/storage/pool/list"
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.client_helpers import (
+    BASE,
+    PASSWORD,
+    POOLS,
+    T0,
+    USER,
+    Clock,
+    add_login,
+    add_refresh,
+    auth_header,
+    body_of,
+    calls_to,
+    make,
+)
 
 
 @pytest.fixture
@@ -47,39 +46,6 @@ def rsps() -> Iterator[responses.RequestsMock]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def make(clock: Clock, **kwargs: object) -> UnifiedClient:
-    kwargs.setdefault("stats", ApiStats())
-    return UnifiedClient(BASE, USER, PASSWORD, clock=clock, **kwargs)  # type: ignore[arg-type]
-
-
-def add_login(rsps: responses.RequestsMock, access: str = "ACCESS-1", refresh: str | None = "R-1",
-              expire: float = T0 + 3600, date: float | None = None, status: int = 200) -> None:
-    body: dict[str, object] = {"accessToken": access, "expireTime": int(expire)}
-    if refresh is not None:
-        body["refreshToken"] = refresh
-    headers = {"Date": formatdate(date, usegmt=True)} if date is not None else {}
-    rsps.add(responses.POST, BASE + "/auth/get", json=body if status == 200 else {},
-             status=status, headers=headers)
-
-
-def add_refresh(rsps: responses.RequestsMock, access: str = "ACCESS-2",
-                expire: float = T0 + 7200, status: int = 200) -> None:
-    rsps.add(responses.POST, BASE + "/auth/refresh", status=status,
-             json={"accessToken": access, "expireTime": int(expire)} if status == 200 else {})
-
-
-def calls_to(rsps: responses.RequestsMock, path: str) -> list[responses.Call]:
-    return [c for c in rsps.calls if c.request.path_url.split("?")[0] == path]
-
-
-def body_of(call: responses.Call) -> dict[str, object]:
-    return json.loads(call.request.body)
-
-
-def auth_header(call: responses.Call) -> str | None:
-    return call.request.headers.get("Authorization")
 
 
 # --- token lifecycle ---------------------------------------------------------------------------

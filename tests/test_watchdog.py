@@ -38,6 +38,7 @@ def watchdog_threads() -> int:
     return sum(t.name == "qsan-watchdog" for t in threading.enumerate())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", [DISKS, "/auth/get"])  # a trickled body, trickled headers
 def test_a_trickling_answer_ends_at_the_timeout(sim: SimulatedArray, route: str) -> None:
     c = client(sim, timeout=0.5)

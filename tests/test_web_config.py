@@ -27,7 +27,7 @@ from qsan_exporter.web import auth as web_auth
 from qsan_exporter.web.config import WebConfig, WebConfigError, load_web_config, ssl_context
 from qsan_exporter.web.conn import Limits
 from qsan_exporter.web.server import HttpServer
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, bound_port, wait_for
 
 PASSWORD = "s3cret-Scrape-pw"
 # Cost 4: the minimum, so tests stay fast; the cache logic does not depend on the cost.
@@ -79,7 +79,7 @@ def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[b
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., HttpServer]]:
-    """Start an HttpServer on a free loopback port from a web-config document."""
+    """Start an HttpServer on loopback port 0 from a web-config document."""
     servers: list[HttpServer] = []
 
     def start(document: Any, **options: Any) -> HttpServer:
@@ -341,6 +341,7 @@ def test_client_allowed_sans(serve: Callable[..., HttpServer], pki: Pki) -> None
         requests.get(server_for(["grafana.example.net"]), **client)
 
 
+@pytest.mark.slow
 def test_silent_client_does_not_block_other_scrapes(
     serve: Callable[..., HttpServer], pki: Pki
 ) -> None:
@@ -471,10 +472,9 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
         raise AssertionError("started despite a bad web config")
 
     monkeypatch.setattr(cli, "Exporter", must_not_start)  # neither polls nor serves
-    port = free_port()
     for extra in ([], ["--config.check"]):
         code = cli.main(["--config.file", str(config), "--web.config.file", str(bad),
-                         f"--web.listen-address=127.0.0.1:{port}", *extra])
+                         "--web.listen-address=127.0.0.1:0", *extra])
         assert code == 1
         err = capsys.readouterr().err
         assert f"{bad}: invalid web configuration" in err
@@ -483,18 +483,18 @@ def test_cli_bad_web_config_exits_1_before_anything_starts(
         assert "tls_server_config.key_file: cannot read" in err
 
 
+@pytest.mark.slow
 def test_cli_demo_serves_https_with_basic_auth(tmp_path: Path, pki: Pki) -> None:
     web = write(tmp_path, {"tls_server_config": tls_section(pki),
                            "basic_auth_users": {"prometheus": HASH}})
-    port = free_port()
     out = tmp_path / "exporter.log"
     with out.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "qsan_exporter.cli", "--demo", f"--web.config.file={web}",
-             f"--web.listen-address=127.0.0.1:{port}"],
+             "--web.listen-address=127.0.0.1:0"],
             stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"https://127.0.0.1:{port}"
     try:
+        url = f"https://127.0.0.1:{bound_port(out, process)}"
         def scrape() -> requests.Response | None:
             if process.poll() is not None:
                 raise AssertionError(f"exporter exited:\n{out.read_text()}")

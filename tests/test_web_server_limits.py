@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from qsan_exporter.web import server as web_server
-from tests.conftest import free_port, wait_for, write_config
+from tests.conftest import bound_port, wait_for, write_config
 
 
 def test_connection_cap_stays_below_the_file_limit(
@@ -42,15 +42,15 @@ class Proc:
     """`qsan-exporter` in a subprocess under a file limit; fds, threads and RSS from /proc."""
 
     def __init__(self, args: list[str], log: Path, nofile: int | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qsan_exporter.cli", *args,
-             f"--web.listen-address=127.0.0.1:{self.port}"],
+             "--web.listen-address=127.0.0.1:0"],
             stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=(lambda: _limit_files(nofile)) if nofile else None,
         )
+        self.port = bound_port(log, self.process)  # the port the exporter itself bound
+        self.url = f"http://127.0.0.1:{self.port}"
         wait_for(self._ready, 60, "/-/ready")
 
     def _ready(self) -> bool:

@@ -122,6 +122,11 @@ class TokenStore:
         with self._lock:
             return len(self._sets)
 
+    def held(self) -> set[str]:
+        """Every access and refresh token still held, expired or not."""
+        with self._lock:
+            return set(self._access) | set(self._sets)
+
     # -- under the lock ----------------------------------------------------------------------
     def _issue(self, refresh: str | None, now: float) -> dict[str, Any]:
         access = new_token()

@@ -61,6 +61,11 @@ class Device:
         }
         self._tasks = {kind: body.encode() for kind, body in self.services.tasks_bodies.items()}
 
+    def refuse_task_list(self, kind: str) -> None:
+        """From now on this array answers 404 to the task list of `kind` (as firmware without
+        it does)."""
+        self._tasks.pop(kind, None)
+
     def _facts(self) -> Facts:
         lay, p, storage = self.layout, self.profile, self.storage
         degraded = lay.raidsets[lay.degraded_raidset]

@@ -148,6 +148,11 @@ class LegacySessions:
             expiry = self._sessions.get(session or "")
             return expiry is not None and self._clock() < expiry
 
+    def held(self) -> set[str]:
+        """Every session id still held, expired or not."""
+        with self._lock:
+            return set(self._sessions)
+
     def revoke_all(self) -> int:
         with self._lock:
             killed = len(self._sessions)

@@ -187,6 +187,13 @@ class SimulatedArray:
             return self.legacy.sessions.live()
         return self.tokens.live_token_sets()
 
+    def held_tokens(self) -> set[str]:
+        """Every token (legacy: session id) the array handed out and still holds: what a client
+        must never show."""
+        if self.legacy is not None:
+            return self.legacy.sessions.held()
+        return self.tokens.held()
+
     def revoke_all_tokens(self) -> int:
         """Invalidate every access and refresh token now, behind the client's back (as an
         administrator or a controller failover would): its next GET gets 401 and its refresh

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from qsan_exporter.config_input import ConfigError as WebConfigError
 from qsan_exporter.config_input import warn_if_others_can_read
 from qsan_exporter.web import auth as web_auth
 from qsan_exporter.web.auth import BasicAuth, WSGIApp
@@ -79,12 +80,6 @@ class WebConfig:
     # user -> bcrypt hash; repr=False keeps hashes out of logs and tracebacks.
     basic_auth_users: Mapping[str, str] = field(default_factory=dict, repr=False)
     http2: bool = True
-
-
-class WebConfigError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def load_web_config(path: str | Path) -> WebConfig:

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from qsan_exporter.array_events import shown_time
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.snapshot import CollectorState, Snapshot
 from qsan_exporter.health import Health, array_health
+from qsan_exporter.snapshot import CollectorState, Snapshot
 
 
 @dataclass
