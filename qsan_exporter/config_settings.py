@@ -15,9 +15,11 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from qsan_exporter.api.answer import DEFAULT_MAX_RESPONSE_MIB
 from qsan_exporter.config_input import check_url, in_range, range_text, short
 from qsan_exporter.metrics import COLLECTOR_NAMES
+
+# The largest answer read from an array, by default; why 8 MiB: qsan_exporter/api/answer.py.
+DEFAULT_MAX_RESPONSE_MIB = 8.0
 
 _DAY, _WEEK = 86400.0, 7 * 86400.0
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

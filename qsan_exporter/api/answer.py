@@ -17,9 +17,9 @@ from qsan_exporter.api.errors import ApiFormatError
 
 # The simulator's largest answer at a big size (8 enclosures, 286 disks, 32 pools, 512 volumes)
 # is the volume list: 214 KB holding 12 294 JSON values; a 1000-event log page is 88 KB
-# (docs/deployment.md has the figures). 8 MiB of bytes and 200 000 values leave ~40x and ~16x
-# room, and bound the worst answer that is still parsed to ~40 MiB of Python objects.
-DEFAULT_MAX_RESPONSE_MIB = 8.0
+# (docs/deployment.md has the figures). 8 MiB of bytes (DEFAULT_MAX_RESPONSE_MIB, the config's
+# `max_response_mib` default) and 200 000 values leave ~40x and ~16x room, and bound the worst
+# answer that is still parsed to ~40 MiB of Python objects.
 MAX_DEPTH = 64
 MAX_VALUES = 200_000
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included

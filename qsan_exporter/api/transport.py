@@ -25,11 +25,12 @@ from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachabl
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.watchdog import WatchedAdapter
+from qsan_exporter.config_settings import DEFAULT_MAX_RESPONSE_MIB
 
 log = logging.getLogger(__name__)
 
 # Per array: max_response_mib; why this default, see api/answer.py.
-MAX_RESPONSE_BYTES = int(answer.DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
+MAX_RESPONSE_BYTES = int(DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
 PASSWORD_ENCODINGS = ("plain", "base64")
 
 
