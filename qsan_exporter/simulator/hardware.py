@@ -64,10 +64,9 @@ class Hardware:
         key = self.profile.hw_enc_key
         ident = (lambda e: e) if self.profile.nas else self.profile.ident
         wanted = range(self.count) if only is None else (only,)
-        found: list[Any] | dict[str, Any] = [
-            {key: ident(e), "info": self._info(e, elapsed, more)} for e in wanted]
-        if self.literal and len(found) == 1:
-            found = found[0]  # reading `enclosures-top-level`: one enclosure, one object
+        found = [{key: ident(e), "info": self._info(e, elapsed, more)} for e in wanted]
+        if self.literal and len(found) == 1:  # reading `enclosures-top-level`: one object
+            return json.dumps(found[0], ensure_ascii=False)
         return json.dumps(found, ensure_ascii=False)
 
     def _info(self, enclosure: int, elapsed: float, more: bool) -> Any:

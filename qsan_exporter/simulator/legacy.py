@@ -367,7 +367,7 @@ class LegacyApi:
     def volumeinfo(self) -> list[dict[str, Any]]:
         names = {p["id"]: p["name"]
                  for p in self._unified("/rest/v1/storage/pool/list", 0.0)["pools"]}
-        out = []
+        out: list[dict[str, Any]] = []
         for volume in self._volumes():
             item: dict[str, Any] = {
                 "vd_id": volume["id"], "vd_name": volume["name"],
@@ -384,7 +384,7 @@ class LegacyApi:
         return out
 
     def lunmappinginfo(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for volume in self._volumes():
             for protocol, word in (("iscsi", "iSCSI"), ("fc", "FC")):
                 for mapping in (volume.get("lunInfo") or {}).get(protocol, []):

@@ -78,11 +78,11 @@ class LogBook:
         the clock already owed; of events sharing a timestamp, the injected one comes last.
         """
         self.catch_up(now)
-        event = {"type": level, "timestamp": int(now) if timestamp is None else int(timestamp),
-                 "message": message}
+        when = int(now) if timestamp is None else int(timestamp)
+        event: dict[str, Any] = {"type": level, "timestamp": when, "message": message}
         with self._lock:
-            at = bisect.bisect_right(self._times, event["timestamp"])
-            self._times.insert(at, event["timestamp"])
+            at = bisect.bisect_right(self._times, when)
+            self._times.insert(at, when)
             self._events.insert(at, event)
         return event
 

@@ -297,8 +297,8 @@ class SimulatedArray:
         with self._lock:
             self.stats.failed_logins += 1
 
-    def _leave(self, handler: _Handler) -> None:
-        if handler.sim_in_flight:
+    def _leave(self, handler: BaseHTTPRequestHandler) -> None:
+        if isinstance(handler, _Handler) and handler.sim_in_flight:
             handler.sim_in_flight = False
             with self._lock:
                 self.stats.concurrent_requests -= 1

@@ -20,10 +20,12 @@ import errno
 import logging
 import queue
 import re
+import selectors
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +109,11 @@ def simple_reply(sock: socket.socket, status: str, text: str) -> None:
 class BoundedConnections(connections.ConnectionManager):
     """cheroot's manager, with the head read, the TLS handshake and admission done here."""
 
+    # cheroot's own members this manager works with; its stubs list the public API only.
+    _selector: Any
+    _stop_requested: bool
+    _remove_invalid_sockets: Callable[[], None]
+
     def __init__(self, http_server: Any, limits: Limits, tls: ssl.SSLContext | None,
                  allowed_sans: frozenset[str]) -> None:
         super().__init__(http_server)
@@ -160,7 +167,7 @@ class BoundedConnections(connections.ConnectionManager):
     def _watch(self, w: _Waiting) -> None:
         with self._open_lock:  # put() runs in worker threads
             try:
-                self._selector.register(w.fd, connections.selectors.EVENT_READ, data=w)
+                self._selector.register(w.fd, selectors.EVENT_READ, data=w)
             except (KeyError, ValueError, OSError):  # the server is stopping
                 failed = True
             else:

@@ -72,6 +72,8 @@ class _Server(wsgi.Server):
     """cheroot's WSGI server with conn.py's connection manager and logging."""
 
     ConnectionClass = Connection
+    # cheroot's manager until prepare() swaps in conn.py's (its stubs do not list the member).
+    _connections: Any
 
     def __init__(self, bind: tuple[str, int], app: WSGIApp, limits: Limits,
                  tls: ssl.SSLContext | None, allowed_sans: frozenset[str]) -> None:
@@ -80,7 +82,8 @@ class _Server(wsgi.Server):
                          timeout=limits.read_timeout)  # type: ignore[arg-type]
         self.version = f"qsan-exporter/{__version__}"
         self.max_request_header_size = limits.max_header_bytes + 1024  # conn.py checks first
-        self.keep_alive_conn_limit = None  # conn.py caps all connections instead
+        # None: no keep-alive limit of cheroot's (conn.py caps all connections); its stubs say int.
+        self.keep_alive_conn_limit = None  # type: ignore[assignment]
         self.requests._queue = ScrapesFirst()  # before prepare() starts the workers
         self.requests.get = self.requests._queue.get
         self.limits = limits

@@ -9,14 +9,15 @@ import time
 from typing import Any
 
 from cheroot import server
+from cheroot.makefile import MakeFile as makefile
 from cheroot.makefile import StreamReader, StreamWriter
 
 
 class _PrefixedIO(socket.SocketIO):
     """The socket's stream, after the bytes the selector thread already read."""
 
-    def __init__(self, sock: socket.socket, mode: str, prefix: bytes) -> None:
-        super().__init__(sock, mode)
+    def __init__(self, sock: socket.socket, prefix: bytes) -> None:
+        super().__init__(sock, "rb")
         self._prefix = memoryview(prefix)
 
     def readinto(self, b: Any) -> int | None:
@@ -30,28 +31,28 @@ class _PrefixedIO(socket.SocketIO):
 
 class _PrefixedReader(StreamReader):
     def __init__(self, sock: socket.socket, prefix: bytes, bufsize: int) -> None:
-        super(StreamReader, self).__init__(_PrefixedIO(sock, "rb", prefix), bufsize)
+        super(StreamReader, self).__init__(_PrefixedIO(sock, prefix), bufsize)
         self.bytes_read = 0
 
 
 class _DeadlineIO(socket.SocketIO):
     """Writes that fail once the connection's response deadline has passed."""
 
-    def __init__(self, sock: socket.socket, mode: str, conn: Connection) -> None:
-        super().__init__(sock, mode)
-        self._conn = conn
+    def __init__(self, sock: socket.socket, conn: Connection) -> None:
+        super().__init__(sock, "wb")
+        self._conn, self._socket = conn, sock
 
     def write(self, b: Any) -> int | None:
         remaining = self._conn.write_deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")  # cheroot's wording for a timeout: no 500 logged
-        self._sock.settimeout(min(remaining, self._conn.server.timeout))
+        self._socket.settimeout(min(remaining, self._conn.server.timeout))
         return super().write(b)
 
 
 class _DeadlineWriter(StreamWriter):
     def __init__(self, sock: socket.socket, conn: Connection, bufsize: int) -> None:
-        super(StreamWriter, self).__init__(_DeadlineIO(sock, "wb", conn), bufsize)
+        super(StreamWriter, self).__init__(_DeadlineIO(sock, conn), bufsize)
         self.bytes_written = 0
 
 
@@ -60,7 +61,7 @@ def makefile_after(prefix: bytes) -> Any:
     def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
         if "r" in mode:
             return _PrefixedReader(sock, prefix, bufsize)
-        return server.MakeFile(sock, mode, bufsize)
+        return makefile(sock, mode, bufsize)
     return make
 
 
