@@ -70,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[Any]):
     """Writes to whatever sys.stderr is at the time of the record, not at set-up.
 
     `main()` may run more than once in a process (the tests do), each time under a different

@@ -91,10 +91,15 @@ class _Built:
     gzipped: bytes | None
 
     def serves(self, now: float, compress: bool) -> bool:
-        return self.data(compress) is not None and self.built_at <= now <= self.valid_until
+        has = (self.gzipped if compress else self.plain) is not None
+        return has and self.built_at <= now <= self.valid_until
 
-    def data(self, compress: bool) -> bytes | None:
-        return self.gzipped if compress else self.plain
+    def data(self, compress: bool) -> bytes:
+        """The body in that encoding; only asked for where `serves` (or the build) said so."""
+        body = self.gzipped if compress else self.plain
+        if body is None:
+            raise LookupError(f"body not built {'gzipped' if compress else 'plain'}")
+        return body
 
 
 def _build(rendered: dict[str, RenderedSnapshot], version: int, members: int, now: float,
@@ -258,25 +263,25 @@ class Exposition:
             built = self._built.get(key)
             if built is not None and built.serves(now, compress):
                 if built.version == self._version:
-                    return built.data(compress)  # type: ignore[return-value]
+                    return built.data(compress)
                 if (self._thread is not None and built.members == self._members
                         and now - built.built_at <= MAX_LAG_SECONDS):
                     self.stats.served_previous += 1
-                    return built.data(compress)  # type: ignore[return-value]
+                    return built.data(compress)
         # Nothing servable (first scrape, a collector just expired, no builder): build it here.
         with self._build_lock:
             with self._lock:
                 built = self._built.get(key)
                 if (built is not None and built.serves(now, compress)
                         and built.version == self._version):
-                    return built.data(compress)  # type: ignore[return-value]
+                    return built.data(compress)
                 version, members, rendered = self._version, self._members, self._rendered
             built = _build(rendered, version, members, now, openmetrics,
                            plain=not compress, gzipped=compress)
             with self._lock:
                 self.stats.on_demand += 1
                 self._built[key] = built
-        return built.data(compress)  # type: ignore[return-value]
+        return built.data(compress)
 
     def _subset(self, arrays: Sequence[str], now: float, openmetrics: bool,
                 compress: bool) -> bytes:

@@ -160,11 +160,12 @@ class Poller:
         for member in members:
             member.poll.closing = True
         self._watchdog.cut_all()  # a poll stuck on a trickling array ends now
-        if self._scheduler is not None:
+        scheduler = self._scheduler
+        if scheduler is not None:
             done = threading.Event()
 
             def shutdown() -> None:
-                self._scheduler.shutdown(wait=True)  # type: ignore[union-attr]
+                scheduler.shutdown(wait=True)
                 done.set()
 
             threading.Thread(target=shutdown, daemon=True).start()

@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -73,6 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     sim_fault: Fault | None = None  # the fault applied to the request being answered
     sim_in_flight = False  # counted in Stats.concurrent_requests
+    sim_headers: Sequence[tuple[str, str]] = ()  # extra headers of the next answer (legacy cookie)
 
     def setup(self) -> None:
         super().setup()
@@ -260,9 +261,10 @@ class SimulatedArray:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(length))
-        for name, value in getattr(handler, "sim_headers", ()):
-            handler.send_header(name, value)
-        handler.sim_headers = ()  # type: ignore[attr-defined]
+        if isinstance(handler, _Handler):
+            for name, value in handler.sim_headers:
+                handler.send_header(name, value)
+            handler.sim_headers = ()
         if status == 405:
             handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
         if fault is not None and fault.kind == "rate_limit":
@@ -288,9 +290,8 @@ class SimulatedArray:
         session = next((part.split("=", 1)[1].strip() for part in cookie.split(";")
                         if part.strip().startswith(COOKIE + "=")), None)
         answer, new_session = self.legacy.answer(method, path, session)
-        if new_session is not None:
-            handler.sim_headers = [  # type: ignore[attr-defined]
-                ("Set-Cookie", f"{COOKIE}={new_session}; Path=/; HttpOnly")]
+        if new_session is not None and isinstance(handler, _Handler):
+            handler.sim_headers = [("Set-Cookie", f"{COOKIE}={new_session}; Path=/; HttpOnly")]
         return answer
 
     def _failed_login(self) -> None:

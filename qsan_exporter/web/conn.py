@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cheroot import connections, server
 
@@ -77,7 +77,7 @@ class _Waiting:
             self.sock.close()
 
 
-class ScrapesFirst(queue.Queue):  # type: ignore[type-arg]
+class ScrapesFirst(queue.Queue[Any]):
     """The workers' queue: a scrape waits only behind other scrapes, never behind a status
     page or a reload."""
 
@@ -246,7 +246,7 @@ class BoundedConnections(connections.ConnectionManager):
     def _advance(self, w: _Waiting) -> None:
         try:
             if not w.handshaken:
-                w.sock.do_handshake()  # type: ignore[attr-defined]
+                cast(ssl.SSLSocket, w.sock).do_handshake()
                 w.handshaken = True
                 if not self._sans_ok(w):
                     self._drop(w)
@@ -278,7 +278,7 @@ class BoundedConnections(connections.ConnectionManager):
     def _sans_ok(self, w: _Waiting) -> bool:
         if not self.allowed_sans:
             return True
-        if sans_allowed(w.sock.getpeercert(), self.allowed_sans):  # type: ignore[attr-defined]
+        if sans_allowed(cast(ssl.SSLSocket, w.sock).getpeercert(), self.allowed_sans):
             return True
         log.debug("TLS client %s: certificate has none of client_allowed_sans", w.addr[0])
         return False
