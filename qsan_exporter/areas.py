@@ -24,6 +24,13 @@ class Area:
     needs: tuple[str, ...] = ()  # areas whose answers this area's collector also reads
 
 
+TASK_TYPES = ("snapshot", "clone", "replication", "cloud")  # the backup task lists
+
+
+def task_list_path(kind: str) -> str:
+    return f"/rest/v1/backup/{kind}/list"
+
+
 AREAS: tuple[Area, ...] = (
     Area("system", ("/rest/v1/hardware/info", "/rest/v1/hardware/all/info"),
          ("/rest/dashboard/systeminfo", "/rest/dashboard/hwmonitor")),
@@ -34,8 +41,7 @@ AREAS: tuple[Area, ...] = (
          ("/rest/storage/volumeinfo", "/rest/storage/lunmappinginfo"), needs=("pools",)),
     Area("iscsi", ("/rest/v1/iscsi/target/list", "/rest/v1/iscsi/session/list"),
          ("/rest/storage/availtarget", "/rest/storage/availlun/targetid/{target_id}")),
-    Area("tasks", tuple(f"/rest/v1/backup/{kind}/list"
-                        for kind in ("snapshot", "clone", "replication", "cloud")),
+    Area("tasks", tuple(task_list_path(kind) for kind in TASK_TYPES),
          ("/rest/storage/snapshot/vdid/{vdid}",), needs=("system", "volumes")),
     Area("logs", ("/rest/v1/log/list",), ("/rest/log/list/{page}",)),
 )

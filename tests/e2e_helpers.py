@@ -207,7 +207,7 @@ def samples_of(families: dict[str, list], name: str, array: str) -> list:
 
 def backoff_attempts_bound(duration: float, interval: float, backoff_max: float) -> int:
     """Most poll attempts a failing array can get in `duration` under the exporter's backoff
-    (array_poll.py's docstring): the first failure keeps the interval, failure k >= 2 waits
+    (qsan_exporter/poll/backoff.py): the first failure keeps the interval, failure k >= 2 waits
     >= 0.75 * min(max, I * 2^(k-1)) (jitter only shortens), and the job only fires on interval
     ticks. +1 for the edges. The test's own statement of the schedule, not the code's."""
     t, attempts = 0.0, 1

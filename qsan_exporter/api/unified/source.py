@@ -26,11 +26,10 @@ from typing import Any
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, Refused
 from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
 from qsan_exporter.api.unified.client import UnifiedClient
-from qsan_exporter.areas import BY_NAME, NAMES
+from qsan_exporter.areas import BY_NAME, NAMES, TASK_TYPES, task_list_path
 
 log = logging.getLogger(__name__)
 
-TASK_TYPES = ("snapshot", "clone", "replication", "cloud")
 # Task types every reading of the manual gives the product (002 l.532-539 and 000 l.524 agree
 # on these; they disagree only on clone for NAS).
 REQUIRED_TASK_TYPES = {
@@ -101,7 +100,7 @@ class UnifiedSource:
             if since is not None and now - since < UNSUPPORTED_RECHECK_SECONDS:
                 continue
             try:
-                answers[kind] = self._client.get(f"/rest/v1/backup/{kind}/list")
+                answers[kind] = self._client.get(task_list_path(kind))
             except ApiHTTPError as exc:
                 if exc.status not in _UNSUPPORTED_STATUSES:
                     raise
