@@ -2,10 +2,12 @@
 
 Each area is polled as a unit: its endpoints are fetched, then its collector translates the
 answers (collectors/<name>.py). `needs` names the areas whose answers the collector also reads
-(volumes name their pool; tasks name their volume and follow the product of the system answer),
-so those are fetched first and handed over. Fetching, `dump`, config validation (`collectors:`
-and `collector_intervals:`), the collector registry and the docs all read this table; none keeps
-its own list.
+(volumes name their pool; tasks name their volume), so those are fetched first and handed over.
+The table order is the fetch order: the Unified source learns the product, which decides the
+task lists an array must have, from the system answer fetched before the tasks.
+
+Fetching, `dump`, config validation (`collectors:` and `collector_intervals:`), the collector
+registry and the docs all read this table; none keeps its own list.
 
 Paths are the Unified REST API's (`/rest/v1/...`) and, for SANOS 4.0 arrays, the legacy API's;
 `{...}` marks a path parameter.
@@ -42,7 +44,7 @@ AREAS: tuple[Area, ...] = (
     Area("iscsi", ("/rest/v1/iscsi/target/list", "/rest/v1/iscsi/session/list"),
          ("/rest/storage/availtarget", "/rest/storage/availlun/targetid/{target_id}")),
     Area("tasks", tuple(task_list_path(kind) for kind in TASK_TYPES),
-         ("/rest/storage/snapshot/vdid/{vdid}",), needs=("system", "volumes")),
+         ("/rest/storage/snapshot/vdid/{vdid}",), needs=("volumes",)),
     Area("logs", ("/rest/v1/log/list",), ("/rest/log/list/{page}",)),
 )
 
