@@ -1,8 +1,8 @@
 """The array's own health in one line: which parts are failed or degraded (poll and status page).
 
 The collectors translate the device's status strings into the `*_health` families once per poll
-(0 ok, 1 warning, 2 critical; SPEC §4); `part_health` reads those families when the poll builds
-them (rather than translating the strings a second time, so the page and the alerts can never
+(0 ok, 1 warning, 2 critical; SPEC §4); `part_health` reads those families' samples when the poll
+builds them (rather than translating the strings a second time, so the page and the alerts can never
 disagree) into a typed `PartHealth` the snapshot keeps; `array_health` merges those.
 """
 
@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import Metric
-
+from qsan_exporter.collectors.base import Family
 from qsan_exporter.snapshot import PartHealth, Snapshot
 
 # health family -> (what the part is called, the labels that name it)
@@ -82,18 +81,18 @@ def _part_name(family: str, labels: dict[str, str]) -> tuple[str, str]:
     return kind, " ".join(labels.get(k, "?") for k in keys)
 
 
-def part_health(families: Iterable[Metric]) -> PartHealth | None:
+def part_health(families: Iterable[Family]) -> PartHealth | None:
     """The parts one collector run checked, and the failed or degraded ones among them."""
     checked: Counter[str] = Counter()
     problems: list[tuple[str, bool]] = []
     for family in families:
         if family.name not in _PARTS:
             continue
-        for sample in family.samples:
-            kind, name = _part_name(family.name, sample.labels)
+        for labels, value in family.labelled():
+            kind, name = _part_name(family.name, labels)
             checked[kind] += 1
-            if sample.value >= 1:
-                problems.append((f"{kind} {name}", sample.value >= 2))
+            if value >= 1:
+                problems.append((f"{kind} {name}", value >= 2))
     return PartHealth(dict(checked), tuple(problems)) if checked else None
 
 

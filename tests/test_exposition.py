@@ -31,11 +31,11 @@ def _snapshot(array: str, generation: int, *, disks: int, data_at: float = 1000.
     exporter.add("qsan_up", {}, 1)
     exporter.add("qsan_api_requests_total", {"endpoint": "/auth/get", "code": "200"}, 1)
     state = CollectorState("disks", True, 0.1, None, data_at, data_at, 180.0,
-                           render_families(out.families()))
+                           render_families(out.built()))
     return Snapshot(array=array, generation=generation, started_at=data_at, duration=0.2,
                     up=True, error=None, last_success=data_at, identity=None,
                     collectors={"disks": state},
-                    exporter_families=render_families(exporter.families()))
+                    exporter_families=render_families(exporter.built()))
 
 
 class _All:

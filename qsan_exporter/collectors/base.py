@@ -11,7 +11,7 @@ shapes (`field`, `number`, `text`, `listing`, ...) are in qsan_exporter/api/read
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -75,6 +75,37 @@ def is_absent(raw: object) -> bool:
 
 # --- the family builder ---------------------------------------------------------------------------
 
+@dataclass(eq=False)
+class Family:
+    """One family as a poll builds it: only what rendering and the part health read."""
+
+    definition: MetricDef
+    const_labels: Mapping[str, str]  # the builder's, first on every sample
+    label_set: frozenset[str]  # the catalogue's labels, to check each sample's at a glance
+    samples: dict[tuple[str, ...], float]  # the catalogue labels' values, in its order -> value
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def labelled(self) -> Iterator[tuple[dict[str, str], float]]:
+        """Each sample's catalogue labels by name, and its value."""
+        labels = self.definition.labels
+        for values, value in self.samples.items():
+            yield dict(zip(labels, values, strict=True)), value
+
+    def metric(self) -> Metric:
+        """The family as a prometheus_client Metric (for tests and tools, not the poll)."""
+        definition = self.definition
+        names = [*self.const_labels, *definition.labels]
+        family_type = CounterMetricFamily if definition.type == "counter" else GaugeMetricFamily
+        family = family_type(definition.name, definition.help, labels=names)
+        const = list(self.const_labels.values())
+        for values, value in self.samples.items():
+            family.add_metric([*const, *values], value)
+        return family
+
+
 @dataclass
 class FamilyBuilder:
     """Collects samples into fresh metric families, checked against the catalogue.
@@ -87,41 +118,38 @@ class FamilyBuilder:
     const_labels: Mapping[str, str]
     catalogue: Mapping[str, MetricDef] = dc_field(default_factory=lambda: METRICS)
     duplicates: int = 0
-    _families: dict[str, CounterMetricFamily | GaugeMetricFamily] = dc_field(default_factory=dict)
-    _seen: set[tuple[str, tuple[str, ...]]] = dc_field(default_factory=set)
+    _families: dict[str, Family] = dc_field(default_factory=dict)
 
     def add(self, name: str, labels: Mapping[str, str], value: object) -> None:
         """Add one sample; a value that is not a finite number is skipped (no data, no series)."""
         number_value = number(value) if not isinstance(value, bool) else float(value)
         if number_value is None:
             return
-        definition = self.catalogue[name]
-        if set(labels) != set(definition.labels):
-            raise KeyError(
-                f"{name}: labels {sorted(labels)} != catalogue {sorted(definition.labels)}"
-            )
-        values = (*self.const_labels.values(), *(text(labels[k]) for k in definition.labels))
-        key = (name, values)
-        if key in self._seen:
-            self.duplicates += 1
-            return
-        self._seen.add(key)
         family = self._families.get(name)
         if family is None:
-            label_names = [*self.const_labels, *definition.labels]
-            family = (
-                CounterMetricFamily(name, definition.help, labels=label_names)
-                if definition.type == "counter"
-                else GaugeMetricFamily(name, definition.help, labels=label_names)
-            )
-            self._families[name] = family
-        family.add_metric(list(values), number_value)
+            definition = self.catalogue[name]
+            family = Family(definition, self.const_labels, frozenset(definition.labels), {})
+        if labels.keys() != family.label_set:
+            raise KeyError(f"{name}: labels {sorted(labels)} != catalogue "
+                           f"{sorted(family.definition.labels)}")
+        values = tuple([text(labels[k]) for k in family.definition.labels])
+        if values in family.samples:
+            self.duplicates += 1
+            return
+        family.samples[values] = number_value
+        self._families.setdefault(name, family)
 
     def info(self, name: str, labels: Mapping[str, str]) -> None:
         self.add(name, labels, 1)
 
-    def families(self) -> list[Metric]:
+    def built(self) -> list[Family]:
+        """The families with samples, in the order their first sample came."""
         return list(self._families.values())
+
+    def families(self) -> list[Metric]:
+        """The families as prometheus_client Metrics: a seam for tests and tools; the poll
+        renders `built()` directly."""
+        return [family.metric() for family in self._families.values()]
 
 
 def collect_all(

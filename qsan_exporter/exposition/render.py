@@ -1,8 +1,10 @@
 """Metric families -> exposition bytes, once per poll, and bodies assembled from those bytes.
 
-prometheus_client renders each family (it stays the source of truth for escaping and number
-formatting) in both formats; the output is split into header and sample lines so a body can
-merge one family's samples across arrays, contiguous as both formats require.
+A poll's families are written straight from the builder's samples (write.py holds the
+escaping and number formatting, byte for byte as prometheus_client writes them), in both
+formats, as header and sample lines, so a body can merge one family's samples across arrays,
+contiguous as both formats require. The process-wide families of the tail still go through
+prometheus_client.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
 from prometheus_client.openmetrics import parser as om_parser
 
+from qsan_exporter.collectors.base import Family
+from qsan_exporter.exposition import write
 from qsan_exporter.metrics import GLOBAL_METRICS, METRICS
 from qsan_exporter.snapshot import RenderedFamily, Snapshot
 
@@ -36,16 +40,6 @@ class _Families:
         return self._families
 
 
-def _split(rendered: bytes) -> tuple[bytes, bytes]:
-    # Only b"\n" ends a line in either format; splitlines() would also cut at a bare "\r",
-    # which prometheus_client leaves unescaped inside a label value.
-    lines = [line + b"\n" for line in rendered.split(b"\n")[:-1]]
-    lines = [line for line in lines if line != EOF_LINE]
-    header = b"".join(line for line in lines if line.startswith(b"# "))
-    samples = b"".join(line for line in lines if not line.startswith(b"# ") and line.strip())
-    return header, samples
-
-
 def _family_name(family: Metric) -> str:
     return family.name + "_total" if family.type == "counter" else family.name
 
@@ -54,20 +48,21 @@ def _order_key(name: str) -> tuple[int, str]:
     return _ORDER.get(name, len(_ORDER)), name
 
 
-def render_families(families: Iterable[Metric]) -> tuple[RenderedFamily, ...]:
-    """Render each family in both formats with prometheus_client and keep the pieces."""
+def render_families(families: Iterable[Family]) -> tuple[RenderedFamily, ...]:
+    """Write each family in both formats: its header (cached per definition) and its samples,
+    which read the same in both formats (one bytes object)."""
     rendered = []
     for family in families:
         if not family.samples:
             continue
-        one = _Families([family])
-        text_header, text_samples = _split(text_format.generate_latest(one))
-        om_header, om_samples = _split(om_format.generate_latest(one))
-        # Most families read the same in both formats: keep one copy of the bytes then.
-        om_header = text_header if om_header == text_header else om_header
-        om_samples = text_samples if om_samples == text_samples else om_samples
-        rendered.append(RenderedFamily(_family_name(family), text_header, text_samples,
-                                       om_header, om_samples))
+        definition = family.definition
+        name = write.text_name(definition.name, definition.type)
+        text_header, om_header = write.headers(definition.name, definition.type, definition.help)
+        line = write.sample_format(name, family.const_labels, definition.labels).format
+        escape, number = write.label_value, write.number
+        samples = "".join([line(*[escape(v) for v in values], number(value))
+                           for values, value in family.samples.items()]).encode()
+        rendered.append(RenderedFamily(name, text_header, samples, om_header, samples))
     return tuple(rendered)
 
 

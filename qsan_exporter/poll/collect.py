@@ -43,7 +43,7 @@ class CollectorRunner:
             if builder.duplicates:
                 log.info("array=%s collector=%s: dropped %d duplicate series",
                          self._config.name, area, builder.duplicates)
-        families = builder.families()
+        families = builder.built()
         return render.render_families(families), part_health(families)
 
     def run(self, area: str, data: PollData, error: str | None, fetch_seconds: float,

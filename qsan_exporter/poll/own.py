@@ -6,13 +6,11 @@ the status page reads that; only here does it become `qsan_up`, `qsan_collector_
 
 from __future__ import annotations
 
-from prometheus_client.core import Metric
-
-from qsan_exporter.collectors.base import FamilyBuilder
+from qsan_exporter.collectors.base import Family, FamilyBuilder
 from qsan_exporter.snapshot import Snapshot
 
 
-def exporter_families(status: Snapshot) -> list[Metric]:
+def exporter_families(status: Snapshot) -> list[Family]:
     out = FamilyBuilder(status.labels)
     out.add("qsan_up", {}, 1 if status.up else 0)
     for name, state in status.collectors.items():
@@ -36,4 +34,4 @@ def exporter_families(status: Snapshot) -> list[Metric]:
         i = status.identity
         out.info("qsan_array_info",
                  {"api": i.api, "product": i.product, "model": i.model, "serial": i.serial})
-    return out.families()
+    return out.built()

@@ -1,0 +1,72 @@
+"""The exposition formats' escaping and number formatting, written once, byte for byte as
+prometheus_client 0.26 writes them (tests/test_render_bytes.py holds it to that).
+
+Both formats escape a label value the same way (backslash, newline and double quote; a bare
+"\\r" stays as it is) and write a sample the same way, so a family's sample lines are one
+string for both. They differ in the header: the text format names a counter's HELP and TYPE
+`x_total` and leaves `"` in help text alone; OpenMetrics names them `x` and escapes `"`.
+Names come from the catalogue and the config, both checked to be legacy Prometheus names,
+which both formats write unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+
+_INF = float("inf")
+
+
+def label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def number(value: float) -> str:
+    """prometheus_client's `floatToGoString`: Python's repr, but Go's exponent from 1e7 up."""
+    if value == _INF:
+        return "+Inf"
+    if value == -_INF:
+        return "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    s = repr(value)
+    dot = s.find(".")
+    if value > 0 and dot > 6:
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
+
+
+def text_name(name: str, kind: str) -> str:
+    """A catalogue family's name in the text format, which its samples carry in both formats:
+    a counter's always ends in _total (OpenMetrics names the family without it)."""
+    return name.removesuffix("_total") + "_total" if kind == "counter" else name
+
+
+@functools.lru_cache(maxsize=1024)
+def headers(name: str, kind: str, help_text: str) -> tuple[bytes, bytes]:
+    """The HELP and TYPE lines in the text format and in OpenMetrics; one object when equal."""
+    base = name.removesuffix("_total") if kind == "counter" else name
+    text_help = help_text.replace("\\", "\\\\").replace("\n", "\\n")
+    om_help = text_help.replace('"', '\\"')
+    named = text_name(name, kind)
+    text = f"# HELP {named} {text_help}\n# TYPE {named} {kind}\n".encode()
+    om = f"# HELP {base} {om_help}\n# TYPE {base} {kind}\n".encode()
+    return text, text if om == text else om
+
+
+def sample_format(name: str, const: Mapping[str, str], variable: Sequence[str]) -> str:
+    """A `str.format` template of one sample line: the variable label values (escaped) are
+    fields 0..n-1, the value field n. Labels are in name order, as prometheus_client writes
+    them; a variable label shadows a constant one of the same name, as in its label dict."""
+    where: dict[str, str] = {k: _braces(f'{k}="{label_value(v)}"') for k, v in const.items()}
+    for i, label in enumerate(variable):
+        where[label] = f'{label}="{{{i}}}"'
+    labels = ",".join(where[k] for k in sorted(where))
+    return f"{name}{{{{{labels}}}}} {{{len(variable)}}}\n" if labels else \
+        f"{name} {{{len(variable)}}}\n"
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
