@@ -9,7 +9,7 @@ prometheus_client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,16 +52,17 @@ def render_families(families: Iterable[Family]) -> tuple[RenderedFamily, ...]:
     """Write each family in both formats: its header (cached per definition) and its samples,
     which read the same in both formats (one bytes object)."""
     rendered = []
+    const: tuple[Mapping[str, str], dict[str, str]] | None = None
     for family in families:
         if not family.samples:
             continue
+        if const is None or const[0] is not family.const_labels:  # one builder: the same
+            const = family.const_labels, write.const_parts(family.const_labels)
         definition = family.definition
         name = write.text_name(definition.name, definition.type)
         text_header, om_header = write.headers(definition.name, definition.type, definition.help)
-        line = write.sample_format(name, family.const_labels, definition.labels).format
-        escape, number = write.label_value, write.number
-        samples = "".join([line(*[escape(v) for v in values], number(value))
-                           for values, value in family.samples.items()]).encode()
+        line = write.sample_format(name, const[1], definition.labels)
+        samples = write.sample_lines(line, family.samples)
         rendered.append(RenderedFamily(name, text_header, samples, om_header, samples))
     return tuple(rendered)
 

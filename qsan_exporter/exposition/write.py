@@ -12,10 +12,13 @@ which both formats write unchanged.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping, Sequence
 
-_INF = float("inf")
+_SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
+
+
+def _needs_escaping(text: str) -> bool:
+    return "\\" in text or "\n" in text or '"' in text
 
 
 def label_value(value: str) -> str:
@@ -23,19 +26,14 @@ def label_value(value: str) -> str:
 
 
 def number(value: float) -> str:
-    """prometheus_client's `floatToGoString`: Python's repr, but Go's exponent from 1e7 up."""
-    if value == _INF:
-        return "+Inf"
-    if value == -_INF:
-        return "-Inf"
-    if math.isnan(value):
-        return "NaN"
+    """prometheus_client's `floatToGoString`: Python's repr, but Go's exponent from 1e7 up and
+    Go's spelling of infinities and NaN (the only reprs without a dot or an exponent)."""
     s = repr(value)
     dot = s.find(".")
-    if value > 0 and dot > 6:
+    if dot > 6 and value > 0:
         mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
         return f"{mantissa}e+{dot - 1:02d}"
-    return s
+    return _SPECIAL.get(s, s) if dot < 0 else s
 
 
 def text_name(name: str, kind: str) -> str:
@@ -56,16 +54,33 @@ def headers(name: str, kind: str, help_text: str) -> tuple[bytes, bytes]:
     return text, text if om == text else om
 
 
+def const_parts(const: Mapping[str, str]) -> dict[str, str]:
+    """A builder's constant labels, each written once as `name="value"` (for sample_format)."""
+    return {k: _braces(f'{k}="{label_value(v)}"') for k, v in const.items()}
+
+
 def sample_format(name: str, const: Mapping[str, str], variable: Sequence[str]) -> str:
     """A `str.format` template of one sample line: the variable label values (escaped) are
-    fields 0..n-1, the value field n. Labels are in name order, as prometheus_client writes
-    them; a variable label shadows a constant one of the same name, as in its label dict."""
-    where: dict[str, str] = {k: _braces(f'{k}="{label_value(v)}"') for k, v in const.items()}
+    fields 0..n-1, the value field n; `const` is from const_parts. Labels are in name order, as
+    prometheus_client writes them; a variable label shadows a constant one of the same name,
+    as in its label dict."""
+    where = dict(const)
     for i, label in enumerate(variable):
         where[label] = f'{label}="{{{i}}}"'
-    labels = ",".join(where[k] for k in sorted(where))
+    labels = ",".join([where[k] for k in sorted(where)])
     return f"{name}{{{{{labels}}}}} {{{len(variable)}}}\n" if labels else \
         f"{name} {{{len(variable)}}}\n"
+
+
+def sample_lines(template: str, samples: Mapping[tuple[str, ...], float]) -> bytes:
+    """Samples (label values in the template's field order -> value) as exposition lines."""
+    line = template.format
+    # Label values rarely hold a character to escape: one scan of them all spares escaping
+    # each value apart.
+    if _needs_escaping("".join(map("".join, samples))):
+        return "".join([line(*map(label_value, values), number(value))
+                        for values, value in samples.items()]).encode()
+    return "".join([line(*values, number(value)) for values, value in samples.items()]).encode()
 
 
 def _braces(text: str) -> str:
