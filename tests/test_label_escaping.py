@@ -188,8 +188,8 @@ def test_leading_and_trailing_whitespace_is_the_only_change() -> None:
     assert "spaced out" in _label_values(text_body, parse_text)[("qsan_pool_size_bytes", "pool")]
 
 
-# Regression: exposition._split() once cut rendered bytes at a bare "\r" (splitlines), which
-# prometheus_client leaves unescaped inside label values.
+# Regression: rendering once cut a family's bytes into lines at a bare "\r" (splitlines), which
+# both formats leave unescaped inside label values.
 @pytest.mark.parametrize("value", ["cr\r# HELP qsan_up x", "a\r \rb"])
 def test_carriage_return(value: str) -> None:
     check_round_trip(value)
