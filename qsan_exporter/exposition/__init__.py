@@ -1,9 +1,8 @@
 """Exposition: snapshots' rendered families -> the bytes `/metrics` and `/probe` send.
 
 render.py renders families once per poll (write.py: the formats' escaping and numbers) and
-assembles bodies from those bytes; cache.py keeps
-the bodies and builds them in the background (it says why); negotiate.py picks the format and
-encoding a scraper asked for.
+assembles bodies from those bytes; cache.py keeps the bodies and builds them in the background
+(it says why); negotiate.py picks the format and encoding a scraper asked for.
 """
 
 from qsan_exporter.exposition.cache import GZIP_LEVEL, Body, BuildStats, Exposition
