@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from qsan_exporter.api.errors import ApiAuthError, ApiHTTPError, ApiUnreachable
+from qsan_exporter.api.log_cursor import LogAnswer, fold
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import families_of
@@ -28,8 +29,10 @@ RAW: dict[str, Any] = {
                              "status": "Online"}]},
     "iscsi": {"targets": {"iscsi": []}, "sessions": {"iscsi": []}},
     "tasks": {"snapshot": {"tasks": []}},
-    "logs": {"events": [{"type": "error", "timestamp": 100, "message": "x"}], "baseline": True},
 }
+# The logs answer is the source's finished tally and the batch it counted (api/log_cursor.py).
+LOG_BATCH = {"events": [{"type": "error", "timestamp": 100, "message": "x"}], "baseline": True}
+RAW["logs"] = LogAnswer(fold(None, LOG_BATCH), LOG_BATCH)
 
 
 class ScriptedSource:
