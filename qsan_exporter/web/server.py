@@ -145,6 +145,11 @@ class HttpServer:
     def open_connections(self) -> int:
         return self._server._connections.open
 
+    @property
+    def queued_requests(self) -> int:
+        """Requests read and waiting for a worker thread."""
+        return int(self._server.requests.qsize)
+
     def start(self) -> None:
         self._thread.start()
 
