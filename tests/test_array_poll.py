@@ -166,6 +166,16 @@ def test_log_counters_survive_a_failed_log_fetch(setup) -> None:
     assert "qsan_log_events" in names  # counter family name without _total
 
 
+def test_the_logs_area_takes_only_a_finished_tally(setup, monkeypatch) -> None:
+    """A source must count its logs itself: a raw batch fails the logs collector alone."""
+    poll, _, _ = setup
+    monkeypatch.setitem(RAW, "logs", LOG_BATCH)
+    snap = poll.poll()
+    assert snap.collectors["logs"].error == (
+        "cannot read log events: expected a LogAnswer, got dict")
+    assert all(c.success for name, c in snap.collectors.items() if name != "logs")
+
+
 def test_product_and_identity_helpers() -> None:
     assert product_from_model("XS5226D") == "san"
     assert product_from_model("xf3126") == "fas"
