@@ -1,7 +1,7 @@
 """Array events as log lines, and the last few errors and warnings for the status page.
 
 The exporter already reads each array's event log incrementally to count events per level
-(`collectors/logs.py`). Here the same events, by exactly the same rules, become one structured
+(`api/log_cursor.py`). Here the same events, by exactly the same rules, become one structured
 line each on the `qsan_exporter.array_events` logger, so promtail, Vector or Fluent Bit ship
 them as they are, and an admin paged by `QsanLogErrors` reads *which* error happened::
 
@@ -77,7 +77,7 @@ def secrets_of(password: str, encoding: str = "plain") -> tuple[str, ...]:
 
 
 def read_events(fetched: Mapping[str, Any], secrets: Iterable[str] = ()) -> list[ArrayEvent]:
-    """The events of one fetched batch that `collectors.logs.fold` counts, oldest first.
+    """The events of one fetched batch that `api.log_cursor.fold` counts, oldest first.
 
     The same rules: nothing of a `baseline` batch, nothing without a readable timestamp and type.
     """

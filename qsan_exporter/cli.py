@@ -32,7 +32,8 @@ class UsageError(Exception):
     """A bad argument or file: main prints the message and exits EXIT_USAGE."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The exporter's own arguments (the subcommands parse theirs)."""
     p = argparse.ArgumentParser(
         prog="qsan-exporter",
         description="Prometheus exporter for QSAN storage arrays (XCubeSAN, XCubeFAS, XCubeNAS).",
@@ -196,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = _subcommand(argv)
     if code is not None:
         return code
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format, args.log_array_events)
     try:

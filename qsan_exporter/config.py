@@ -45,6 +45,14 @@ log = logging.getLogger(__name__)
 _ENV_RE = ENV_RE  # ${VAR}, defined with the hints that explain the forms it does not expand
 
 
+class _FromInterval(float):
+    """The type of `_FROM_INTERVAL`: a float, so the field is one, yet told apart from any
+    value given (a given NaN or 0 is checked and refused, never taken for "not given")."""
+
+
+_FROM_INTERVAL = _FromInterval("nan")
+
+
 @dataclass(frozen=True)
 class ArrayConfig:
     """One array's settings, checked when built (config_settings.py holds each key's type,
@@ -66,12 +74,12 @@ class ArrayConfig:
     labels: Mapping[str, str] = field(default_factory=dict)
     timezone: str = default("timezone")
     max_concurrent_requests: int = default("max_concurrent_requests")
-    # None when built: backoff_max_default(interval_seconds); a float once built.
-    backoff_max_seconds: float = None  # type: ignore[assignment]
+    # Not given: backoff_max_default(interval_seconds), set when built.
+    backoff_max_seconds: float = _FROM_INTERVAL
     max_response_mib: float = default("max_response_mib")
 
     def __post_init__(self) -> None:
-        if self.backoff_max_seconds is None:
+        if isinstance(self.backoff_max_seconds, _FromInterval):
             object.__setattr__(self, "backoff_max_seconds",
                                backoff_max_default(self.interval_seconds))
         where = f"array {self.name!r}"

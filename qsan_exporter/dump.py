@@ -157,10 +157,9 @@ def _answers(array: ArrayConfig) -> list[Result] | None:
 
 def _write(array: ArrayConfig, results: list[Result], out: Path) -> None:
     """One redacted JSON file per answer, and the index."""
-    scrub = _scrub_values(r.body for r in results)
     # The password, and the array's address (error texts name it; it maps the network).
-    scrub.update(v for v in (array.password, urlsplit(array.url).hostname) if v)
-    redactor = _Redactor(scrub)
+    redactor = redactor_for((r.body for r in results),
+                            (array.password, urlsplit(array.url).hostname))
     index = []
     for result in results:
         document: Any = (redactor.redact(result.body) if result.error is None
@@ -277,7 +276,15 @@ def _leaves(node: Any) -> list[str]:
     return [str(node).strip()]
 
 
-class _Redactor:
+def redactor_for(bodies: Iterable[Any], also: Iterable[str | None] = ()) -> Redactor:
+    """What redacts a dump: every value under a sensitive key of `bodies`, wherever it
+    appears, and the values in `also`."""
+    scrub = _scrub_values(bodies)
+    scrub.update(v for v in also if v)
+    return Redactor(scrub)
+
+
+class Redactor:
     def __init__(self, values: set[str]) -> None:
         # Longest first, so a WWN "2000<serial>" goes whole rather than leaving "2000".
         ordered = sorted(values, key=len, reverse=True)

@@ -12,7 +12,6 @@ import sys
 import time
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
 
 from qsan_exporter.array_events import LOGGER as ARRAY_EVENTS_LOGGER
 
@@ -70,23 +69,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class _StderrHandler(logging.StreamHandler[Any]):
-    """Writes to whatever sys.stderr is at the time of the record, not at set-up.
+class _CurrentStderr:
+    """A stream that is whatever sys.stderr is at the time of each write, not at set-up.
 
     `main()` may run more than once in a process (the tests do), each time under a different
     stderr; a handler bound to an old, closed one would fail every later record.
     """
 
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _StderrHandler(logging.StreamHandler[_CurrentStderr]):
     def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:  # the base class sets it; here it always follows sys.stderr
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: object) -> None:
-        pass
+        super().__init__(_CurrentStderr())
 
 
 def setup_logging(level: str = "info", fmt: str = "logfmt", array_events: bool = True) -> None:

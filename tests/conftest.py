@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -118,10 +119,14 @@ def simulators() -> Iterator[Callable[..., SimulatedArray]]:
         sim.stop()
 
 
-def write_config(path: Path, arrays: dict[str, SimulatedArray], **defaults: object) -> Path:
+def write_config(path: Path, arrays: dict[str, SimulatedArray],
+                 per_array: Mapping[str, Mapping[str, Any]] | None = None,
+                 **defaults: object) -> Path:
+    """A config file (mode 0600) polling `arrays`; `per_array`: keys of some arrays' own."""
     document = {
         "defaults": {"username": "monitor", "password": "secret-pw", **defaults},
-        "arrays": [{"name": name, "url": sim.url} for name, sim in arrays.items()],
+        "arrays": [{"name": name, "url": sim.url, **(per_array or {}).get(name, {})}
+                   for name, sim in arrays.items()],
     }
     path.write_text(yaml.safe_dump(document))
     os.chmod(path, 0o600)

@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end and usage tests: the shipped dashboards and rules as data, the
-metric names a PromQL expression reads, Grafana variable substitution, and the Debian
-`prometheus` / `prometheus-alertmanager` daemons on loopback ports.
+metric names a PromQL expression reads, Grafana variable substitution, a fleet of faulty
+simulated arrays under one exporter, and the Debian `prometheus` / `prometheus-alertmanager`
+daemons on loopback ports.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +21,8 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from tests.conftest import bound_port, wait_for
+from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
+from tests.conftest import Exporter, bound_port, wait_for, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "deploy" / "prometheus" / "qsan_alerts.yml"
@@ -218,6 +220,55 @@ def backoff_attempts_bound(duration: float, interval: float, backoff_max: float)
             return attempts + 1
         t += wait
         attempts += 1
+
+
+# --- a fleet of simulated arrays under one exporter -----------------------------------------------
+
+# Per array: the faults armed before the exporter starts, and its own config keys.
+FleetArrays = Mapping[str, tuple[Sequence[Fault], Mapping[str, Any]]]
+
+
+def requests_to(sim: SimulatedArray, path: str) -> int:
+    """Requests the simulator answered on `path` (a poll's last endpoint counts polls)."""
+    return int(sim.stats_snapshot()["requests_by_path"].get(path, 0))
+
+
+class SimFleet:
+    """Simulated arrays on loopback, each with its faults armed, polled by one real exporter
+    subprocess (the CLI, `api: unified`: `auto` would add a flavour probe to every attempt).
+
+    An array's simulator seed is its place in `arrays`, whichever `names` are started, so an
+    array looks the same in every fleet it is part of. `close()` stops everything.
+    """
+
+    def __init__(self, tmp: Path, arrays: FleetArrays, *args: str, password: str,
+                 names: Iterable[str] | None = None, literal: bool = False,
+                 **defaults: object) -> None:
+        wanted = set(arrays if names is None else names)
+        self.sims: dict[str, SimulatedArray] = {}
+        try:
+            for seed, (name, (faults, _)) in enumerate(arrays.items()):
+                if name in wanted:
+                    self.sims[name] = sim = SimulatedArray(SimulatorConfig(
+                        username="monitor", password=password, seed=seed, literal=literal)).start()
+                    for fault in faults:
+                        sim.faults.add(fault)
+            config = write_config(tmp / "config.yml", self.sims,
+                                  {name: arrays[name][1] for name in self.sims},
+                                  password=password, api="unified", **defaults)
+            self.exporter = Exporter([f"--config.file={config}", *args], tmp / "exporter.log")
+        except BaseException:
+            self._stop_sims()
+            raise
+
+    def close(self) -> None:
+        self.exporter.stop()
+        self._stop_sims()
+
+    def _stop_sims(self) -> None:
+        for sim in self.sims.values():
+            sim.faults.clear()
+            sim.stop()
 
 
 # --- the Debian daemons ---------------------------------------------------------------------------

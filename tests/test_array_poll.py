@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from qsan_exporter.api.errors import ApiAuthError, ApiHTTPError, ApiUnreachable
+from qsan_exporter.api.log_cursor import LogAnswer, fold
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import families_of
@@ -28,8 +29,10 @@ RAW: dict[str, Any] = {
                              "status": "Online"}]},
     "iscsi": {"targets": {"iscsi": []}, "sessions": {"iscsi": []}},
     "tasks": {"snapshot": {"tasks": []}},
-    "logs": {"events": [{"type": "error", "timestamp": 100, "message": "x"}], "baseline": True},
 }
+# The logs answer is the source's finished tally and the batch it counted (api/log_cursor.py).
+LOG_BATCH = {"events": [{"type": "error", "timestamp": 100, "message": "x"}], "baseline": True}
+RAW["logs"] = LogAnswer(fold(None, LOG_BATCH), LOG_BATCH)
 
 
 class ScriptedSource:
@@ -161,6 +164,16 @@ def test_log_counters_survive_a_failed_log_fetch(setup) -> None:
     assert not logs.success
     names = {f.name for f in families_of(logs.families)}
     assert "qsan_log_events" in names  # counter family name without _total
+
+
+def test_the_logs_area_takes_only_a_finished_tally(setup, monkeypatch) -> None:
+    """A source must count its logs itself: a raw batch fails the logs collector alone."""
+    poll, _, _ = setup
+    monkeypatch.setitem(RAW, "logs", LOG_BATCH)
+    snap = poll.poll()
+    assert snap.collectors["logs"].error == (
+        "cannot read log events: expected a LogAnswer, got dict")
+    assert all(c.success for name, c in snap.collectors.items() if name != "logs")
 
 
 def test_product_and_identity_helpers() -> None:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from qsan_exporter.collectors.logs import LogTally, fold
+from qsan_exporter.api.log_cursor import LogTally, fold
 from tests.collector_helpers import run, series
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from qsan_exporter.api.log_cursor import LogTally, fold
 from qsan_exporter.collectors.base import FamilyBuilder, PollData
-from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.metrics import COLLECTOR_NAMES, METRICS
 from tests.collector_helpers import COLLECT, POLLED_AT, Samples, fixture, names, run
 

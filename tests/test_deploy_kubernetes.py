@@ -24,7 +24,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from qsan_exporter.cli import _parser
+from qsan_exporter.cli import build_parser
 from qsan_exporter.sharding import shard_of
 from tests.conftest import ROOT
 
@@ -345,7 +345,7 @@ def test_statefulset_pods_get_one_shard_each_and_cover_every_array() -> None:
         owners: dict[str, list[int]] = {name: [] for name in names}
         for ordinal in range(replicas):
             args = [_expand(a, {"SHARD_INDEX": str(ordinal)}) for a in c["args"]]
-            parsed = _parser().parse_args(args)
+            parsed = build_parser().parse_args(args)
             assert parsed.shard == str(ordinal)
             assert parsed.shard_statefulset == sts["metadata"]["name"]
             for name in names:

@@ -113,7 +113,7 @@ def test_dump_writes_every_endpoint_with_secrets_redacted(simulators, tmp_path, 
 def test_redaction_is_case_insensitive_at_any_depth() -> None:
     body = {"a": [{"SerialNumber": "AB12", "nested": {"WWN": "5000AB12", "x": "iqn-ab12-y"}}],
             "accessToken": "T0KEN-1", "Password": "pw1", "name": "disk 1", "id": 1234}
-    redactor = dump._Redactor(dump._scrub_values([body]))
+    redactor = dump.redactor_for([body])
     out = redactor.redact(body)
     assert out["a"][0]["SerialNumber"] == "REDACTED"
     assert out["a"][0]["nested"] == {"WWN": "REDACTED", "x": "iqn-REDACTED-y"}

@@ -12,7 +12,6 @@ in any order; the SIGTERM test stops an exporter of its own.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import signal
 import threading
@@ -22,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from qsan_exporter.api.guard import LOGIN_BACKOFF_START_SECONDS
 from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
-from tests.conftest import SIM_LITERAL, Exporter, status_card, wait_for
-from tests.e2e_helpers import backoff_attempts_bound
+from tests.conftest import SIM_LITERAL, Exporter, status_card, wait_for, write_config
+from tests.e2e_helpers import SimFleet, backoff_attempts_bound, requests_to
 
 # QSAN_SIM_LITERAL=1 reruns it in the other reading; an end-to-end fleet: not the inner loop.
 pytestmark = [pytest.mark.simulated, pytest.mark.slow]
@@ -70,30 +68,11 @@ FLEET: dict[str, tuple[list[Fault], dict[str, Any]]] = {
 }
 
 
-class Fleet:
+class Fleet(SimFleet):
     def __init__(self, tmp: Path, names: tuple[str, ...] = tuple(FLEET)) -> None:
-        self.sims: dict[str, SimulatedArray] = {}
-        for seed, (name, (faults, _)) in enumerate(FLEET.items()):
-            if name not in names:
-                continue
-            sim = SimulatedArray(SimulatorConfig(profile="san", username="monitor",
-                                                 password=PASSWORD, seed=seed,
-                                                 literal=SIM_LITERAL),
-                                 host="127.0.0.1", port=0).start()
-            for fault in faults:
-                sim.faults.add(fault)
-            self.sims[name] = sim
-        config = tmp / "config.yml"
-        config.write_text(yaml.safe_dump({
-            # The client under test; `api: auto` would add a flavour probe to every attempt.
-            "defaults": {"username": "monitor", "password": PASSWORD, "api": "unified",
-                         "interval_seconds": INTERVAL, "timeout_seconds": TIMEOUT,
-                         "backoff_max_seconds": BACKOFF_MAX},
-            "arrays": [{"name": name, "url": self.sims[name].url, **options}
-                       for name, (_, options) in FLEET.items() if name in names],
-        }))
-        os.chmod(config, 0o600)
-        self.exporter = Exporter([f"--config.file={config}"], tmp / "exporter.log")
+        super().__init__(tmp, FLEET, password=PASSWORD, names=names, literal=SIM_LITERAL,
+                         interval_seconds=INTERVAL, timeout_seconds=TIMEOUT,
+                         backoff_max_seconds=BACKOFF_MAX)
         self.exporter.wait_ready(60)
 
     def scrape(self, path: str = "/metrics") -> dict[str, list]:
@@ -106,12 +85,6 @@ class Fleet:
                 out.setdefault(sample.name, []).append(sample)
         return out
 
-    def close(self) -> None:
-        self.exporter.stop()
-        for sim in self.sims.values():
-            sim.faults.clear()
-            sim.stop()
-
 
 def value(samples: dict[str, list], name: str, array: str, **labels: str) -> float | None:
     found = [s.value for s in samples.get(name, []) if s.labels.get("array") == array
@@ -123,10 +96,6 @@ def value(samples: dict[str, list], name: str, array: str, **labels: str) -> flo
 def collectors(samples: dict[str, list], array: str) -> dict[str, float]:
     return {s.labels["collector"]: s.value for s in samples.get("qsan_collector_success", [])
             if s.labels.get("array") == array}
-
-
-def requests_to(sim: SimulatedArray, path: str) -> int:
-    return sim.stats_snapshot()["requests_by_path"].get(path, 0)
 
 
 def assert_healthy(fleet: Fleet, samples: dict[str, list]) -> None:
@@ -384,13 +353,9 @@ def _peak_in_flight(sims: list[SimulatedArray], cap: int, tmp: Path) -> int:
     """Sampled peak of requests in flight at all the simulators together (a lower bound of
     the true peak; the simulator counts a request only while the client holds its slot)."""
     tmp.mkdir()
-    config = tmp / "config.yml"
-    config.write_text(yaml.safe_dump({
-        "defaults": {"username": "monitor", "password": PASSWORD, "api": "unified",
-                     "interval_seconds": 4, "timeout_seconds": 3, "max_concurrent_requests": 3},
-        "arrays": [{"name": f"g{i}", "url": sim.url} for i, sim in enumerate(sims)],
-    }))
-    os.chmod(config, 0o600)
+    config = write_config(tmp / "config.yml", {f"g{i}": sim for i, sim in enumerate(sims)},
+                          password=PASSWORD, api="unified", interval_seconds=4,
+                          timeout_seconds=3, max_concurrent_requests=3)
     stop = threading.Event()
     peak = 0
 

@@ -6,18 +6,17 @@ Every bound is a count (polls of the healthy array, requests, bytes of RSS), nev
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from qsan_exporter.simulator import Fault, SimulatedArray, SimulatorConfig
-from tests.conftest import Exporter, wait_for
+from qsan_exporter.simulator import Fault
+from tests.conftest import wait_for
+from tests.e2e_helpers import SimFleet, requests_to
 
 PASSWORD = "hostile-secret"
 INTERVAL = 4.0
@@ -28,26 +27,13 @@ DISKS = "/rest/v1/storage/disk/list"
 TRICKLE = Fault("trickle", "/rest/v1/*", seconds=0.5, chunk_bytes=1)
 
 
-class Fleet:
+class Fleet(SimFleet):
     def __init__(self, tmp: Path, faults: dict[str, list[Fault]], *args: str) -> None:
-        self.sims: dict[str, SimulatedArray] = {}
-        for seed, (name, armed) in enumerate(faults.items()):
-            sim = SimulatedArray(SimulatorConfig(username="monitor", password=PASSWORD,
-                                                 seed=seed), port=0).start()
-            for fault in armed:
-                sim.faults.add(fault)
-            self.sims[name] = sim
-        config = tmp / "config.yml"
-        config.write_text(yaml.safe_dump({
-            "defaults": {"username": "monitor", "password": PASSWORD, "api": "unified",
-                         "interval_seconds": INTERVAL, "timeout_seconds": TIMEOUT},
-            "arrays": [{"name": name, "url": sim.url} for name, sim in self.sims.items()],
-        }))
-        os.chmod(config, 0o600)
-        self.exporter = Exporter([f"--config.file={config}", *args], tmp / "exporter.log")
+        super().__init__(tmp, {name: (armed, {}) for name, armed in faults.items()}, *args,
+                         password=PASSWORD, interval_seconds=INTERVAL, timeout_seconds=TIMEOUT)
 
     def polls(self, name: str, path: str = LOGS) -> int:
-        return self.sims[name].stats_snapshot()["requests_by_path"].get(path, 0)
+        return requests_to(self.sims[name], path)
 
     def scrape(self) -> dict[tuple[str, str, str], float]:
         """(sample name, array, collector or endpoint+code) -> value."""
@@ -58,12 +44,6 @@ class Fleet:
                                                       + s.labels.get("code", ""))
                 out[(s.name, s.labels.get("array", ""), extra)] = s.value
         return out
-
-    def close(self) -> None:
-        self.exporter.stop()
-        for sim in self.sims.values():
-            sim.faults.clear()
-            sim.stop()
 
 
 @pytest.fixture

@@ -149,10 +149,22 @@ def test_unreadable_help_means_try_every_endpoint(rsps, help_answer) -> None:
 
 
 def test_no_post_other_than_login(rsps) -> None:
+    """Every public call, a renewed session included, is a GET; the only POST is the login."""
+    add_login(rsps)
+    rsps.add(responses.GET, DISK, status=401)  # the array forgot the session: log in, retry
+    rsps.add(responses.GET, DISK, json={"disks": []})
+    rsps.add(responses.GET, f"{BASE}/rest/", json={"api": ["/rest/storage/diskinfo"]})
+    rsps.add(responses.GET, f"{BASE}/rest/v1/hardware/info", status=404)
     client = make()
-    with pytest.raises(ValueError, match="read-only"):
-        client._send("POST", "/rest/storage/snapspace/vdid/1/sizegb/20", "snapspace")
-    assert not rsps.calls
+    client.get("/rest/storage/diskinfo")
+    client.offered()
+    client.help_words()
+    client.probe("/rest/v1/hardware/info")
+    client.close()
+    sent = [(c.request.method, c.request.url) for c in rsps.calls]
+    assert [url for method, url in sent if method != "GET"] == [LOGIN_URL, LOGIN_URL]
+    # Two logins, the GET twice, GET /rest/ twice (offered, help_words), the probe.
+    assert len(sent) == 7
 
 
 def test_unreachable_array_message_has_no_url_or_password(rsps) -> None:

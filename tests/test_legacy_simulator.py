@@ -120,12 +120,14 @@ def test_logs_are_counted_incrementally() -> None:
     try:
         source = LegacySource(client)
         baseline = source.fetch("logs")
-        assert baseline["baseline"] and len(baseline["events"]) == 50
-        assert source.fetch("logs") == {"events": [], "baseline": False}
+        assert baseline.batch["baseline"] and len(baseline.batch["events"]) == 50
+        assert sum(baseline.tally.counts.values()) == 0
+        assert source.fetch("logs").batch == {"events": [], "baseline": False}
         clock[0] += 35  # three new events, newest first on page 1
         new = source.fetch("logs")
-        assert not new["baseline"] and len(new["events"]) == 3
-        assert source.fetch("logs")["events"] == []
+        assert not new.batch["baseline"] and len(new.batch["events"]) == 3
+        assert sum(new.tally.counts.values()) == 3
+        assert source.fetch("logs").batch["events"] == []
     finally:
         client.close()
         sim.stop()

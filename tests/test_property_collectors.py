@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from qsan_exporter.api.log_cursor import LogAnswer, fold
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import Exposition, families_of
@@ -127,11 +128,14 @@ VOCABULARY = sorted(_keys(BASES, set()) - set(BASES))  # every key the real answ
 
 
 class ScriptedSource:
+    """Hands each body as is; the logs batch counted first, as a source does."""
+
     def __init__(self, bodies: Mapping[str, Any]) -> None:
         self.bodies = bodies
 
     def fetch(self, area: str) -> Any:
-        return self.bodies[area]
+        body = self.bodies[area]
+        return LogAnswer(fold(None, body), body) if area == "logs" else body
 
 
 def poll_once(bodies: Mapping[str, Any], product: str = "auto") -> Snapshot:

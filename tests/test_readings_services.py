@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qsan_exporter.api.errors import ApiHTTPError, Refused
+from qsan_exporter.api.log_cursor import LogTally
 from qsan_exporter.api.readers import as_items, item_list, schedules
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.api.unified.source import UnifiedSource
 from qsan_exporter.collectors import COLLECTORS
 from qsan_exporter.collectors.base import FamilyBuilder, PollData
-from qsan_exporter.collectors.logs import LogTally, fold
 from qsan_exporter.collectors.tasks import next_run
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.exposition import families_of
@@ -102,10 +102,10 @@ def test_every_log_event_is_counted_across_pages_in_both_readings() -> None:
                         started=T0)
         client = DeviceClient(device, T0)
         source = UnifiedSource(client, log_page_size=7)  # type: ignore[arg-type]
-        tally: LogTally | None = None
+        tally: LogTally | None = None  # the source's, after the last fetch
         for step in range(12):  # 0..110 s: 11 new events after the baseline
             client.now = T0 + 10 * step
-            tally = fold(tally, source.fetch("logs"))
+            tally = source.fetch("logs").tally
             # an empty page in the literal reading is `"logs": null`, read as no events
             empty = device.get("/rest/v1/log/list", {"startTime": [str(int(T0 + 10**6))]},
                                client.now)[2]
@@ -130,9 +130,9 @@ def test_a_null_or_empty_log_page_ends_the_fetch_whatever_havenextpage_says() ->
             return pages.get(page, {"logs": [], "haveNextPage": True})
 
     source = UnifiedSource(Pages(), log_max_pages=50)  # type: ignore[arg-type]
-    assert source.fetch("logs") == {"events": [pages[1]["logs"][0]], "baseline": True}
+    assert source.fetch("logs").batch == {"events": [pages[1]["logs"][0]], "baseline": True}
     assert calls == [1, 2]  # stopped at the null page, not after 50
-    assert source.fetch("logs")["baseline"] is False  # the history was read to its end
+    assert source.fetch("logs").batch["baseline"] is False  # the history was read to its end
 
 
 # --- the tolerant readers ------------------------------------------------------------------------

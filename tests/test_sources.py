@@ -10,6 +10,7 @@ import pytest
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.log_cursor import LogAnswer, LogCounter
 from qsan_exporter.api.unified.source import UNSUPPORTED_RECHECK_SECONDS, UnifiedSource
 
 T0 = 1_700_000_000.0
@@ -196,34 +197,47 @@ def log_source(device: LogDevice, **kwargs: Any) -> tuple[UnifiedSource, FakeCli
     return source_for({LOGS: device}, **kwargs)
 
 
+def logs(source: UnifiedSource) -> Mapping[str, Any]:
+    """The batch of new events the logs fetch counted (its answer also holds the tally)."""
+    answer = source.fetch("logs")
+    assert isinstance(answer, LogAnswer)
+    return answer.batch
+
+
+def tally(source: UnifiedSource) -> tuple[dict[str, int], dict[str, float]]:
+    """Counts and newest timestamps per level after one more logs fetch."""
+    answer = source.fetch("logs")
+    return dict(answer.tally.counts), dict(answer.tally.newest)
+
+
 def test_first_fetch_is_the_baseline_then_only_new_events() -> None:
     history = [event(90, "old"), event(100, "newest")]
     device = LogDevice(list(history))
     source, client = log_source(device)
-    assert source.fetch("logs") == {"events": history, "baseline": True}
+    assert logs(source) == {"events": history, "baseline": True}
     assert "startTime" not in client.calls[0][1]
 
     device.events.append(event(120, "new"))
-    assert source.fetch("logs") == {"events": [event(120, "new")], "baseline": False}
+    assert logs(source) == {"events": [event(120, "new")], "baseline": False}
     # Asked from a second before the cursor (reading `log-start-time`: also right for an
     # array whose startTime is exclusive).
     assert client.calls[-1][1]["startTime"] == 99
-    assert source.fetch("logs") == {"events": [], "baseline": False}
+    assert logs(source) == {"events": [], "baseline": False}
     assert client.calls[-1][1]["startTime"] == 119
 
 
 def test_empty_history_then_events_are_not_baseline() -> None:
     device = LogDevice([])
     source, _ = log_source(device)
-    assert source.fetch("logs") == {"events": [], "baseline": True}
+    assert logs(source) == {"events": [], "baseline": True}
     device.events.append(event(5, "first"))
-    assert source.fetch("logs") == {"events": [event(5, "first")], "baseline": False}
+    assert logs(source) == {"events": [event(5, "first")], "baseline": False}
 
 
 def test_paging_follows_have_next_page() -> None:
     device = LogDevice([event(t, f"e{t}") for t in range(1, 8)])
     source, client = log_source(device, log_page_size=3)
-    assert len(source.fetch("logs")["events"]) == 7
+    assert len(logs(source)["events"]) == 7
     assert [(p["pageNumber"], p["pageSize"]) for _, p in client.calls] == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -231,23 +245,23 @@ def test_paging_is_bounded_and_resumes_next_poll(caplog) -> None:
     caplog.set_level(logging.WARNING)
     device = LogDevice([event(t, f"e{t}") for t in range(1, 11)])
     source, client = log_source(device, log_page_size=2, log_max_pages=2)
-    first = source.fetch("logs")
+    first = logs(source)
     assert [e["message"] for e in first["events"]] == ["e1", "e2", "e3", "e4"]
     assert len(client.calls) == 2
     assert "cut short" in caplog.text
     # Still history: the baseline lasts until caught up. Asked from a second before the
     # cursor, the inclusive array repeats two events, which take slots but are not returned.
-    second = source.fetch("logs")
+    second = logs(source)
     assert [e["message"] for e in second["events"]] == ["e5", "e6"]
     assert second["baseline"] is True
     assert client.calls[-1][1]["startTime"] == 3
-    third = source.fetch("logs")
+    third = logs(source)
     assert [e["message"] for e in third["events"]] == ["e7", "e8"]
-    fourth = source.fetch("logs")
+    fourth = logs(source)
     assert [e["message"] for e in fourth["events"]] == ["e9", "e10"]
     assert third["baseline"] is fourth["baseline"] is True
     device.events.append(event(11, "e11"))
-    assert source.fetch("logs") == {"events": [event(11, "e11")], "baseline": False}
+    assert logs(source) == {"events": [event(11, "e11")], "baseline": False}
 
 
 @pytest.mark.parametrize("inclusive", [True, False])
@@ -255,42 +269,42 @@ def test_events_at_the_cursor_are_returned_exactly_once(inclusive: bool) -> None
     a, b = event(100, "User 'admin' is login."), event(100, "Pool degraded", "warning")
     device = LogDevice([event(90, "x"), a, b], inclusive=inclusive)
     source, _ = log_source(device)
-    source.fetch("logs")
+    logs(source)
     if inclusive:  # later, at the same second: a second identical login and a new error
         a2, c = dict(a), event(100, "Disk failed", "error")
         device.events += [a2, c]
-        assert source.fetch("logs")["events"] == [a2, c]
+        assert logs(source)["events"] == [a2, c]
     else:
-        assert source.fetch("logs")["events"] == []
+        assert logs(source)["events"] == []
     device.events.append(event(110, "later"))
-    assert source.fetch("logs")["events"] == [event(110, "later")]
-    assert source.fetch("logs")["events"] == []
+    assert logs(source)["events"] == [event(110, "later")]
+    assert logs(source)["events"] == []
 
 
 def test_events_before_the_cursor_are_not_returned_again() -> None:
     device = LogDevice([event(90, "a"), event(100, "b")], ignores_start=True)
     source, _ = log_source(device)
-    source.fetch("logs")
+    logs(source)
     device.events.append(event(110, "c"))
-    assert source.fetch("logs")["events"] == [event(110, "c")]
+    assert logs(source)["events"] == [event(110, "c")]
 
 
 def test_identical_events_sharing_a_timestamp_each_count_once() -> None:
     same = [event(100, "User 'admin' is login.") for _ in range(3)]
     device = LogDevice(same[:2])
     source, _ = log_source(device)
-    assert len(source.fetch("logs")["events"]) == 2
+    assert len(logs(source)["events"]) == 2
     device.events.append(same[2])
-    assert source.fetch("logs")["events"] == [same[2]]
-    assert source.fetch("logs")["events"] == []
+    assert logs(source)["events"] == [same[2]]
+    assert logs(source)["events"] == []
 
 
 def test_string_timestamps() -> None:
     device = LogDevice([event("100", "a"), event("100", "b")])
     source, client = log_source(device)
-    assert len(source.fetch("logs")["events"]) == 2
+    assert len(logs(source)["events"]) == 2
     device.events = [event(100, "a"), event("100.0", "b"), event("101", "c")]
-    assert source.fetch("logs")["events"] == [event("101", "c")]
+    assert logs(source)["events"] == [event("101", "c")]
     assert client.calls[1][1]["startTime"] == 99
     assert isinstance(client.calls[1][1]["startTime"], int)
 
@@ -298,19 +312,19 @@ def test_string_timestamps() -> None:
 def test_events_without_a_timestamp_are_skipped() -> None:
     source, _ = log_source(LogDevice([{"type": "info", "message": "?"}, event("soon", "bad"),
                                       event(5, "ok")]))
-    assert source.fetch("logs")["events"] == [event(5, "ok")]
+    assert logs(source)["events"] == [event(5, "ok")]
 
 
 def test_failure_midway_leaves_the_cursor() -> None:
     device = LogDevice([event(100, "a")])
     source, client = log_source(device, log_page_size=2)
-    source.fetch("logs")
+    logs(source)
     device.events += [event(110, "b"), event(120, "c"), event(130, "d")]
     device.fail_on_page = 2
     with pytest.raises(ApiUnreachable):
-        source.fetch("logs")
+        logs(source)
     device.fail_on_page = None
-    again = source.fetch("logs")
+    again = logs(source)
     assert client.calls[-1][1]["startTime"] == 99
     assert [e["message"] for e in again["events"]] == ["b", "c", "d"]
     assert again["baseline"] is False
@@ -321,15 +335,53 @@ def test_failed_baseline_is_retried_as_baseline() -> None:
     device.fail_on_page = 2
     source, _ = log_source(device, log_page_size=2)
     with pytest.raises(ApiUnreachable):
-        source.fetch("logs")
+        logs(source)
     device.fail_on_page = None
-    assert source.fetch("logs") == {"events": device.events, "baseline": True}
+    assert logs(source) == {"events": device.events, "baseline": True}
 
 
 @pytest.mark.parametrize("body", [[], {"logs": "none"}, "text"])
 def test_malformed_log_answer_is_a_format_error(body: Any) -> None:
     source, client = source_for({LOGS: body})
     with pytest.raises(ApiFormatError):
-        source.fetch("logs")
+        logs(source)
     client.routes[LOGS] = {"logs": [event(1, "ok")]}
-    assert source.fetch("logs")["baseline"] is True
+    assert logs(source)["baseline"] is True
+
+
+def test_the_source_hands_over_the_running_tally() -> None:
+    device = LogDevice([event(90, "old", "error"), event(100, "newest")])
+    source, _ = log_source(device)
+    assert tally(source) == ({}, {"error": 90, "info": 100})  # the history is not counted
+    device.events += [event(110, "a", "error"), event(120, "b", "Error")]
+    assert tally(source) == ({"error": 2}, {"error": 120, "info": 100})
+    assert tally(source) == ({"error": 2}, {"error": 120, "info": 100})  # nothing new
+
+
+def test_a_failed_fetch_leaves_the_tally() -> None:
+    device = LogDevice([event(100, "a")])
+    source, _ = log_source(device, log_page_size=1)
+    source.fetch("logs")
+    device.events += [event(110, "b", "error"), event(120, "c", "error")]
+    device.fail_on_page = 2
+    with pytest.raises(ApiUnreachable):
+        source.fetch("logs")
+    device.fail_on_page = None
+    assert tally(source)[0] == {"error": 2}  # counted once, after the retry
+
+
+def test_sources_sharing_a_counter_keep_counting_across_a_flavour_switch() -> None:
+    """`api: auto` hands both flavours one counter: the new one's baseline resets nothing."""
+    counter = LogCounter()
+    before = LogDevice([event(100, "a")])
+    first, _ = log_source(before, log_counter=counter)
+    first.fetch("logs")
+    before.events.append(event(110, "b", "error"))
+    assert tally(first)[0] == {"error": 1}
+    after = LogDevice([event(100, "a"), event(110, "b", "error"), event(115, "c", "error")])
+    second, _ = log_source(after, log_counter=counter)
+    assert tally(second)[0] == {"error": 1}  # its own cursor: its history is a baseline
+    after.events.append(event(130, "d", "error"))
+    assert tally(second)[0] == {"error": 2}
+    alone, _ = log_source(LogDevice(list(after.events)))
+    assert tally(alone)[0] == {}  # without the shared counter it would have started again

@@ -52,21 +52,35 @@ def test_a_flood_of_failures_never_evicts_a_good_credential(checks: list[bytes])
 
 
 def test_a_guessing_address_is_refused_unchecked_while_bcrypt_is_busy(
-    checks: list[bytes],
+    checks: list[bytes], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     auth = BasicAuth(hello, {"prometheus": HASH})
     for i in range(3):
         assert auth.check(b"prometheus", f"guess-{i}".encode(), "10.6.6.6") is False
     assert len(checks) == 3
-    assert auth._slot.acquire(blocking=False)  # another check is running
+    busy, free = threading.Event(), threading.Event()
+    counting = web_auth.bcrypt.checkpw
+
+    def held(password: bytes, hashed: bytes) -> bool:
+        if password == PASSWORD.encode():  # the other client's check holds bcrypt
+            busy.set()
+            free.wait(10)
+        return counting(password, hashed)
+
+    monkeypatch.setattr(web_auth.bcrypt, "checkpw", held)
+    other = threading.Thread(target=auth.check,
+                             args=(b"prometheus", PASSWORD.encode(), "10.0.0.9"))
+    other.start()
     try:
+        assert busy.wait(10)  # another check is running
         assert auth.check(b"prometheus", b"guess-x", "10.6.6.6") is None
     finally:
-        auth._slot.release()
-    assert len(checks) == 3
+        free.set()
+        other.join(10)
+    assert len(checks) == 4  # the other client's check; the guess was not checked
     # A refused guess is not cached as a failure: it is checked once bcrypt is free.
     assert auth.check(b"prometheus", b"guess-x", "10.6.6.6") is False
-    assert len(checks) == 4
+    assert len(checks) == 5
 
 
 def test_unknown_users_are_checked_against_a_dummy_hash_of_the_same_cost(

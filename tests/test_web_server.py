@@ -261,13 +261,13 @@ def test_when_saturated_other_paths_are_shed_with_503_and_scrapes_still_answer(
                 time.sleep(0.05)
             stuck += [pool.submit(scrape, server, "/slow") for _ in range(2)]
             for _ in range(200):  # until the two extra requests wait in the queue
-                if server._server.requests.qsize >= 2:
+                if server.queued_requests >= 2:
                     break
                 time.sleep(0.05)
             shed = scrape(server, "/slow")[0]
             scrapes = [pool.submit(scrape, server, "/metrics") for _ in range(3)]
             for _ in range(200):  # until the scrapes wait in the queue too
-                if server._server.requests.qsize >= 5:
+                if server.queued_requests >= 5:
                     break
                 time.sleep(0.05)
             release.set()
@@ -388,7 +388,7 @@ def test_at_the_cap_with_every_connection_busy_new_clients_wait_in_the_backlog()
         with ThreadPoolExecutor(4) as pool:
             busy = [pool.submit(scrape, server, "/slow") for _ in range(3)]
             for _ in range(200):  # until all three are admitted (one runs, two queue)
-                if server._server.requests.qsize >= 2:
+                if server.queued_requests >= 2:
                     break
                 time.sleep(0.05)
             late = pool.submit(scrape, server, "/metrics")

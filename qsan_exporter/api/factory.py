@@ -14,6 +14,7 @@ from qsan_exporter.api.auto import AutoSource
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.legacy.client import LegacyClient
 from qsan_exporter.api.legacy.source import LegacySource
+from qsan_exporter.api.log_cursor import LogCounter
 from qsan_exporter.api.source import Source
 from qsan_exporter.api.stats import ApiStats
 from qsan_exporter.api.token_ledger import TokenLedger
@@ -39,9 +40,10 @@ def make_source(config: ArrayConfig, *, stats: ApiStats, guard: RequestGuard,
     if config.api == "unified":
         return UnifiedSource(unified_client)
     legacy_client = _legacy(config, options)
-    return AutoSource(UnifiedSource(unified_client), unified_client,
-                      LegacySource(legacy_client, timezone=config.timezone), legacy_client,
-                      name=config.name)
+    counter = LogCounter()  # one tally: a flavour switch must not reset the log counters
+    return AutoSource(UnifiedSource(unified_client, log_counter=counter), unified_client,
+                      LegacySource(legacy_client, timezone=config.timezone, log_counter=counter),
+                      legacy_client, name=config.name)
 
 
 def _unified(config: ArrayConfig, ledger: TokenLedger | None,

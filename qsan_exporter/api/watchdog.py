@@ -22,10 +22,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+if TYPE_CHECKING:  # urllib3 defines the protocol its pools hand out for type checkers only
+    from urllib3._base_connection import BaseHTTPConnection
 
 # While a connection is still being opened (no socket yet), look again this often: the connect
 # itself is bounded by its timeout, which the transport already cut to the deadline.
@@ -132,21 +135,22 @@ class Watchdog:
                 self._push(watch, self._clock() + RECHECK_SECONDS)
 
 
-class _WatchedMixin:
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)  # type: ignore[misc]
-        watch = current_watch.get()
-        if watch is not None:
-            watch.attach(connection)
-        return connection
+def _watched(connection: BaseHTTPConnection) -> BaseHTTPConnection:
+    """The pool's connection, handed to the current thread's watch if it has one."""
+    watch = current_watch.get()
+    if watch is not None:
+        watch.attach(connection)
+    return connection
 
 
-class _WatchedHTTPPool(_WatchedMixin, HTTPConnectionPool):
-    pass
+class _WatchedHTTPPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _watched(super()._get_conn(timeout))
 
 
-class _WatchedHTTPSPool(_WatchedMixin, HTTPSConnectionPool):
-    pass
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _watched(super()._get_conn(timeout))
 
 
 class WatchedAdapter(HTTPAdapter):

@@ -24,7 +24,7 @@ from qsan_exporter.poll.carry import NeededAnswers
 from qsan_exporter.poll.collect import CollectorRunner
 from qsan_exporter.poll.fetch import Fetched, Fetcher, Source
 from qsan_exporter.poll.identity import product_of, updated_identity
-from qsan_exporter.poll.logs import LogFold
+from qsan_exporter.poll.logs import LogRelay
 from qsan_exporter.poll.own import exporter_families
 from qsan_exporter.snapshot import ApiCounters, CollectorState, Identity, Snapshot
 
@@ -46,7 +46,7 @@ class ArrayPoll:
         self._fetcher = Fetcher(config.name, source, config.max_concurrent_requests,
                                 lambda: self.closing)
         self._needed = NeededAnswers(config.collectors)
-        self._logs = LogFold(config)
+        self._logs = LogRelay(config)
         self._last: Snapshot | None = None
         self._states: dict[str, CollectorState] = {}
         self._identity: Identity | None = None

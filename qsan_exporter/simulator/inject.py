@@ -13,11 +13,15 @@ import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from io import BufferedIOBase
+from typing import TYPE_CHECKING
 
 from qsan_exporter.simulator import mangle
 from qsan_exporter.simulator.device import error_body
 from qsan_exporter.simulator.faults import Fault
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 HANG_POLL = 0.05  # how often a hung request looks whether the simulator is stopping
 Respond = Callable[[BaseHTTPRequestHandler, str, int, bytes], None]
@@ -30,7 +34,7 @@ def act(handler: BaseHTTPRequestHandler, path: str, fault: Fault, cleared: threa
     `login_refused`: the status of a refused login (401, or 400 on a literal array)."""
     kind = fault.kind
     if kind == "trickle":  # the answer goes out through a slow writer (undone by `untrickle`)
-        handler.wfile = Trickle(handler.wfile, fault, cleared, stopping)  # type: ignore[assignment]
+        handler.wfile = Trickle(handler.wfile, fault, cleared, stopping)
         return False
     if kind == "latency":
         if stopping.wait(fault.seconds):  # a stopping simulator answers nobody
@@ -79,26 +83,31 @@ def spoil(fault: Fault, body: bytes) -> bytes:
 truncated_length = mangle.truncated_length
 
 
-class Trickle:
+class Trickle(BufferedIOBase):
     """A handler's `wfile` that writes `chunk_bytes` every `seconds`; once the fault is cleared
     it writes the rest at once, and a stopping simulator writes nothing more."""
 
-    def __init__(self, inner: Any, fault: Fault, cleared: threading.Event,
+    def __init__(self, inner: BufferedIOBase, fault: Fault, cleared: threading.Event,
                  stopping: threading.Event) -> None:
+        super().__init__()
         self.inner, self.fault, self.cleared, self.stopping = inner, fault, cleared, stopping
 
-    def write(self, data: bytes) -> int:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        view = memoryview(data).cast("B")
         step = self.fault.chunk_bytes
-        for start in range(0, len(data), step):
+        for start in range(0, len(view), step):
             if self.cleared.is_set():
-                self.inner.write(data[start:])
+                self.inner.write(view[start:])
                 break
             if self.stopping.is_set():
                 break  # the rest is never sent; the connection closes with the simulator
-            self.inner.write(data[start:start + step])
+            self.inner.write(view[start:start + step])
             self.inner.flush()
             self.stopping.wait(self.fault.seconds)
-        return len(data)
+        return len(view)
 
     def flush(self) -> None:
         self.inner.flush()

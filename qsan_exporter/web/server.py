@@ -78,11 +78,12 @@ class _Server(wsgi.Server):
     def __init__(self, bind: tuple[str, int], app: WSGIApp, limits: Limits,
                  tls: ssl.SSLContext | None, allowed_sans: frozenset[str]) -> None:
         super().__init__(bind, app, numthreads=limits.threads, max=limits.threads,
-                         server_name="qsan-exporter", request_queue_size=limits.backlog,
-                         timeout=limits.read_timeout)  # type: ignore[arg-type]
+                         server_name="qsan-exporter", request_queue_size=limits.backlog)
+        self.timeout = limits.read_timeout  # a float: set here, the argument is typed int
         self.version = f"qsan-exporter/{__version__}"
         self.max_request_header_size = limits.max_header_bytes + 1024  # conn.py checks first
-        # None: no keep-alive limit of cheroot's (conn.py caps all connections); its stubs say int.
+        # None: no keep-alive limit of cheroot's (conn.py caps all connections). The ignore
+        # stays: cheroot reads None as "no limit", but its stubs type the member int.
         self.keep_alive_conn_limit = None  # type: ignore[assignment]
         self.requests._queue = ScrapesFirst()  # before prepare() starts the workers
         self.requests.get = self.requests._queue.get
@@ -143,6 +144,11 @@ class HttpServer:
     @property
     def open_connections(self) -> int:
         return self._server._connections.open
+
+    @property
+    def queued_requests(self) -> int:
+        """Requests read and waiting for a worker thread."""
+        return int(self._server.requests.qsize)
 
     def start(self) -> None:
         self._thread.start()

@@ -18,7 +18,8 @@ Logs: the legacy list is paged by number with no time filter. Whether page 1 is 
 or the oldest is not documented, so the order is read from the timestamps: newest-first pages
 are read until one reaches the cursor (the newest event already seen); oldest-first pages are
 read from the last page visited before, to the end. Events at exactly the cursor that were
-already returned are dropped the same way as for the Unified API (`api/log_cursor.py`).
+already returned are dropped, and the new ones counted, the same way as for the Unified API
+(`api/log_cursor.py`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError
 from qsan_exporter.api.legacy import hardware, items, services, storage, translate
 from qsan_exporter.api.legacy.client import LegacyClient
-from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
+from qsan_exporter.api.log_cursor import EventKey, LogAnswer, LogCounter, LogHistory
 from qsan_exporter.areas import AREAS, BY_NAME, NAMES
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,14 @@ class LegacySource:
     api = "legacy"
 
     def __init__(self, client: LegacyClient, *, timezone: str = "UTC",
-                 log_max_pages: int = 20) -> None:
+                 log_max_pages: int = 20, log_counter: LogCounter | None = None) -> None:
         if log_max_pages < 1:
             raise ValueError("log_max_pages must be >= 1")
         self._client = client
         self._timezone = timezone
         self._max_pages = log_max_pages
         self._reader = translate.Reader()
-        self._cursor: LogCursor | None = None
-        self._history_pending = True
+        self._log = LogHistory(log_counter)  # the cursor and the running tally
         self._next_start_page = 1  # oldest-first logs: where the previous poll ended
         self._told: set[str] = set()  # optional endpoints already reported missing
         # The spelling that answered goes first.
@@ -169,8 +169,8 @@ class LegacySource:
 
     # --- logs -------------------------------------------------------------------------------------
 
-    def _logs(self) -> dict[str, Any]:
-        cursor = self._cursor
+    def _logs(self) -> LogAnswer:
+        cursor = self._log.cursor
         fetched: list[tuple[EventKey, Any]] = []
         complete = False
         previous: list[Any] | None = None
@@ -198,13 +198,10 @@ class LegacySource:
         if not complete:
             log.warning("array=%s: legacy log list cut short after %d pages; the rest follows "
                         "next poll", self._client.guard.name, self._max_pages)
-        new, new_cursor = new_events(cursor, fetched)
-        baseline = self._history_pending
-        self._cursor = new_cursor
-        self._history_pending = baseline and not complete
+        answer = self._log.take(fetched, complete)
         if newest_first is False:
             self._next_start_page = max(1, page)  # oldest first: new events land at the end
-        return {"events": new, "baseline": baseline}
+        return answer
 
 
 def _last_page(body: Any, page: int) -> bool:

@@ -11,8 +11,9 @@ Two areas need state kept across polls, and both change it only when a fetch suc
   the array's own system answer names (XS/XF/XN model); unknown, only snapshot and replication.
 - logs: fetched incrementally from the newest timestamp seen (`startTime`). Whether it is
   inclusive is not documented (reading `log-start-time`): api/log_cursor.py drops the events
-  at exactly the cursor that were already returned.
-  The first fetch is the array's history (`baseline`), which the collector does not count.
+  at exactly the cursor that were already returned, and counts the new ones into the running
+  tally handed to the poll (`LogAnswer`). The first fetch is the array's history (`baseline`),
+  which is not counted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, Refused
-from qsan_exporter.api.log_cursor import EventKey, LogCursor, new_events
+from qsan_exporter.api.log_cursor import EventKey, LogAnswer, LogCounter, LogHistory
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.areas import BY_NAME, NAMES, TASK_TYPES, task_list_path
 
@@ -50,7 +51,8 @@ class UnifiedSource:
     (max_concurrent_requests > 1), so any state here belongs to one area only (logs, tasks)."""
 
     def __init__(self, client: UnifiedClient, *, clock: Callable[[], float] = time.time,
-                 log_page_size: int = 1000, log_max_pages: int = 50) -> None:
+                 log_page_size: int = 1000, log_max_pages: int = 50,
+                 log_counter: LogCounter | None = None) -> None:
         if log_page_size < 1 or log_max_pages < 1:
             raise ValueError("log_page_size and log_max_pages must be >= 1")
         self._client = client
@@ -58,8 +60,7 @@ class UnifiedSource:
         self._page_size = log_page_size
         self._max_pages = log_max_pages
         self._unsupported: Mapping[str, float] = MappingProxyType({})  # type -> when found
-        self._cursor: LogCursor | None = None  # None until the baseline fetch succeeded
-        self._history_pending = True  # baseline until the history has been read to its end
+        self._log = LogHistory(log_counter)  # the cursor and the running tally
         self._product: str | None = None  # from the array's own system answer, when read
 
     def fetch(self, area: str) -> Any:
@@ -122,13 +123,13 @@ class UnifiedSource:
 
     # --- logs -------------------------------------------------------------------------------------
 
-    def _logs(self) -> dict[str, Any]:
-        cursor = self._cursor
+    def _logs(self) -> LogAnswer:
+        cursor = self._log.cursor
         params: dict[str, Any] = {"pageSize": self._page_size}
         if cursor is not None:
             # One second before the cursor (reading `log-start-time`): an array that reads
             # startTime as exclusive then still returns events that reached the cursor's own
-            # second after the last fetch; what comes again is dropped by new_events.
+            # second after the last fetch; what comes again is dropped by the cursor.
             start = cursor.timestamp - 1
             params["startTime"] = int(start) if start.is_integer() else start
         fetched: list[tuple[EventKey, Any]] = []
@@ -146,13 +147,7 @@ class UnifiedSource:
             log.warning("array=%s: log list cut short after %d pages of %d events; the rest "
                         "follows from the new cursor next poll", self._client.guard.name,
                         self._max_pages, self._page_size)
-
-        events, new_cursor = new_events(cursor, fetched)
-        baseline = self._history_pending
-        # Commit only now: a failure above leaves the cursor where it was.
-        self._cursor = new_cursor
-        self._history_pending = baseline and not complete
-        return {"events": events, "baseline": baseline}
+        return self._log.take(fetched, complete)  # a failure above leaves both unchanged
 
 
 def required_task_types(product: str | None) -> tuple[str, ...]:
