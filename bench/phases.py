@@ -9,6 +9,7 @@ garbage, threads or caches behind in what is measured.
 from __future__ import annotations
 
 import concurrent.futures
+import cProfile
 import gc
 import logging
 import multiprocessing
@@ -21,7 +22,8 @@ from prometheus_client import REGISTRY
 from bench.fleet import PASSWORD, USERNAME
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition, families_of
-from qsan_exporter.poll.fleet import Poller, build_member
+from qsan_exporter.poll.fleet import Member, Poller, build_member
+from qsan_exporter.snapshot import Snapshot
 
 SAMPLE_EVERY_SECONDS = 0.1
 FIRST_POLL_WAIT_SECONDS = 180.0
@@ -61,12 +63,28 @@ class PollCost:
 POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (poll/array.py _due)
 
 
-def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Exposition]:
+def _poll_and_publish(member: Member, exposition: Exposition,
+                      profiler: cProfile.Profile | None) -> tuple[Snapshot, float, float]:
+    """One poll and its publish as `Poller` runs them; CPU seconds of each."""
+    if profiler is not None:
+        profiler.enable()
+    c0 = time.process_time()
+    snapshot = member.poll.poll()
+    c1 = time.process_time()
+    exposition.publish(snapshot)
+    c2 = time.process_time()
+    if profiler is not None:
+        profiler.disable()
+    return snapshot, c1 - c0, c2 - c1
+
+
+def measure_poll_cost(urls: list[str], rounds: int,
+                      profiler: cProfile.Profile | None = None) -> tuple[PollCost, Exposition]:
     """Poll every array `rounds` times, one after another, on this thread; publish each.
 
     Runs the exporter's own code (`build_member`, `ArrayPoll.poll`, `Exposition.publish`) in
     the order `Poller._run` does, without the scheduler, so the CPU clock holds nothing else.
-    The first round (logins, the log history) is a warm-up and is not counted.
+    The first round (logins, the log history) is a warm-up: not counted, not profiled.
     """
     exposition = Exposition(extra=[REGISTRY])
     configs = array_configs(urls, POLL_COST_INTERVAL_SECONDS, timeout=1.5)
@@ -83,18 +101,15 @@ def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Expositio
                 if wait > 0:
                     time.sleep(wait)
                 last_start[index] = time.time()
-                c0 = time.process_time()
-                snapshot = member.poll.poll()
-                c1 = time.process_time()
-                exposition.publish(snapshot)
-                c2 = time.process_time()
+                snapshot, poll_s, publish_s = _poll_and_publish(
+                    member, exposition, profiler if round_index else None)
                 if round_index == 0:
                     wall = time.perf_counter()
                     continue
                 polls += 1
                 failed += not (snapshot.up and all(s.success for s in snapshot.collectors.values()))
-                poll_cpu += c1 - c0
-                publish_cpu += c2 - c1
+                poll_cpu += poll_s
+                publish_cpu += publish_s
         wall = time.perf_counter() - wall
     finally:
         for member in members:
@@ -124,7 +139,7 @@ class FleetRun:
     workers: int | None
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """Polls cut short by the end of a run log 'skipped: shutting down'; not news here."""
     logging.getLogger("qsan_exporter").setLevel(logging.CRITICAL)
 
@@ -150,7 +165,7 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
     interval plus slack (see `run.FRESH_SLACK`). The CPU includes the exposition's background
     builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after publishes).
     """
-    _quiet()
+    quiet()
     exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
@@ -227,7 +242,7 @@ def measure_memory(urls: list[str]) -> MemoryPoint:
     The interval is long, so after the first poll of each array nothing runs; one OpenMetrics
     gzip body is built, as the first scrape would, then a full GC, then VmRSS is read.
     """
-    _quiet()
+    quiet()
     gc.collect()
     before = rss_bytes()
     exposition = Exposition(extra=[REGISTRY])
