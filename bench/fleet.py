@@ -83,7 +83,9 @@ def _serve(conn: multiprocessing.connection.Connection, specs: list[ArraySpec]) 
                 enclosures=spec.enclosures, disks=spec.disks, pools=spec.pools,
                 volumes=spec.volumes,
             )
-            arrays.append(SlowArray(config, host="127.0.0.1", port=0).start())
+            array = SlowArray(config, host="127.0.0.1", port=0)
+            array.start()
+            arrays.append(array)
         conn.send([a.url for a in arrays])
         while True:
             command, argument = conn.recv()

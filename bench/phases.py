@@ -15,7 +15,9 @@ import logging
 import multiprocessing
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY
 
@@ -25,6 +27,7 @@ from qsan_exporter.exposition import Exposition, families_of
 from qsan_exporter.poll.fleet import Member, Poller, build_member
 from qsan_exporter.snapshot import Snapshot
 
+T = TypeVar("T")
 SAMPLE_EVERY_SECONDS = 0.1
 FIRST_POLL_WAIT_SECONDS = 180.0
 
@@ -152,8 +155,8 @@ def _workers(poller: Poller) -> int | None:
         return None
 
 
-def _published_at(snapshot: object) -> float:
-    return snapshot.started_at + snapshot.duration  # type: ignore[attr-defined]
+def _published_at(snapshot: Snapshot) -> float:
+    return snapshot.started_at + snapshot.duration
 
 
 def run_fleet(urls: list[str], interval: float, window_intervals: float) -> FleetRun:
@@ -265,8 +268,20 @@ def measure_memory(urls: list[str]) -> MemoryPoint:
     return MemoryPoint(len(configs), rss, before, series)
 
 
-def in_fresh_process(function: object, *args: object, timeout: float = 900.0) -> object:
-    """Run `function(*args)` in a newly spawned process and return its result."""
+def in_fresh_processes(function: Callable[..., T], calls: list[tuple[Any, ...]],
+                       parallel: int = 1, timeout: float = 900.0) -> list[T]:
+    """`function(*args)` for each args of `calls`, each in a newly spawned process of its own.
+
+    At most `parallel` at once; one call per process (`max_tasks_per_child=1`), so nothing an
+    earlier call allocated is in a later call's RSS or CPU clock.
+    """
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
-        return executor.submit(function, *args).result(timeout=timeout)  # type: ignore[arg-type]
+    with concurrent.futures.ProcessPoolExecutor(max(1, parallel), mp_context=context,
+                                                max_tasks_per_child=1) as executor:
+        futures = [executor.submit(function, *args) for args in calls]
+        return [future.result(timeout=timeout) for future in futures]
+
+
+def in_fresh_process(function: Callable[..., T], *args: Any, timeout: float = 900.0) -> T:
+    """Run `function(*args)` in a newly spawned process and return its result."""
+    return in_fresh_processes(function, [args], 1, timeout)[0]

@@ -21,7 +21,6 @@ import argparse
 import cProfile
 import inspect
 import math
-import pstats
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,7 +101,7 @@ def _classify(func: Func, stats: Mapping[Func, Any], depth: int = 0) -> dict[str
 
 
 def split(stats: Mapping[Func, Any]) -> dict[str, float]:
-    """Exclusive seconds per part of `pstats.Stats(...).stats`; every part of PART_NAMES."""
+    """Exclusive seconds per part of `cProfile.Profile.stats`; every part of PART_NAMES."""
     out = dict.fromkeys(PART_NAMES, 0.0)
     for func in stats:
         for part, seconds in _classify(func, stats).items():
@@ -136,7 +135,8 @@ def profile_polls(urls: list[str], polls: int, cpu_per_poll: float | None = None
     profiler = cProfile.Profile(time.thread_time)  # CPU: waiting for an answer costs none
     cost, exposition = phases.measure_poll_cost(urls, rounds, profiler=profiler)
     exposition.close()
-    raw: dict[Func, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    profiler.create_stats()
+    raw: dict[Func, Any] = profiler.stats
     parts = split(raw)
     total = sum(parts.values()) or 1.0
     share = {k: v / total for k, v in parts.items()}
@@ -146,7 +146,7 @@ def profile_polls(urls: list[str], polls: int, cpu_per_poll: float | None = None
         profiled_ms_per_poll=total * 1000 / cost.polls, cpu_ms_per_poll=cpu_per_poll * 1000,
         parts_percent={k: 100 * v for k, v in share.items()},
         parts_ms_per_poll={k: v * cpu_per_poll * 1000 for k, v in share.items()},
-        top_functions=[f"{pstats.func_std_string(f)}: {v[2] * 1000 / cost.polls:.2f} ms"
+        top_functions=[f"{f[0]}:{f[1]}({f[2]}): {v[2] * 1000 / cost.polls:.2f} ms"
                        for f, v in heaviest],
     )
 

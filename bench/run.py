@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import phases, profile, report, targets
 from bench.fleet import TARGET, WIDE, ArraySpec, SimFleet, mix
-from bench.latency import measure_latency
+from bench.latency import Latency, measure_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fleet-window", type=float, default=2.0, metavar="INTERVALS",
                    help="measured fleet window, in intervals (default 2)")
     p.add_argument("--memory-arrays", default="20,100,200", metavar="N,N,...")
+    p.add_argument("--memory-parallel", type=int, default=3,
+                   help="memory processes at once (default 3; RSS is per process)")
     p.add_argument("--sim-processes", type=int, default=1,
                    help="simulator processes sharing the arrays (default 1)")
     p.add_argument("--quick", action="store_true",
@@ -135,7 +137,7 @@ def _in_process_phases(args: argparse.Namespace, urls: dict[str, list[str]],
         profiled, args.profile_polls, results["poll_cost"]["target"]["cpu_seconds_per_poll"]))
     _step(f"latency: {args.scrapes} scrapes each (baseline: {args.baseline_budget:g} s budget)")
     latency = measure_latency(exposition, data_time, args.scrapes, args.baseline_budget)
-    results["latency"] = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+    results["latency"] = {k: dataclasses.asdict(v) if isinstance(v, Latency) else v
                           for k, v in latency.items()}
     exposition.close()
 
@@ -152,13 +154,14 @@ def _fleet_phase(args: argparse.Namespace, sims: SimFleet, urls: list[str]) -> d
     return _fleet_summary(run_, sim_cpu, time.monotonic() - wall0)
 
 
-def _memory_phase(counts: list[int], urls: dict[str, list[str]]) -> dict[str, Any]:
+def _memory_phase(counts: list[int], urls: dict[str, list[str]],
+                  parallel: int) -> dict[str, Any]:
     out = {}
     for kind in ("target", "wide"):
-        points = []
-        for count in counts:
-            _step(f"memory: fresh exporter process polling {count} {kind} arrays")
-            points.append(phases.in_fresh_process(phases.measure_memory, urls[kind][:count]))
+        _step(f"memory: fresh exporter processes polling {counts} {kind} arrays, "
+              f"{parallel} at a time")
+        points = phases.in_fresh_processes(phases.measure_memory,
+                                           [(urls[kind][:count],) for count in counts], parallel)
         out[kind] = _memory_summary(points)
     return out
 
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         urls = layout.split(sims.urls)
         _in_process_phases(args, urls, results)
         results["fleet"] = _fleet_phase(args, sims, urls["target"])
-        results["memory"] = _memory_phase(counts, urls)
+        results["memory"] = _memory_phase(counts, urls, args.memory_parallel)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = targets.judge(results)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
