@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import inspect
 import math
 import time
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench import phases
+from bench import phases, report
 from bench.fleet import TARGET, SimFleet
 from qsan_exporter.collectors.base import FamilyBuilder
 
@@ -151,18 +152,6 @@ def profile_polls(urls: list[str], polls: int, cpu_per_poll: float | None = None
     )
 
 
-def lines(profile: Mapping[str, Any]) -> list[str]:
-    """The printed split; `profile` is `Profile` as a dict (as in the JSON)."""
-    out = [f"profile of a poll (target array, cProfile on the thread's CPU clock, "
-           f"{profile['polls']} polls over {profile['arrays']} arrays, {profile['failed_polls']} "
-           f"failed): {profile['profiled_ms_per_poll']:.0f} ms profiled, "
-           f"{profile['cpu_ms_per_poll']:.1f} ms without the profiler"]
-    for part in PART_NAMES:
-        out.append(f"  {part:<26}{profile['parts_percent'][part]:>6.1f} %"
-                   f"{profile['parts_ms_per_poll'][part]:>8.2f} ms")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     p.add_argument("--polls", type=int, default=40, help="profiled polls (default 40)")
@@ -173,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     phases.quiet()
     with SimFleet([TARGET] * args.arrays) as sims:
         profile = profile_polls(sims.urls, args.polls)
-    print("\n".join(lines(profile.__dict__)))
+    print("\n".join(report.profile_lines(dataclasses.asdict(profile))))
     if args.top:
         print("\n".join(profile.top_functions))
     return 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import re
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from bench import profile
 
 README_BEGIN = re.compile(r"<!-- bench:begin[^>]*-->")
 README_END = "<!-- bench:end -->"
@@ -131,11 +130,23 @@ def _target_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def profile_lines(profile: Mapping[str, Any]) -> list[str]:
+    """The printed split; `profile` is `profile.Profile` as a dict (as in the JSON)."""
+    out = [f"profile of a poll (target array, cProfile on the thread's CPU clock, "
+           f"{profile['polls']} polls over {profile['arrays']} arrays, {profile['failed_polls']} "
+           f"failed): {profile['profiled_ms_per_poll']:.0f} ms profiled, "
+           f"{profile['cpu_ms_per_poll']:.1f} ms without the profiler"]
+    for part in profile["parts_percent"]:
+        out.append(f"  {part:<26}{profile['parts_percent'][part]:>6.1f} %"
+                   f"{profile['parts_ms_per_poll'][part]:>8.2f} ms")
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
     """The human summary: figures, the profile, then every goal with MET / NOT MET."""
     return "\n".join([
         *_header(results), "", *_scrape_lines(results), "", *_cost_lines(results),
-        *profile.lines(results["profile"]), *_fleet_lines(results["fleet"]),
+        *profile_lines(results["profile"]), *_fleet_lines(results["fleet"]),
         *_memory_lines(results), "", *_target_lines(results),
     ])
 

@@ -168,6 +168,7 @@ def _memory_phase(counts: list[int], urls: dict[str, list[str]],
 
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     started = time.time()
+    phases.quiet()  # array events (the scenario's failed PSU...) are not the bench's news
     counts = sorted({int(n) for n in args.memory_arrays.split(",") if n.strip()})
     layout = Layout(target=max(args.fleet_arrays, args.cost_arrays, *counts),
                     wide=max(args.cost_arrays, *counts), mixed=args.arrays)
