@@ -16,7 +16,7 @@ import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY
@@ -129,6 +129,7 @@ def measure_poll_cost(urls: list[str], rounds: int,
 class FleetRun:
     arrays: int
     interval_seconds: float
+    first_round_seconds: float  # from start until every array had published once
     window_seconds: float
     polls: int
     failed_polls: int
@@ -159,65 +160,81 @@ def _published_at(snapshot: Snapshot) -> float:
     return snapshot.started_at + snapshot.duration
 
 
+@dataclass
+class _Window:
+    """What the samples of one fleet window saw."""
+
+    polls: int = 0
+    failed: int = 0
+    max_age: float = 0.0
+    durations: list[float] = field(default_factory=list)
+    polled: set[str] = field(default_factory=set)
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def _sample_window(exposition: Exposition, names: list[str], interval: float,
+                   window: float) -> _Window:
+    """Every 0.1 s for `window` seconds: new polls, failures, and each array's age."""
+    snapshots = exposition.snapshots()
+    seen = {n: snapshots[n].generation for n in names if n in snapshots}
+    published = {n: _published_at(snapshots[n]) for n in names if n in snapshots}
+    out = _Window()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    while time.monotonic() - wall0 < window:
+        time.sleep(SAMPLE_EVERY_SECONDS)
+        now = time.time()
+        snapshots = exposition.snapshots()
+        for name in names:
+            snapshot = snapshots.get(name)
+            if snapshot is not None and snapshot.generation != seen.get(name):
+                out.polls += snapshot.generation - seen.get(name, 0)
+                out.failed += not snapshot.up
+                out.durations.append(snapshot.duration)
+                seen[name] = snapshot.generation
+                published[name] = _published_at(snapshot)
+                out.polled.add(name)
+            # An array that never published is as old as the window plus one interval.
+            age = now - published[name] if name in published else now - wall0 + interval
+            out.max_age = max(out.max_age, age)
+    out.cpu_seconds, out.seconds = time.process_time() - cpu0, time.monotonic() - wall0
+    return out
+
+
 def run_fleet(urls: list[str], interval: float, window_intervals: float) -> FleetRun:
     """The real Poller (apscheduler, its default worker pool) polling every URL each `interval`.
 
     After every array has published its first poll (logins and log history done), measure for
     `window_intervals` intervals: process CPU, and every 0.1 s each array's age - the time since
     its newest poll finished (`started_at + duration`). Fresh means that age stays below the
-    interval plus slack (see `run.FRESH_SLACK`). The CPU includes the exposition's background
-    builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after publishes).
+    interval plus slack (see `targets.FRESH_SLACK`). The CPU includes the exposition's
+    background builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after
+    publishes).
     """
     quiet()
     exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
     names = [c.name for c in configs]
+    started = time.monotonic()
     poller.start(Config(arrays=tuple(configs)))
     workers = _workers(poller)
     try:
-        deadline = time.monotonic() + FIRST_POLL_WAIT_SECONDS + interval
+        deadline = started + FIRST_POLL_WAIT_SECONDS + interval
         while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
             time.sleep(SAMPLE_EVERY_SECONDS)
-        snapshots = exposition.snapshots()
-        seen = {n: snapshots[n].generation for n in names if n in snapshots}
-        published = {n: _published_at(snapshots[n]) for n in names if n in snapshots}
-        window = interval * window_intervals
-        polls = failed = 0
-        durations: list[float] = []
-        max_age = 0.0
-        polled_in_window: set[str] = set()
-        cpu0, wall0 = time.process_time(), time.monotonic()
-        while time.monotonic() - wall0 < window:
-            time.sleep(SAMPLE_EVERY_SECONDS)
-            now = time.time()
-            snapshots = exposition.snapshots()
-            for name in names:
-                snapshot = snapshots.get(name)
-                if snapshot is None:
-                    continue
-                if snapshot.generation != seen.get(name):
-                    polls += snapshot.generation - seen.get(name, 0)
-                    failed += not snapshot.up
-                    durations.append(snapshot.duration)
-                    seen[name] = snapshot.generation
-                    published[name] = _published_at(snapshot)
-                    polled_in_window.add(name)
-                if name in published:
-                    max_age = max(max_age, now - published[name])
-                else:
-                    max_age = max(max_age, now - wall0 + interval)
-        cpu = time.process_time() - cpu0
-        elapsed = time.monotonic() - wall0
+        first_round = time.monotonic() - started
+        w = _sample_window(exposition, names, interval, interval * window_intervals)
     finally:
         poller.stop()
     return FleetRun(
-        arrays=len(names), interval_seconds=interval, window_seconds=elapsed, polls=polls,
-        failed_polls=failed, cpu_seconds=cpu, cpu_utilisation=cpu / elapsed,
-        cpu_seconds_per_poll=cpu / max(polls, 1), max_age_seconds=max_age,
-        arrays_never_polled_in_window=len(names) - len(polled_in_window),
-        poll_wall_mean_seconds=statistics.fmean(durations) if durations else 0.0,
-        poll_wall_max_seconds=max(durations, default=0.0), workers=workers,
+        arrays=len(names), interval_seconds=interval, first_round_seconds=first_round,
+        window_seconds=w.seconds, polls=w.polls, failed_polls=w.failed,
+        cpu_seconds=w.cpu_seconds, cpu_utilisation=w.cpu_seconds / w.seconds,
+        cpu_seconds_per_poll=w.cpu_seconds / max(w.polls, 1), max_age_seconds=w.max_age,
+        arrays_never_polled_in_window=len(names) - len(w.polled),
+        poll_wall_mean_seconds=statistics.fmean(w.durations) if w.durations else 0.0,
+        poll_wall_max_seconds=max(w.durations, default=0.0), workers=workers,
     )
 
 

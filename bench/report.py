@@ -100,7 +100,8 @@ def _fleet_lines(fleet: dict[str, Any]) -> list[str]:
     return [
         f"fleet: {fleet['arrays']} target arrays, "
         f"{fleet['latency_per_request_seconds'] * 1000:.0f} ms per answer, interval "
-        f"{fleet['interval_seconds']:g} s, {fleet['workers']} workers: {fleet['polls']} polls in "
+        f"{fleet['interval_seconds']:g} s, {fleet['workers']} workers; all published once after "
+        f"{fleet['first_round_seconds']:.0f} s, then {fleet['polls']} polls in "
         f"{fleet['window_seconds']:.0f} s, {fleet['failed_polls']} failed, "
         f"{fleet['arrays_never_polled_in_window']} never polled in the window",
         f"  max age {fleet['max_age_seconds']:.1f} s (fresh below "

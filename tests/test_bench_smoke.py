@@ -29,7 +29,8 @@ BUILDER_KEYS = {"builds", "build_seconds_mean", "scrapes_served_previous_body",
                 "scrapes_that_built", "gzip_level"}
 LATENCY_KEYS = {"scrapes", "p50_seconds", "p99_seconds", "mean_seconds", "max_seconds", "bytes",
                 "content_type", "content_encoding"}
-FLEET_KEYS = {"arrays", "interval_seconds", "window_seconds", "polls", "failed_polls",
+FLEET_KEYS = {"arrays", "interval_seconds", "first_round_seconds", "window_seconds", "polls",
+              "failed_polls",
               "cpu_seconds", "cpu_utilisation", "cpu_seconds_per_poll", "max_age_seconds",
               "arrays_never_polled_in_window", "poll_wall_mean_seconds",
               "poll_wall_max_seconds", "workers", "latency_per_request_seconds",
