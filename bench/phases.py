@@ -141,11 +141,32 @@ class FleetRun:
     poll_wall_mean_seconds: float
     poll_wall_max_seconds: float
     workers: int | None
+    scheduler_warnings: int  # apscheduler: runs missed or skipped, over the whole run
 
 
 def quiet() -> None:
     """Polls cut short by the end of a run log 'skipped: shutting down'; not news here."""
     logging.getLogger("qsan_exporter").setLevel(logging.CRITICAL)
+
+
+class _SchedulerWarnings(logging.Handler):
+    """Counts apscheduler's warnings (a run missed, skipped while the last still runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _SchedulerWarnings:
+        logger = logging.getLogger("apscheduler")
+        logger.addHandler(self)
+        logger.propagate = False  # counted in the report, not printed a thousand times
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("apscheduler").removeHandler(self)
 
 
 def _workers(poller: Poller) -> int | None:
@@ -217,16 +238,17 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
     names = [c.name for c in configs]
     started = time.monotonic()
-    poller.start(Config(arrays=tuple(configs)))
-    workers = _workers(poller)
-    try:
-        deadline = started + FIRST_POLL_WAIT_SECONDS + interval
-        while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
-            time.sleep(SAMPLE_EVERY_SECONDS)
-        first_round = time.monotonic() - started
-        w = _sample_window(exposition, names, interval, interval * window_intervals)
-    finally:
-        poller.stop()
+    with _SchedulerWarnings() as warnings:
+        poller.start(Config(arrays=tuple(configs)))
+        workers = _workers(poller)
+        try:
+            deadline = started + FIRST_POLL_WAIT_SECONDS + interval
+            while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
+                time.sleep(SAMPLE_EVERY_SECONDS)
+            first_round = time.monotonic() - started
+            w = _sample_window(exposition, names, interval, interval * window_intervals)
+        finally:
+            poller.stop()
     return FleetRun(
         arrays=len(names), interval_seconds=interval, first_round_seconds=first_round,
         window_seconds=w.seconds, polls=w.polls, failed_polls=w.failed,
@@ -235,6 +257,7 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
         arrays_never_polled_in_window=len(names) - len(w.polled),
         poll_wall_mean_seconds=statistics.fmean(w.durations) if w.durations else 0.0,
         poll_wall_max_seconds=max(w.durations, default=0.0), workers=workers,
+        scheduler_warnings=warnings.count,
     )
 
 

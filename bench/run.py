@@ -61,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quick(args: argparse.Namespace) -> None:
-    args.arrays, args.cost_arrays, args.poll_rounds, args.profile_polls = 2, 2, 1, 2
+    args.arrays, args.cost_arrays, args.poll_rounds, args.profile_polls = 2, 2, 1, 1
     args.scrapes, args.baseline_budget = 5, 2.0
     args.fleet_arrays, args.fleet_interval, args.fleet_window = 4, 1.5, 1.0
-    args.memory_arrays = "1,2"
+    args.memory_arrays, args.memory_parallel = "1,2", 4
     args.no_readme = True
 
 
@@ -131,7 +131,7 @@ def _in_process_phases(args: argparse.Namespace, urls: dict[str, list[str]],
             exposition.close()
     assert exposition is not None
     data_time = time.time()
-    profiled = urls["target"][: min(10, args.cost_arrays)]
+    profiled = urls["target"][: min(10, args.cost_arrays, args.profile_polls)]
     _step(f"profile: {args.profile_polls} polls over {len(profiled)} target arrays")
     results["profile"] = dataclasses.asdict(profile.profile_polls(
         profiled, args.profile_polls, results["poll_cost"]["target"]["cpu_seconds_per_poll"]))
@@ -156,14 +156,13 @@ def _fleet_phase(args: argparse.Namespace, sims: SimFleet, urls: list[str]) -> d
 
 def _memory_phase(counts: list[int], urls: dict[str, list[str]],
                   parallel: int) -> dict[str, Any]:
-    out = {}
-    for kind in ("target", "wide"):
-        _step(f"memory: fresh exporter processes polling {counts} {kind} arrays, "
-              f"{parallel} at a time")
-        points = phases.in_fresh_processes(phases.measure_memory,
-                                           [(urls[kind][:count],) for count in counts], parallel)
-        out[kind] = _memory_summary(points)
-    return out
+    kinds = ("target", "wide")
+    _step(f"memory: fresh exporter processes polling {counts} arrays of each of {kinds}, "
+          f"{parallel} at a time")
+    calls = [(urls[kind][:count],) for kind in kinds for count in counts]
+    points = phases.in_fresh_processes(phases.measure_memory, calls, parallel)
+    return {kind: _memory_summary(points[i * len(counts):(i + 1) * len(counts)])
+            for i, kind in enumerate(kinds)}
 
 
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ FLEET_KEYS = {"arrays", "interval_seconds", "first_round_seconds", "window_secon
               "arrays_never_polled_in_window", "poll_wall_mean_seconds",
               "poll_wall_max_seconds", "workers", "latency_per_request_seconds",
               "cpu_cores_at_60s", "cores_for_1000_at_60s", "fresh_limit_seconds", "fresh",
-              "simulator_cores"}
+              "simulator_cores", "scheduler_warnings"}
 MEMORY_KINDS = ("target", "wide")
 MEMORY_POINT_KEYS = {"arrays", "rss_bytes", "rss_before_bytes", "series"}
 TARGET_ROWS = 13  # goals and information rows of bench/targets.py
@@ -123,7 +123,7 @@ def _check_profile(profile: dict[str, object]) -> None:
     percent = profile["parts_percent"]
     assert isinstance(percent, dict) and len(percent) == 6
     assert math.isclose(sum(percent.values()), 100.0, rel_tol=1e-6)
-    assert profile["polls"] == 2
+    assert profile["polls"] >= 1
 
 
 def _check_targets(rows: list[dict[str, object]]) -> None:
