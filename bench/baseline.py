@@ -1,4 +1,4 @@
-"""The naive exporter the issue compares with: everything rendered by prometheus_client per scrape.
+"""The naive exporter the goals compare with: everything rendered by prometheus_client per scrape.
 
 `SnapshotCollector` is a prometheus_client custom collector over the same snapshots the exporter
 serves. At every scrape it merges each family across arrays (both formats need a family's samples

@@ -1,9 +1,10 @@
-"""Simulated arrays in a process of their own, so the exporter's CPU clock measures only itself.
+"""Simulated arrays in processes of their own, so the exporter's CPU clock measures only itself.
 
-`SimFleet(count, size)` spawns one process holding `count` `SimulatedArray`s (profiles san, fas,
-nas in turn, so the fleet speaks every spelling the exporter must tolerate) and hands back their
-URLs. `set_latency(seconds)` makes every API answer of every array wait that long before it is
-sent (`SlowArray.respond`, the simulator's documented seam), e.g. 50 ms for the fleet phase.
+`SimFleet(specs, processes)` spawns `processes` processes sharing out one `SimulatedArray` per
+`ArraySpec` (contiguous slices, so `urls` keeps the order of `specs`) and hands back their URLs.
+`set_latency(seconds)` makes every API answer of every array wait that long before it is sent
+(`SlowArray.respond`, the simulator's documented seam), e.g. 50 ms for the fleet phase.
+`cpu_seconds()` is the simulators' own CPU, to show they kept up (one process is one GIL).
 """
 
 from __future__ import annotations
@@ -11,26 +12,42 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
 
-PROFILES = ("san", "fas", "nas")
+MIX_PROFILES = ("san", "fas", "nas")
 USERNAME = "monitor"
 PASSWORD = "bench-pw"
-COMMAND_TIMEOUT_SECONDS = 120.0
+COMMAND_TIMEOUT_SECONDS = 180.0
 
 
 @dataclass(frozen=True)
-class ArraySize:
-    """One simulated array's size; the default is the issue's 'realistic' array."""
+class ArraySpec:
+    """One simulated array's profile and size; everything else is the simulator's default."""
 
+    profile: str = "san"
     enclosures: int = 2
     disks: int = 48
     pools: int = 4
-    volumes: int = 64
+    volumes: int = 4
+
+    def describe(self) -> str:
+        return (f"{self.profile}, {self.enclosures} enclosures, {self.disks} disks, "
+                f"{self.pools} pools, {self.volumes} volumes")
+
+
+TARGET = ArraySpec()  # the target array every goal is about
+WIDE = ArraySpec(volumes=64)  # the same with 64 volumes
+
+
+def mix(count: int) -> list[ArraySpec]:
+    """san, fas and nas in turn, 64 volumes: every spelling the exporter must tolerate."""
+    return [ArraySpec(profile=MIX_PROFILES[i % len(MIX_PROFILES)], volumes=WIDE.volumes)
+            for i in range(count)]
 
 
 class SlowArray(SimulatedArray):
@@ -45,27 +62,36 @@ class SlowArray(SimulatedArray):
         super().respond(handler, route, status, body)
 
 
-def _serve(conn: multiprocessing.connection.Connection, count: int, size: ArraySize) -> None:
+def _answer(arrays: list[SlowArray], command: str, argument: Any) -> Any:
+    if command == "latency":
+        for array in arrays:
+            array.latency = float(argument)
+        return True
+    if command == "requests":
+        return sum(a.stats.requests for a in arrays)
+    if command == "cpu":
+        return time.process_time()
+    raise ValueError(command)
+
+
+def _serve(conn: multiprocessing.connection.Connection, specs: list[ArraySpec]) -> None:
     arrays: list[SlowArray] = []
     try:
-        for index in range(count):
+        for spec in specs:
             config = SimulatorConfig(
-                profile=PROFILES[index % len(PROFILES)], username=USERNAME, password=PASSWORD,
-                enclosures=size.enclosures, disks=size.disks, pools=size.pools,
-                volumes=size.volumes,
+                profile=spec.profile, username=USERNAME, password=PASSWORD,
+                enclosures=spec.enclosures, disks=spec.disks, pools=spec.pools,
+                volumes=spec.volumes,
             )
-            arrays.append(SlowArray(config, host="127.0.0.1", port=0).start())
+            array = SlowArray(config, host="127.0.0.1", port=0)
+            array.start()
+            arrays.append(array)
         conn.send([a.url for a in arrays])
         while True:
             command, argument = conn.recv()
-            if command == "latency":
-                for array in arrays:
-                    array.latency = float(argument)
-                conn.send(True)
-            elif command == "requests":
-                conn.send(sum(a.stats.requests for a in arrays))
-            else:
+            if command == "stop":
                 break
+            conn.send(_answer(arrays, command, argument))
     finally:
         for array in arrays:
             array.stop()
@@ -73,40 +99,61 @@ def _serve(conn: multiprocessing.connection.Connection, count: int, size: ArrayS
 
 
 class SimFleet:
-    """Context manager around the simulator process; bounded waits on every exchange."""
+    """Context manager around the simulator processes; bounded waits on every exchange."""
 
-    def __init__(self, count: int, size: ArraySize = ArraySize()) -> None:
+    def __init__(self, specs: Sequence[ArraySpec], processes: int = 1) -> None:
         context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, count, size),
-                                        name="bench-simulators", daemon=True)
-        self._process.start()
-        self.urls: list[str] = self._receive()
+        processes = max(1, min(processes, len(specs)))
+        share = -(-len(specs) // processes)
+        self._children: list[tuple[multiprocessing.connection.Connection, Any]] = []
+        for index in range(processes):
+            conn, child = context.Pipe()
+            part = list(specs[index * share:(index + 1) * share])
+            process = context.Process(target=_serve, args=(child, part),
+                                      name=f"bench-simulators-{index}", daemon=True)
+            process.start()
+            self._children.append((conn, process))
+        self.urls: list[str] = [url for urls in self._each(None) for url in urls]
 
-    def _receive(self) -> Any:
-        if not self._conn.poll(COMMAND_TIMEOUT_SECONDS):
-            raise TimeoutError("the simulator process did not answer")
-        return self._conn.recv()
+    @property
+    def processes(self) -> int:
+        return len(self._children)
+
+    def _each(self, message: tuple[str, Any] | None) -> list[Any]:
+        """Send `message` to every simulator process (None: just read), then every answer."""
+        if message is not None:
+            for conn, _ in self._children:
+                conn.send(message)
+        answers = []
+        for conn, _ in self._children:
+            if not conn.poll(COMMAND_TIMEOUT_SECONDS):
+                raise TimeoutError("a simulator process did not answer")
+            answers.append(conn.recv())
+        return answers
 
     def set_latency(self, seconds: float) -> None:
-        self._conn.send(("latency", seconds))
-        self._receive()
+        self._each(("latency", seconds))
 
     def requests(self) -> int:
-        self._conn.send(("requests", None))
-        return int(self._receive())
+        return sum(self._each(("requests", None)))
+
+    def cpu_seconds(self) -> list[float]:
+        """Each simulator process's CPU time so far (user + system)."""
+        return [float(c) for c in self._each(("cpu", None))]
 
     def close(self) -> None:
-        if self._process.is_alive():
-            try:
-                self._conn.send(("stop", None))
-                self._conn.poll(30)
-            except (BrokenPipeError, EOFError, OSError):
-                pass
-        self._process.join(30)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(5)
+        for conn, process in self._children:
+            if process.is_alive():
+                try:
+                    conn.send(("stop", None))
+                    conn.poll(30)
+                except (BrokenPipeError, EOFError, OSError):
+                    pass
+        for _, process in self._children:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
 
     def __enter__(self) -> SimFleet:
         return self

@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import REGISTRY
 
@@ -76,6 +77,43 @@ def _check(scrape: Scrape, what: str) -> Scrape:
     return scrape
 
 
+def _rounds(client: ScrapeClient, exposition: Exposition,
+            addresses: tuple[tuple[str, int], ...], scrapes: int,
+            baseline_budget_seconds: float) -> dict[str, list[Scrape]]:
+    """The scrape rounds of the module's docstring; `addresses`: exporter, static, baseline."""
+    exporter_address, static_address, baseline_address = addresses
+    results: dict[str, list[Scrape]] = {
+        "exporter_after_publish": [], "exporter_cached": [], "static": [], "baseline": []}
+    snapshots = sorted(exposition.snapshots().values(), key=lambda s: s.array)
+    baseline_spent = 0.0
+    for index in range(scrapes):
+        snapshot = snapshots[index % len(snapshots)]
+        exposition.publish(dataclasses.replace(
+            snapshot, generation=snapshot.generation + 1_000_000 + index))
+        results["exporter_after_publish"].append(
+            _check(client.get(exporter_address), "exporter"))
+        results["exporter_cached"].append(_check(client.get(exporter_address), "exporter"))
+        results["static"].append(_check(client.get(static_address), "static"))
+        if (baseline_spent < baseline_budget_seconds
+                or len(results["baseline"]) < MIN_BASELINE_SCRAPES):
+            started = time.perf_counter()
+            results["baseline"].append(_check(client.get(baseline_address), "baseline"))
+            baseline_spent += time.perf_counter() - started
+    return results
+
+
+def _builder(before: Any, after: Any) -> dict[str, float]:
+    """What the background body builder did between two copies of `Exposition.stats`."""
+    builds = after.builds - before.builds
+    return {
+        "builds": builds,
+        "build_seconds_mean": (after.seconds - before.seconds) / builds if builds else 0.0,
+        "scrapes_served_previous_body": after.served_previous - before.served_previous,
+        "scrapes_that_built": after.on_demand - before.on_demand,
+        "gzip_level": GZIP_LEVEL,
+    }
+
+
 def measure_latency(polled: Exposition, clock_time: float, scrapes: int,
                     baseline_budget_seconds: float) -> dict[str, object]:
     """Scrape each server `scrapes` times (the baseline as many as fit in its budget)."""
@@ -103,23 +141,9 @@ def measure_latency(polled: Exposition, clock_time: float, scrapes: int,
         static = StaticServer(Path(workdir.name))
         _check(client.get(static.address), "static")  # warm-up
         stats0 = dataclasses.replace(exposition.stats)
-        results: dict[str, list[Scrape]] = {
-            "exporter_after_publish": [], "exporter_cached": [], "static": [], "baseline": []}
-        snapshots = sorted(exposition.snapshots().values(), key=lambda s: s.array)
-        baseline_spent = 0.0
-        for index in range(scrapes):
-            snapshot = snapshots[index % len(snapshots)]
-            exposition.publish(dataclasses.replace(
-                snapshot, generation=snapshot.generation + 1_000_000 + index))
-            results["exporter_after_publish"].append(
-                _check(client.get(exporter_address), "exporter"))
-            results["exporter_cached"].append(_check(client.get(exporter_address), "exporter"))
-            results["static"].append(_check(client.get(static.address), "static"))
-            if (baseline_spent < baseline_budget_seconds
-                    or len(results["baseline"]) < MIN_BASELINE_SCRAPES):
-                started = time.perf_counter()
-                results["baseline"].append(_check(client.get(baseline_address), "baseline"))
-                baseline_spent += time.perf_counter() - started
+        results = _rounds(client, exposition, (exporter_address, static.address,
+                                               baseline_address), scrapes,
+                          baseline_budget_seconds)
         stats = exposition.stats
     finally:
         client.close()
@@ -131,14 +155,7 @@ def measure_latency(polled: Exposition, clock_time: float, scrapes: int,
         workdir.cleanup()
     out: dict[str, object] = {name: _summary(values) for name, values in results.items()}
     out["same_series_as_baseline"] = same_series
-    builds = stats.builds - stats0.builds
-    out["builder"] = {
-        "builds": builds,
-        "build_seconds_mean": (stats.seconds - stats0.seconds) / builds if builds else 0.0,
-        "scrapes_served_previous_body": stats.served_previous - stats0.served_previous,
-        "scrapes_that_built": stats.on_demand - stats0.on_demand,
-        "gzip_level": GZIP_LEVEL,
-    }
+    out["builder"] = _builder(stats0, stats)
     out["series_in_body"] = len(exporter_lines)
     out["body_bytes_uncompressed"] = len(gzip.decompress(first.body))
     return out

@@ -9,20 +9,25 @@ garbage, threads or caches behind in what is measured.
 from __future__ import annotations
 
 import concurrent.futures
+import cProfile
 import gc
 import logging
 import multiprocessing
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY
 
 from bench.fleet import PASSWORD, USERNAME
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition, families_of
-from qsan_exporter.poll.fleet import Poller, build_member
+from qsan_exporter.poll.fleet import Member, Poller, build_member
+from qsan_exporter.snapshot import Snapshot
 
+T = TypeVar("T")
 SAMPLE_EVERY_SECONDS = 0.1
 FIRST_POLL_WAIT_SECONDS = 180.0
 
@@ -61,12 +66,28 @@ class PollCost:
 POLL_COST_INTERVAL_SECONDS = 2.0  # every collector is due again after 1.5 s (poll/array.py _due)
 
 
-def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Exposition]:
+def _poll_and_publish(member: Member, exposition: Exposition,
+                      profiler: cProfile.Profile | None) -> tuple[Snapshot, float, float]:
+    """One poll and its publish as `Poller` runs them; CPU seconds of each."""
+    if profiler is not None:
+        profiler.enable()
+    c0 = time.process_time()
+    snapshot = member.poll.poll()
+    c1 = time.process_time()
+    exposition.publish(snapshot)
+    c2 = time.process_time()
+    if profiler is not None:
+        profiler.disable()
+    return snapshot, c1 - c0, c2 - c1
+
+
+def measure_poll_cost(urls: list[str], rounds: int,
+                      profiler: cProfile.Profile | None = None) -> tuple[PollCost, Exposition]:
     """Poll every array `rounds` times, one after another, on this thread; publish each.
 
     Runs the exporter's own code (`build_member`, `ArrayPoll.poll`, `Exposition.publish`) in
     the order `Poller._run` does, without the scheduler, so the CPU clock holds nothing else.
-    The first round (logins, the log history) is a warm-up and is not counted.
+    The first round (logins, the log history) is a warm-up: not counted, not profiled.
     """
     exposition = Exposition(extra=[REGISTRY])
     configs = array_configs(urls, POLL_COST_INTERVAL_SECONDS, timeout=1.5)
@@ -83,18 +104,15 @@ def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Expositio
                 if wait > 0:
                     time.sleep(wait)
                 last_start[index] = time.time()
-                c0 = time.process_time()
-                snapshot = member.poll.poll()
-                c1 = time.process_time()
-                exposition.publish(snapshot)
-                c2 = time.process_time()
+                snapshot, poll_s, publish_s = _poll_and_publish(
+                    member, exposition, profiler if round_index else None)
                 if round_index == 0:
                     wall = time.perf_counter()
                     continue
                 polls += 1
                 failed += not (snapshot.up and all(s.success for s in snapshot.collectors.values()))
-                poll_cpu += c1 - c0
-                publish_cpu += c2 - c1
+                poll_cpu += poll_s
+                publish_cpu += publish_s
         wall = time.perf_counter() - wall
     finally:
         for member in members:
@@ -111,6 +129,7 @@ def measure_poll_cost(urls: list[str], rounds: int) -> tuple[PollCost, Expositio
 class FleetRun:
     arrays: int
     interval_seconds: float
+    first_round_seconds: float  # from start until every array had published once
     window_seconds: float
     polls: int
     failed_polls: int
@@ -122,11 +141,32 @@ class FleetRun:
     poll_wall_mean_seconds: float
     poll_wall_max_seconds: float
     workers: int | None
+    scheduler_warnings: int  # apscheduler: runs missed or skipped, over the whole run
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """Polls cut short by the end of a run log 'skipped: shutting down'; not news here."""
     logging.getLogger("qsan_exporter").setLevel(logging.CRITICAL)
+
+
+class _SchedulerWarnings(logging.Handler):
+    """Counts apscheduler's warnings (a run missed, skipped while the last still runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _SchedulerWarnings:
+        logger = logging.getLogger("apscheduler")
+        logger.addHandler(self)
+        logger.propagate = False  # counted in the report, not printed a thousand times
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("apscheduler").removeHandler(self)
 
 
 def _workers(poller: Poller) -> int | None:
@@ -137,8 +177,49 @@ def _workers(poller: Poller) -> int | None:
         return None
 
 
-def _published_at(snapshot: object) -> float:
-    return snapshot.started_at + snapshot.duration  # type: ignore[attr-defined]
+def _published_at(snapshot: Snapshot) -> float:
+    return snapshot.started_at + snapshot.duration
+
+
+@dataclass
+class _Window:
+    """What the samples of one fleet window saw."""
+
+    polls: int = 0
+    failed: int = 0
+    max_age: float = 0.0
+    durations: list[float] = field(default_factory=list)
+    polled: set[str] = field(default_factory=set)
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def _sample_window(exposition: Exposition, names: list[str], interval: float,
+                   window: float) -> _Window:
+    """Every 0.1 s for `window` seconds: new polls, failures, and each array's age."""
+    snapshots = exposition.snapshots()
+    seen = {n: snapshots[n].generation for n in names if n in snapshots}
+    published = {n: _published_at(snapshots[n]) for n in names if n in snapshots}
+    out = _Window()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    while time.monotonic() - wall0 < window:
+        time.sleep(SAMPLE_EVERY_SECONDS)
+        now = time.time()
+        snapshots = exposition.snapshots()
+        for name in names:
+            snapshot = snapshots.get(name)
+            if snapshot is not None and snapshot.generation != seen.get(name):
+                out.polls += snapshot.generation - seen.get(name, 0)
+                out.failed += not snapshot.up
+                out.durations.append(snapshot.duration)
+                seen[name] = snapshot.generation
+                published[name] = _published_at(snapshot)
+                out.polled.add(name)
+            # An array that never published is as old as the window plus one interval.
+            age = now - published[name] if name in published else now - wall0 + interval
+            out.max_age = max(out.max_age, age)
+    out.cpu_seconds, out.seconds = time.process_time() - cpu0, time.monotonic() - wall0
+    return out
 
 
 def run_fleet(urls: list[str], interval: float, window_intervals: float) -> FleetRun:
@@ -147,59 +228,36 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
     After every array has published its first poll (logins and log history done), measure for
     `window_intervals` intervals: process CPU, and every 0.1 s each array's age - the time since
     its newest poll finished (`started_at + duration`). Fresh means that age stays below the
-    interval plus slack (see `run.FRESH_SLACK`). The CPU includes the exposition's background
-    builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after publishes).
+    interval plus slack (see `targets.FRESH_SLACK`). The CPU includes the exposition's
+    background builder (`Poller.start()` starts it; it builds the OpenMetrics gzip body after
+    publishes).
     """
-    _quiet()
+    quiet()
     exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
     names = [c.name for c in configs]
-    poller.start(Config(arrays=tuple(configs)))
-    workers = _workers(poller)
-    try:
-        deadline = time.monotonic() + FIRST_POLL_WAIT_SECONDS + interval
-        while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
-            time.sleep(SAMPLE_EVERY_SECONDS)
-        snapshots = exposition.snapshots()
-        seen = {n: snapshots[n].generation for n in names if n in snapshots}
-        published = {n: _published_at(snapshots[n]) for n in names if n in snapshots}
-        window = interval * window_intervals
-        polls = failed = 0
-        durations: list[float] = []
-        max_age = 0.0
-        polled_in_window: set[str] = set()
-        cpu0, wall0 = time.process_time(), time.monotonic()
-        while time.monotonic() - wall0 < window:
-            time.sleep(SAMPLE_EVERY_SECONDS)
-            now = time.time()
-            snapshots = exposition.snapshots()
-            for name in names:
-                snapshot = snapshots.get(name)
-                if snapshot is None:
-                    continue
-                if snapshot.generation != seen.get(name):
-                    polls += snapshot.generation - seen.get(name, 0)
-                    failed += not snapshot.up
-                    durations.append(snapshot.duration)
-                    seen[name] = snapshot.generation
-                    published[name] = _published_at(snapshot)
-                    polled_in_window.add(name)
-                if name in published:
-                    max_age = max(max_age, now - published[name])
-                else:
-                    max_age = max(max_age, now - wall0 + interval)
-        cpu = time.process_time() - cpu0
-        elapsed = time.monotonic() - wall0
-    finally:
-        poller.stop()
+    started = time.monotonic()
+    with _SchedulerWarnings() as warnings:
+        poller.start(Config(arrays=tuple(configs)))
+        workers = _workers(poller)
+        try:
+            deadline = started + FIRST_POLL_WAIT_SECONDS + interval
+            while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
+                time.sleep(SAMPLE_EVERY_SECONDS)
+            first_round = time.monotonic() - started
+            w = _sample_window(exposition, names, interval, interval * window_intervals)
+        finally:
+            poller.stop()
     return FleetRun(
-        arrays=len(names), interval_seconds=interval, window_seconds=elapsed, polls=polls,
-        failed_polls=failed, cpu_seconds=cpu, cpu_utilisation=cpu / elapsed,
-        cpu_seconds_per_poll=cpu / max(polls, 1), max_age_seconds=max_age,
-        arrays_never_polled_in_window=len(names) - len(polled_in_window),
-        poll_wall_mean_seconds=statistics.fmean(durations) if durations else 0.0,
-        poll_wall_max_seconds=max(durations, default=0.0), workers=workers,
+        arrays=len(names), interval_seconds=interval, first_round_seconds=first_round,
+        window_seconds=w.seconds, polls=w.polls, failed_polls=w.failed,
+        cpu_seconds=w.cpu_seconds, cpu_utilisation=w.cpu_seconds / w.seconds,
+        cpu_seconds_per_poll=w.cpu_seconds / max(w.polls, 1), max_age_seconds=w.max_age,
+        arrays_never_polled_in_window=len(names) - len(w.polled),
+        poll_wall_mean_seconds=statistics.fmean(w.durations) if w.durations else 0.0,
+        poll_wall_max_seconds=max(w.durations, default=0.0), workers=workers,
+        scheduler_warnings=warnings.count,
     )
 
 
@@ -227,7 +285,7 @@ def measure_memory(urls: list[str]) -> MemoryPoint:
     The interval is long, so after the first poll of each array nothing runs; one OpenMetrics
     gzip body is built, as the first scrape would, then a full GC, then VmRSS is read.
     """
-    _quiet()
+    quiet()
     gc.collect()
     before = rss_bytes()
     exposition = Exposition(extra=[REGISTRY])
@@ -250,8 +308,20 @@ def measure_memory(urls: list[str]) -> MemoryPoint:
     return MemoryPoint(len(configs), rss, before, series)
 
 
-def in_fresh_process(function: object, *args: object, timeout: float = 900.0) -> object:
-    """Run `function(*args)` in a newly spawned process and return its result."""
+def in_fresh_processes(function: Callable[..., T], calls: list[tuple[Any, ...]],
+                       parallel: int = 1, timeout: float = 900.0) -> list[T]:
+    """`function(*args)` for each args of `calls`, each in a newly spawned process of its own.
+
+    At most `parallel` at once; one call per process (`max_tasks_per_child=1`), so nothing an
+    earlier call allocated is in a later call's RSS or CPU clock.
+    """
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
-        return executor.submit(function, *args).result(timeout=timeout)  # type: ignore[arg-type]
+    with concurrent.futures.ProcessPoolExecutor(max(1, parallel), mp_context=context,
+                                                max_tasks_per_child=1) as executor:
+        futures = [executor.submit(function, *args) for args in calls]
+        return [future.result(timeout=timeout) for future in futures]
+
+
+def in_fresh_process(function: Callable[..., T], *args: Any, timeout: float = 900.0) -> T:
+    """Run `function(*args)` in a newly spawned process and return its result."""
+    return in_fresh_processes(function, [args], 1, timeout)[0]

@@ -1,11 +1,11 @@
-"""Machine facts, targets, the printed table, the JSON file and the README section."""
+"""Machine facts, the printed table, the JSON file and the README section."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,15 +36,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Target:
-    name: str
-    value: float
-    target: str
-    met: bool
-    shown: str  # the value as printed
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
 
@@ -53,70 +44,113 @@ def _mib(value: float) -> str:
     return f"{value / MIB:.1f} MiB"
 
 
-def table(results: dict[str, Any]) -> str:
-    """The human summary: figures, then ratios and targets with MET/MISSED."""
-    cfg, lat, poll = results["config"], results["latency"], results["poll_cost"]
-    fleet, mem, m = results["fleet"], results["memory"], results["machine"]
-    builder = lat["builder"]
-    size = cfg["array_size"]
-    lines = [
-        f"qsan-exporter bench - {cfg['arrays']} arrays of {size['enclosures']} enclosures, "
-        f"{size['disks']} disks, {size['pools']} pools, {size['volumes']} volumes "
-        f"({lat['series_in_body']} series, {lat['body_bytes_uncompressed'] / MIB:.1f} MiB "
-        f"text, {lat['exporter_after_publish']['bytes'] / 1024:.0f} KiB gzip)",
+_SCRAPE_ROWS = (
+    ("a  exporter, after an array published (steady state)", "exporter_after_publish"),
+    ("a' exporter, nothing changed since last scrape", "exporter_cached"),
+    ("b  naive prometheus_client collector", "baseline"),
+    ("c  same gzip bytes, static file (http.server)", "static"),
+)
+_KINDS = (("target", "target array"), ("wide", "64 volumes"), ("mix", "san/fas/nas mix"))
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    cfg, lat, m = results["config"], results["latency"], results["machine"]
+    t = cfg["target_array"]
+    return [
+        f"qsan-exporter bench - target array: {t['profile']}, {t['enclosures']} enclosures, "
+        f"{t['disks']} disks, {t['pools']} pools, {t['volumes']} volumes; /metrics of "
+        f"{cfg['arrays']} arrays ({cfg['mix']}): {lat['series_in_body']} series, "
+        f"{lat['body_bytes_uncompressed'] / MIB:.1f} MiB text, "
+        f"{lat['exporter_after_publish']['bytes'] / 1024:.0f} KiB gzip",
         f"machine: {m['cpu_model']}, {m['usable_cpus']} usable CPUs, Python {m['python']}, "
         f"load average at start {m['load_average_at_start'][0]}",
-        "",
-        f"{'/metrics, Prometheus headers, new connection each':<52}{'p50':>10}{'p99':>10}"
-        f"{'n':>6}",
     ]
-    rows = [
-        ("a  exporter, after an array published (steady state)", "exporter_after_publish"),
-        ("a' exporter, nothing changed since last scrape", "exporter_cached"),
-        ("b  naive prometheus_client collector", "baseline"),
-        ("c  same gzip bytes, static file (http.server)", "static"),
-    ]
-    for label, key in rows:
+
+
+def _scrape_lines(results: dict[str, Any]) -> list[str]:
+    lat, cfg = results["latency"], results["config"]
+    builder = lat["builder"]
+    lines = [f"{'/metrics, Prometheus headers, new connection each':<52}{'p50':>10}{'p99':>10}"
+             f"{'n':>6}"]
+    for label, key in _SCRAPE_ROWS:
         row = lat[key]
         lines.append(f"{label:<52}{_ms(row['p50_seconds']):>10}{_ms(row['p99_seconds']):>10}"
                      f"{row['scrapes']:>6}")
-    lines += [
-        "",
-        f"poll cost: {poll['cpu_seconds_per_poll'] * 1000:.1f} ms CPU per array poll "
-        f"({poll['cpu_seconds_per_fetch_and_translate'] * 1000:.1f} fetch+translate, "
-        f"{poll['cpu_seconds_per_publish'] * 1000:.1f} render at publish; "
-        f"{poll['polls']} polls, {poll['failed_polls']} failed)",
+    lines.append(
         f"body build (background, gzip -{builder['gzip_level']}, {cfg['arrays']} arrays): "
         f"{builder['build_seconds_mean'] * 1000:.0f} ms per build, {builder['builds']} builds "
         f"during the scrapes; {builder['scrapes_served_previous_body']} scrapes got the "
-        f"previous body, {builder['scrapes_that_built']} built one",
-        *_fleet_lines("fleet", fleet),
-        "memory: " + ", ".join(f"{p['arrays']} arrays {_mib(p['rss_bytes'])}"
-                               for p in mem["points"])
-        + f"; {mem['growth_per_array_bytes'] / 1024:.0f} KiB per array",
-        "",
-        f"{'target':<58}{'value':>12}  {'goal':<8}",
-    ]
-    for t in results["targets"]:
-        lines.append(f"{t['name']:<58}{t['shown']:>12}  {t['target']:<8}"
-                     f"{'MET' if t['met'] else 'MISSED'}")
-    return "\n".join(lines)
+        f"previous body, {builder['scrapes_that_built']} built one")
+    return lines
 
 
-def _fleet_lines(label: str, fleet: dict[str, Any]) -> list[str]:
+def _cost_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind, label in _KINDS:
+        c = results["poll_cost"][kind]
+        lines.append(
+            f"poll cost, {label}: {c['cpu_seconds_per_poll'] * 1000:.1f} ms CPU per poll "
+            f"({c['cpu_seconds_per_fetch_and_translate'] * 1000:.1f} fetch+translate, "
+            f"{c['cpu_seconds_per_publish'] * 1000:.1f} publish; {c['polls']} polls, "
+            f"{c['failed_polls']} failed)")
+    return lines
+
+
+def _fleet_lines(fleet: dict[str, Any]) -> list[str]:
     return [
-        f"{label}: {fleet['arrays']} arrays, "
-        f"{fleet['latency_per_request_seconds'] * 1000:.0f} ms per request, interval "
-        f"{fleet['interval_seconds']:g} s (= {fleet['equivalent_arrays_at_60s']} arrays at "
-        f"60 s): {fleet['polls']} polls in {fleet['window_seconds']:.0f} s, "
-        f"{fleet['failed_polls']} failed",
+        f"fleet: {fleet['arrays']} target arrays, "
+        f"{fleet['latency_per_request_seconds'] * 1000:.0f} ms per answer, interval "
+        f"{fleet['interval_seconds']:g} s, {fleet['workers']} workers; all published once after "
+        f"{fleet['first_round_seconds']:.0f} s, then {fleet['polls']} polls in "
+        f"{fleet['window_seconds']:.0f} s, {fleet['failed_polls']} failed, "
+        f"{fleet['arrays_never_polled_in_window']} never polled in the window, "
+        f"{fleet['scheduler_warnings']} runs missed or skipped by the scheduler",
         f"  max age {fleet['max_age_seconds']:.1f} s (fresh below "
         f"{fleet['fresh_limit_seconds']:.1f} s: {'yes' if fleet['fresh'] else 'NO'}), poll wall "
-        f"mean "
-        f"{fleet['poll_wall_mean_seconds']:.2f} s max {fleet['poll_wall_max_seconds']:.2f} s, "
-        f"CPU {fleet['cpu_utilisation']:.2f} cores -> {fleet['cpu_cores_at_60s']:.3f} at 60 s, "
-        f"ceiling ~{fleet['max_arrays_at_60s']} arrays at 60 s",
+        f"mean {fleet['poll_wall_mean_seconds']:.2f} s max {fleet['poll_wall_max_seconds']:.2f} s,"
+        f" exporter CPU {fleet['cpu_utilisation']:.3f} cores "
+        f"({fleet['cpu_seconds_per_poll'] * 1000:.1f} ms per poll), simulators "
+        + " + ".join(f"{c:.2f}" for c in fleet["simulator_cores"]) + " cores",
     ]
+
+
+def _memory_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind, label in _KINDS[:2]:
+        mem = results["memory"][kind]
+        lines.append(f"memory, {label}: " + ", ".join(
+            f"{p['arrays']} arrays {_mib(p['rss_bytes'])}" for p in mem["points"])
+            + f"; slope {mem['growth_per_array_bytes'] / 1024:.0f} KiB per array")
+    return lines
+
+
+def _target_lines(results: dict[str, Any]) -> list[str]:
+    lines = [f"{'target':<62}{'value':>12}  {'goal':<12}"]
+    for t in results["targets"]:
+        status = "info" if t["met"] is None else "MET" if t["met"] else "NOT MET"
+        lines.append(f"{t['name']:<62}{t['shown']:>12}  {t['target']:<12}{status}")
+    return lines
+
+
+def profile_lines(profile: Mapping[str, Any]) -> list[str]:
+    """The printed split; `profile` is `profile.Profile` as a dict (as in the JSON)."""
+    out = [f"profile of a poll (target array, cProfile on the thread's CPU clock, "
+           f"{profile['polls']} polls over {profile['arrays']} arrays, {profile['failed_polls']} "
+           f"failed): {profile['profiled_ms_per_poll']:.0f} ms profiled, "
+           f"{profile['cpu_ms_per_poll']:.1f} ms without the profiler"]
+    for part in profile["parts_percent"]:
+        out.append(f"  {part:<26}{profile['parts_percent'][part]:>6.1f} %"
+                   f"{profile['parts_ms_per_poll'][part]:>8.2f} ms")
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    """The human summary: figures, the profile, then every goal with MET / NOT MET."""
+    return "\n".join([
+        *_header(results), "", *_scrape_lines(results), "", *_cost_lines(results),
+        *profile_lines(results["profile"]), *_fleet_lines(results["fleet"]),
+        *_memory_lines(results), "", *_target_lines(results),
+    ])
 
 
 def readme_section(results: dict[str, Any]) -> str:
@@ -128,7 +162,7 @@ def readme_section(results: dict[str, Any]) -> str:
         "ratios, not the milliseconds. Method and caveats: "
         "[`bench/README.md`](bench/README.md).\n\n"
         "```\n" + table(results) + "\n```\n\n"
-        "Regenerate (about 7 minutes on 2 cores; rewrites this section and "
+        "Regenerate (about 12 minutes on 2 cores; rewrites this section and "
         "`bench/results/latest.json`):\n\n"
         "```sh\n.venv/bin/python -m bench.run\n```\n"
     )

@@ -1,9 +1,10 @@
-"""`python -m bench.run`: every figure of issue 4 in one command; `--quick` for a smoke run.
+"""`python -m bench.run`: every performance goal in one table, one command; `--quick` smokes it.
 
-Order: simulators start in their own process; poll cost is measured on this thread and leaves an
-exposition of `--arrays` arrays behind; the three servers are scraped over that data; the fleet
-phase (real Poller, 50 ms per API request) and the memory points each run in a fresh process.
-Then the table is printed, the JSON written and (full runs) the README section rewritten.
+Order: the simulators start in their own process(es); the poll cost of the target array, the
+64-volume array and the san/fas/nas mix is measured on this thread (the mix's exposition stays
+for the scrapes); a poll of the target array is profiled; the three servers are scraped; the
+1,000-array fleet (real Poller, 50 ms per API answer) and each memory point run in a fresh
+process. Then the table is printed, the JSON written and (full runs) the README section rewritten.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -19,46 +19,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import phases, report
-from bench.fleet import ArraySize, SimFleet
-from bench.latency import measure_latency
+from bench import phases, profile, report, targets
+from bench.fleet import TARGET, WIDE, ArraySpec, SimFleet, mix
+from bench.latency import Latency, measure_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 FLEET_LATENCY_SECONDS = 0.050
-REAL_INTERVAL_SECONDS = 60.0
-# The scaled fleet run aims at this much CPU, leaving the other core to the simulators.
-FLEET_SCALED_CPU_CORES = 0.5
-FLEET_MIN_INTERVAL_SECONDS = 10.0
-FRESH_SLACK = 0.10  # an array is fresh while its age stays below 1.1 x the interval
-CPU_CEILING_CORES = 0.8  # one process, one GIL: plan for 80 % of one core at most
-
-# targets of issue 4
-A_OVER_C_MAX = 2.0
-B_OVER_A_MIN = 20.0
-FLEET_TARGET_ARRAYS = 300
-FLEET_CPU_MAX_CORES = 0.5
-GROWTH_MAX_BYTES = 1024 * 1024
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--arrays", type=int, default=100,
-                   help="arrays behind /metrics and in the poll-cost phase (default 100)")
-    p.add_argument("--scrapes", type=int, default=200, help="scrapes per server (default 200)")
-    p.add_argument("--baseline-budget", type=float, default=60.0, metavar="SECONDS",
-                   help="time the slow baseline may take; at least 3 scrapes (default 60)")
+                   help="san/fas/nas arrays behind /metrics and in their poll cost (default 100)")
+    p.add_argument("--cost-arrays", type=int, default=20,
+                   help="target and 64-volume arrays in the poll-cost phase (default 20)")
     p.add_argument("--poll-rounds", type=int, default=3,
                    help="measured poll rounds over every array (default 3, plus 1 warm-up)")
-    p.add_argument("--fleet-arrays", type=int, default=FLEET_TARGET_ARRAYS)
-    p.add_argument("--fleet-interval", type=float, default=None, metavar="SECONDS",
-                   help="scaled poll interval of the fleet phase (default: from the poll cost)")
+    p.add_argument("--profile-polls", type=int, default=40,
+                   help="profiled polls of the target array (default 40)")
+    p.add_argument("--scrapes", type=int, default=200, help="scrapes per server (default 200)")
+    p.add_argument("--baseline-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="time the naive baseline may take; at least 3 scrapes (default 60)")
+    p.add_argument("--fleet-arrays", type=int, default=targets.FLEET_ARRAYS)
+    p.add_argument("--fleet-interval", type=float, default=targets.REAL_INTERVAL_SECONDS,
+                   metavar="SECONDS", help="poll interval of the fleet phase (default 60)")
     p.add_argument("--fleet-window", type=float, default=2.0, metavar="INTERVALS",
                    help="measured fleet window, in intervals (default 2)")
-    p.add_argument("--memory-arrays", default="10,100,300", metavar="N,N,...")
+    p.add_argument("--memory-arrays", default="20,100,200", metavar="N,N,...")
+    p.add_argument("--memory-parallel", type=int, default=3,
+                   help="memory processes at once (default 3; RSS is per process)")
+    p.add_argument("--sim-processes", type=int, default=1,
+                   help="simulator processes sharing the arrays (default 1)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 2 arrays, 5 scrapes, a 4-array fleet at 1.5 s, memory at 1 "
-                        "and 2; never touches the README")
+                   help="smoke run: 2 arrays of each kind, 5 scrapes, a 4-array fleet at 1.5 s, "
+                        "memory at 1 and 2; never touches the README")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
     p.add_argument("--readme", type=Path, default=ROOT / "README.md")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
@@ -66,41 +61,42 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quick(args: argparse.Namespace) -> None:
-    args.arrays, args.scrapes, args.baseline_budget, args.poll_rounds = 2, 5, 2.0, 1
+    args.arrays, args.cost_arrays, args.poll_rounds, args.profile_polls = 2, 2, 1, 1
+    args.scrapes, args.baseline_budget = 5, 2.0
     args.fleet_arrays, args.fleet_interval, args.fleet_window = 4, 1.5, 1.0
-    args.memory_arrays = "1,2"
+    args.memory_arrays, args.memory_parallel = "1,2", 4
     args.no_readme = True
 
 
-def fleet_interval(arrays: int, cpu_per_poll: float) -> float:
-    """Scale 60 s down so the run is short but its CPU stays within FLEET_SCALED_CPU_CORES.
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Which simulated arrays serve which phase: `urls[kind][:n]` are n arrays of that kind."""
 
-    N arrays at interval I make the same poll rate, CPU rate, request rate and polls in flight
-    as N x 60/I arrays at 60 s: a fresh run at I shows that load is sustainable at 60 s.
-    """
-    wanted = arrays * cpu_per_poll / FLEET_SCALED_CPU_CORES
-    return float(min(REAL_INTERVAL_SECONDS, max(FLEET_MIN_INTERVAL_SECONDS, math.ceil(wanted))))
+    target: int
+    wide: int
+    mixed: int
+
+    def specs(self) -> list[ArraySpec]:
+        return [TARGET] * self.target + [WIDE] * self.wide + mix(self.mixed)
+
+    def split(self, urls: list[str]) -> dict[str, list[str]]:
+        t, w = self.target, self.target + self.wide
+        return {"target": urls[:t], "wide": urls[t:w], "mix": urls[w:]}
 
 
-def _fleet_summary(run: phases.FleetRun, workers_hint: int) -> dict[str, Any]:
+def _fleet_summary(run: phases.FleetRun, sim_cpu: list[float], wall: float) -> dict[str, Any]:
     out = dataclasses.asdict(run)
-    scale = REAL_INTERVAL_SECONDS / run.interval_seconds
+    scale = targets.REAL_INTERVAL_SECONDS / run.interval_seconds
     cores_at_60 = run.cpu_utilisation / scale
-    workers = run.workers or workers_hint
-    cpu_bound = run.arrays * CPU_CEILING_CORES / cores_at_60 if cores_at_60 > 0 else math.inf
-    wall = run.poll_wall_mean_seconds
-    concurrency_bound = workers * REAL_INTERVAL_SECONDS / wall if wall > 0 else math.inf
+    limit = run.interval_seconds * (1 + targets.FRESH_SLACK)
     out.update(
         latency_per_request_seconds=FLEET_LATENCY_SECONDS,
-        scale_factor=scale,
-        equivalent_arrays_at_60s=round(run.arrays * scale),
         cpu_cores_at_60s=cores_at_60,
-        fresh_limit_seconds=run.interval_seconds * (1 + FRESH_SLACK),
-        fresh=(run.max_age_seconds < run.interval_seconds * (1 + FRESH_SLACK)
-               and run.failed_polls == 0 and run.arrays_never_polled_in_window == 0),
-        max_arrays_cpu_bound_at_60s=int(min(cpu_bound, 1e9)),
-        max_arrays_concurrency_bound_at_60s=int(min(concurrency_bound, 1e9)),
-        max_arrays_at_60s=int(min(cpu_bound, concurrency_bound, 1e9)),
+        cores_for_1000_at_60s=cores_at_60 * targets.FLEET_ARRAYS / max(run.arrays, 1),
+        fresh_limit_seconds=limit,
+        fresh=(run.max_age_seconds < limit and run.failed_polls == 0
+               and run.arrays_never_polled_in_window == 0),
+        simulator_cores=[round(c / wall, 3) for c in sim_cpu],
     )
     return out
 
@@ -117,91 +113,90 @@ def _memory_summary(points: list[phases.MemoryPoint]) -> dict[str, Any]:
             "method": "least-squares slope of RSS over arrays, one fresh process per point"}
 
 
-def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    lat, fleet, mem = results["latency"], results["fleet"], results["memory"]
-    static = lat["static"]["p50_seconds"]
-    fresh_after = lat["exporter_after_publish"]["p50_seconds"]
-    cached = lat["exporter_cached"]["p50_seconds"]
-    base = lat["baseline"]["p50_seconds"]
-    fleet_ok = (fleet["fresh"] and fleet["cpu_cores_at_60s"] < FLEET_CPU_MAX_CORES
-                and fleet["equivalent_arrays_at_60s"] >= FLEET_TARGET_ARRAYS)
-    targets = [
-        report.Target("a/c p50, exporter after a publish / static", fresh_after / static,
-                      f"<= {A_OVER_C_MAX:g}", fresh_after / static <= A_OVER_C_MAX,
-                      f"{fresh_after / static:.1f}x"),
-        report.Target("a'/c p50, exporter cached / static", cached / static,
-                      f"<= {A_OVER_C_MAX:g}", cached / static <= A_OVER_C_MAX,
-                      f"{cached / static:.1f}x"),
-        report.Target("b/a p50, baseline / exporter after a publish", base / fresh_after,
-                      f">= {B_OVER_A_MIN:g}", base / fresh_after >= B_OVER_A_MIN,
-                      f"{base / fresh_after:.0f}x"),
-        report.Target("b/a' p50, baseline / exporter cached", base / cached,
-                      f">= {B_OVER_A_MIN:g}", base / cached >= B_OVER_A_MIN,
-                      f"{base / cached:.0f}x"),
-        report.Target(f"{FLEET_TARGET_ARRAYS} arrays fresh at 60 s, CPU cores",
-                      fleet["cpu_cores_at_60s"], f"< {FLEET_CPU_MAX_CORES:g}", fleet_ok,
-                      f"{fleet['cpu_cores_at_60s']:.3f}"),
-        report.Target("memory growth per array", mem["growth_per_array_bytes"], "< 1 MiB",
-                      mem["growth_per_array_bytes"] < GROWTH_MAX_BYTES,
-                      f"{mem['growth_per_array_bytes'] / 1024:.0f} KiB"),
-    ]
-    return [dataclasses.asdict(t) for t in targets]
-
-
 def _step(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _in_process_phases(args: argparse.Namespace, urls: dict[str, list[str]],
+                       results: dict[str, Any]) -> None:
+    """Poll cost of each kind, the profile and the scrapes: this process, no API latency."""
+    results["poll_cost"] = {}
+    exposition = None
+    for kind, count in (("target", args.cost_arrays), ("wide", args.cost_arrays),
+                        ("mix", args.arrays)):
+        _step(f"poll cost: {args.poll_rounds}+1 rounds over {count} {kind} arrays")
+        cost, exposition = phases.measure_poll_cost(urls[kind][:count], args.poll_rounds)
+        results["poll_cost"][kind] = dataclasses.asdict(cost)
+        if kind != "mix":
+            exposition.close()
+    assert exposition is not None
+    data_time = time.time()
+    profiled = urls["target"][: min(10, args.cost_arrays, args.profile_polls)]
+    _step(f"profile: {args.profile_polls} polls over {len(profiled)} target arrays")
+    results["profile"] = dataclasses.asdict(profile.profile_polls(
+        profiled, args.profile_polls, results["poll_cost"]["target"]["cpu_seconds_per_poll"]))
+    _step(f"latency: {args.scrapes} scrapes each (baseline: {args.baseline_budget:g} s budget)")
+    latency = measure_latency(exposition, data_time, args.scrapes, args.baseline_budget)
+    results["latency"] = {k: dataclasses.asdict(v) if isinstance(v, Latency) else v
+                          for k, v in latency.items()}
+    exposition.close()
+
+
+def _fleet_phase(args: argparse.Namespace, sims: SimFleet, urls: list[str]) -> dict[str, Any]:
+    _step(f"fleet: {args.fleet_arrays} target arrays, {FLEET_LATENCY_SECONDS * 1000:.0f} ms per "
+          f"answer, interval {args.fleet_interval:g} s, window {args.fleet_window:g} intervals")
+    sims.set_latency(FLEET_LATENCY_SECONDS)
+    cpu0, wall0 = sims.cpu_seconds(), time.monotonic()
+    run_ = phases.in_fresh_process(phases.run_fleet, urls[: args.fleet_arrays],
+                                   args.fleet_interval, args.fleet_window)
+    sim_cpu = [b - a for a, b in zip(cpu0, sims.cpu_seconds(), strict=True)]
+    sims.set_latency(0.0)
+    return _fleet_summary(run_, sim_cpu, time.monotonic() - wall0)
+
+
+def _memory_phase(counts: list[int], urls: dict[str, list[str]],
+                  parallel: int) -> dict[str, Any]:
+    kinds = ("target", "wide")
+    _step(f"memory: fresh exporter processes polling {counts} arrays of each of {kinds}, "
+          f"{parallel} at a time")
+    calls = [(urls[kind][:count],) for kind in kinds for count in counts]
+    points = phases.in_fresh_processes(phases.measure_memory, calls, parallel)
+    return {kind: _memory_summary(points[i * len(counts):(i + 1) * len(counts)])
+            for i, kind in enumerate(kinds)}
+
+
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     started = time.time()
-    memory_counts = sorted({int(n) for n in args.memory_arrays.split(",") if n.strip()})
-    size = ArraySize()
-    needed = max(args.arrays, args.fleet_arrays, *memory_counts)
+    phases.quiet()  # array events (the scenario's failed PSU...) are not the bench's news
+    counts = sorted({int(n) for n in args.memory_arrays.split(",") if n.strip()})
+    layout = Layout(target=max(args.fleet_arrays, args.cost_arrays, *counts),
+                    wide=max(args.cost_arrays, *counts), mixed=args.arrays)
     results: dict[str, Any] = {
-        "schema": 1,
+        "schema": 2,
         "command": command,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
         "config": {
-            "quick": args.quick, "arrays": args.arrays, "array_size": dataclasses.asdict(size),
-            "profiles": "san, fas, nas in turn", "scrapes": args.scrapes,
+            "quick": args.quick, "target_array": dataclasses.asdict(TARGET),
+            "wide_array": dataclasses.asdict(WIDE), "mix": "san, fas, nas in turn, 64 volumes",
+            "arrays": args.arrays, "cost_arrays": args.cost_arrays, "scrapes": args.scrapes,
             "baseline_budget_seconds": args.baseline_budget, "poll_rounds": args.poll_rounds,
-            "fleet_arrays": args.fleet_arrays, "fleet_window_intervals": args.fleet_window,
-            "memory_arrays": memory_counts, "simulators_started": needed,
+            "profile_polls": args.profile_polls, "fleet_arrays": args.fleet_arrays,
+            "fleet_interval_seconds": args.fleet_interval,
+            "fleet_window_intervals": args.fleet_window, "memory_arrays": counts,
+            "simulators_started": dataclasses.asdict(layout),
+            "simulator_processes": args.sim_processes,
             "connections": "one new TCP connection per scrape (HTTP/1.0 servers close anyway)",
         },
     }
-    _step(f"starting {needed} simulated arrays in their own process")
-    with SimFleet(needed, size) as sims:
-        urls = sims.urls
-        _step(f"poll cost: {args.poll_rounds}+1 rounds over {args.arrays} arrays")
-        cost, exposition = phases.measure_poll_cost(urls[: args.arrays], args.poll_rounds)
-        results["poll_cost"] = dataclasses.asdict(cost)
-        data_time = time.time()
-
-        _step(f"latency: {args.scrapes} scrapes each (baseline: {args.baseline_budget:g} s budget)")
-        latency = measure_latency(exposition, data_time, args.scrapes, args.baseline_budget)
-        results["latency"] = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
-                              for k, v in latency.items()}
-        del exposition
-
-        interval = args.fleet_interval or fleet_interval(args.fleet_arrays,
-                                                         cost.cpu_seconds_per_poll)
-        _step(f"fleet: {args.fleet_arrays} arrays, {FLEET_LATENCY_SECONDS * 1000:.0f} ms per "
-              f"request, interval {interval:g} s, window {args.fleet_window:g} intervals")
-        sims.set_latency(FLEET_LATENCY_SECONDS)
-        run_ = phases.in_fresh_process(phases.run_fleet, urls[: args.fleet_arrays], interval,
-                                       args.fleet_window)
-        results["fleet"] = _fleet_summary(run_, min(64, max(4, args.fleet_arrays)))
-        sims.set_latency(0.0)
-
-        points = []
-        for count in memory_counts:
-            _step(f"memory: fresh exporter process polling {count} arrays")
-            points.append(phases.in_fresh_process(phases.measure_memory, urls[:count]))
-        results["memory"] = _memory_summary(points)
+    _step(f"starting {len(layout.specs())} simulated arrays in {args.sim_processes} process(es)")
+    with SimFleet(layout.specs(), args.sim_processes) as sims:
+        urls = layout.split(sims.urls)
+        _in_process_phases(args, urls, results)
+        results["fleet"] = _fleet_phase(args, sims, urls["target"])
+        results["memory"] = _memory_phase(counts, urls, args.memory_parallel)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["targets"] = _targets(results)
+    results["targets"] = targets.judge(results)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_seconds"] = round(time.time() - started, 1)
     return results
