@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pickle
 import random
+from typing import cast
 
+from qsan_exporter.api.auto import AutoSource
+from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.config import ArrayConfig
 from qsan_exporter.poll.backoff import Backoff
 from qsan_exporter.poll.carry import NeededAnswers
+from qsan_exporter.poll.fleet import build_member
 from qsan_exporter.poll.heap import TRIM_AT_LEAST_EVERY_SECONDS, HeapTrimmer
 
 POOLS = {"pools": [{"name": "P1", "id": "7", "totalSize": 1024, "raidsets": [(1, 2.5, None)]}]}
@@ -107,3 +111,24 @@ def test_the_real_trimmer_runs_here_or_is_a_no_op() -> None:
     heap.started()
     heap.ended()
     assert heap.trims in (0, 1)
+
+
+def test_auto_clients_share_connection_pools_not_cookies(simulators) -> None:
+    sim = simulators("san")
+    config = ArrayConfig(name="a", url=sim.url, username="monitor", password="secret-pw",
+                         api="auto", interval_seconds=30, timeout_seconds=5)
+    member = build_member(config)
+    try:
+        snapshot = member.poll.poll()
+        assert snapshot.up, snapshot.error
+        source = member.client
+        assert isinstance(source, AutoSource)
+        unified = cast(UnifiedClient, source._unified_client)._session
+        legacy = source._legacy_client._session
+        assert unified is not legacy and unified.cookies is not legacy.cookies
+        for prefix, adapter in unified.adapters.items():
+            assert legacy.adapters[prefix] is adapter
+        # The probe (legacy client) and the Unified calls went through one pool to the array.
+        assert len(unified.adapters["http://"].poolmanager.pools) == 1
+    finally:
+        member.client.close()
