@@ -5,7 +5,7 @@ build joins every array's bytes into one body of many MiB and drops it once gzip
 such freed memory for reuse instead of returning it: blocks over its mmap threshold go back at
 once, but the threshold rises to the largest block ever freed (up to 32 MiB), so after the first
 big body every later one lands on the heap and stays there as free pages. In the memory bench
-(200 arrays) that idle memory was about a third of the resident size, ~150 KiB per array.
+(20 to 200 arrays) that idle memory was 100-150 KiB of resident size per array.
 
 So the threshold is fixed at glibc's default (128 KiB), which also fixes the heap's trim
 threshold, and `malloc_trim(0)` hands back the free pages between live blocks after polls: when
