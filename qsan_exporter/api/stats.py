@@ -7,6 +7,7 @@ while `close()` runs on the shutdown thread, hence the lock.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -24,9 +25,12 @@ class ApiStatsSnapshot:
     refreshes: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request as the debug view shows it; `status` is the HTTP status or the failure."""
+    """One request as the debug view shows it; `status` is the HTTP status or the failure.
+
+    Slotted: every array's latest snapshot holds one per request of its poll (~15).
+    """
 
     method: str
     endpoint: str
@@ -36,7 +40,7 @@ class RequestRecord:
     at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenTimes:
     """When the current login or token was obtained and, for the Unified API, when it is
     refreshed and expires (our clock). Times only: the token itself never leaves the client."""
@@ -64,6 +68,8 @@ class ApiStats:
     def record(self, method: str, endpoint: str, status: str, size: int,
                duration: float) -> None:
         """One request for the debug view (bounded: the oldest go first)."""
+        # An HTTP status is a new "200" per request: one shared copy of the few there are.
+        status = sys.intern(status) if len(status) <= 3 else status
         with self._lock:
             self._log.append(RequestRecord(method, endpoint, status, size, duration,
                                            self._clock()))

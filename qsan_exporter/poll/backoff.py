@@ -22,7 +22,9 @@ class Backoff:
 
     def __init__(self, config: ArrayConfig) -> None:
         self._config = config
-        self._random = random.Random(config.name)  # stable jitter per array: reproducible
+        # Stable jitter per array (reproducible), seeded at the first backoff: a generator's
+        # state is 2.5 KiB, and most arrays never back off.
+        self._random: random.Random | None = None
         self.failures = 0  # consecutive failed polls
         self.next_attempt = 0.0  # no poll before this
 
@@ -38,6 +40,8 @@ class Backoff:
         next_attempt = 0.0
         if self.failures >= 2:
             wait = min(self._config.backoff_max_seconds, interval * 2 ** (self.failures - 1))
+            if self._random is None:
+                self._random = random.Random(self._config.name)
             next_attempt = started + wait * self._random.uniform(0.75, 1.0)
         if guard is not None:
             next_attempt = max(next_attempt, guard.not_before, guard.login_blocked_until)

@@ -31,6 +31,7 @@ from qsan_exporter.api.watchdog import Watchdog
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition
 from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.poll.heap import HeapTrimmer
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Poller:
         self._lock = threading.RLock()
         self._max_workers = max_workers
         self._scheduler: BackgroundScheduler | None = None
+        self._heap = HeapTrimmer()  # what a poll's parsed answers leave free goes back to the OS
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -214,6 +216,13 @@ class Poller:
             member = self._members.get(name)
         if member is None or member.poll.closing:
             return
+        self._heap.started()
+        try:
+            self._poll(name, member)
+        finally:
+            self._heap.ended()
+
+    def _poll(self, name: str, member: Member) -> None:
         with member.running:
             try:
                 snapshot = member.poll.poll()
