@@ -237,7 +237,7 @@ class Transport:
         adapter = self.session.get_adapter(cast(str, prepared.url))
         response = adapter.send(prepared, timeout=timeout, **self._settings)
         response = dispatch_hook("response", prepared.hooks, response)
-        if response.headers.get("Set-Cookie") is not None or "Set-Cookie2" in response.headers:
+        if "Set-Cookie" in response.headers or "Set-Cookie2" in response.headers:
             extract_cookies_to_jar(self.session.cookies, prepared, response.raw)
         return response
 
