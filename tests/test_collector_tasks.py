@@ -141,3 +141,23 @@ def test_replication_paths_each_line_beside_the_task(san, nas) -> None:
     assert series(nas, "qsan_replication_path_health") == {}
     assert value(nas, "qsan_replication_path_info", task="2", line="0", ip="192.168.10.51",
                  target_name="DR-Vol-1", source_port="", lun="", status="") == 1
+
+
+def test_each_distinct_schedule_is_worked_out_once_per_poll(monkeypatch) -> None:
+    from qsan_exporter.collectors import tasks
+
+    daily = {"minute": [0], "hour": [1], "day": [], "month": [], "week": [], "weekOfMouth": []}
+    weekly = {**daily, "week": [1]}
+    answer = {"snapshot": {"tasks": [{"id": str(n), "schedule": dict(daily if n % 3 else weekly)}
+                                     for n in range(9)]}}
+    asked: list[object] = []
+
+    def counting(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None:
+        asked.append(schedule)
+        return next_run(schedule, polled_at, zone)
+
+    monkeypatch.setattr(tasks, "next_run", counting)
+    got = next_runs(run("tasks", answer))
+    assert len(asked) == 2
+    assert got == {str(n): next_run(daily if n % 3 else weekly, POLLED_AT, UTC) for n in range(9)}
+    assert got["1"] == JAN1 + 3 * DAY + HOUR and got["0"] == JAN1 + 7 * DAY + HOUR

@@ -21,8 +21,19 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _ITEM_KEYS = ("id", "name", "ctrlID")  # keys that make a mapping one item, not a map of items
 
 
+# Normalised keys seen so far: every poll asks the same few hundred keys. Bounded, so an array
+# that invents keys cannot grow it; past the bound keys are normalised every time.
+_NORM_CACHE: dict[str, str] = {}
+_NORM_CACHE_SIZE = 8192
+
+
 def _norm_key(key: str) -> str:
-    return key.strip().replace("_", "").lower()
+    norm = _NORM_CACHE.get(key)
+    if norm is None:
+        norm = key.strip().replace("_", "").lower()
+        if len(_NORM_CACHE) < _NORM_CACHE_SIZE:
+            _NORM_CACHE[key] = norm
+    return norm
 
 
 def field(obj: object, *names: str, default: Any = None) -> Any:
@@ -31,16 +42,20 @@ def field(obj: object, *names: str, default: Any = None) -> Any:
     `field(d, "raidSets")` finds `raidsets`, `raidSets` and `" raidSets "` alike (readings
     `raidsets-spelling`, `enc-id-spelling`, `c2f-key-spacing`).
     """
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # a parsed answer is a dict
         return default
     for name in names:
         if name in obj:
             return obj[name]
+    # A miss: every key normalised; of keys alike, the last wins, as in a dict built from them.
     wanted = [_norm_key(n) for n in names]
-    normalised = {_norm_key(k): v for k, v in obj.items() if isinstance(k, str)}
+    found = {}
+    for key, value in obj.items():
+        if isinstance(key, str) and (norm := _norm_key(key)) in wanted:
+            found[norm] = value
     for w in wanted:
-        if w in normalised:
-            return normalised[w]
+        if w in found:
+            return found[w]
     return default
 
 
@@ -57,6 +72,13 @@ def items(obj: Mapping[str, Any] | None, *names: str) -> list[Any]:
 def number(raw: object) -> float | None:
     """A number the device sends as int, float or numeric string ("1225"); None if not one.
     Readings `sensor-value-type`, `disk-rate-type`."""
+    if type(raw) is int:  # the common cases first (type(): a bool is not taken here)
+        try:
+            return float(raw)  # finite whenever it converts
+        except OverflowError:  # a JSON integer beyond float range, e.g. 10**400
+            return None
+    if type(raw) is float:
+        return raw if math.isfinite(raw) else None
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
@@ -100,6 +122,9 @@ def mib(raw: object) -> float | None:
 def text(raw: object) -> str:
     """A label value from anything the device sends: ids may be int or string, null is empty.
     Readings `raidset-id-type`, `disk-pool-id-type`."""
+    if type(raw) is str:  # the common case first: a parsed answer's string
+        value = raw.strip()
+        return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
     if raw is None:
         return ""
     if isinstance(raw, bool):

@@ -12,12 +12,16 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
+from requests.cookies import extract_cookies_to_jar
+from requests.hooks import dispatch_hook
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_auth_from_url, get_netrc_auth
 
 from qsan_exporter.api import answer
 from qsan_exporter.api.diagnose import status_hint, unreachable_reason
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # Per array: max_response_mib; why this default, see api/answer.py.
 MAX_RESPONSE_BYTES = int(DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
+_URL_CACHE_SIZE = 64  # a poll asks ~12 paths; the log pages' start times change every poll
 PASSWORD_ENCODINGS = ("plain", "base64")
 
 
@@ -96,6 +101,27 @@ class Transport:
     stats: ApiStats
     guard: RequestGuard
     max_bytes: int = MAX_RESPONSE_BYTES
+    # Our own session (array_session made it): sent through its adapter directly. A caller's
+    # session goes through its `request`, which it may have overridden.
+    direct: bool = False
+    # What `Session.request` would work out again on every call, worked out once (see _prepare).
+    _headers: CaseInsensitiveDict[Any] = field(init=False, repr=False)
+    _settings: dict[str, Any] = field(init=False, repr=False)
+    _auth: Any = field(init=False, repr=False)
+    _urls: dict[Any, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """The session's settings for this array, read once: its default headers, its proxies,
+        CA bundle and client certificate, merged with the environment's when the session
+        trusts it (a caller's session may: ours does not), and its or netrc's credentials."""
+        session = self.session
+        self._headers = CaseInsensitiveDict(session.headers)
+        self._settings = dict(session.merge_environment_settings(
+            self.root + "/", {}, True, self.verify, None))
+        auth = get_netrc_auth(self.root) if session.trust_env and not session.auth else None
+        in_url = get_auth_from_url(self.root)
+        self._auth = auth or session.auth or (in_url if any(in_url) else None)
+        self._urls = {}
 
     def send(self, method: str, path: str, endpoint: str, *, headers: Mapping[str, str],
              params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None,
@@ -148,9 +174,13 @@ class Transport:
         connection then, however the array trickles its headers or body."""
         with self.guard.watchdog.watching(timeout) as watch:
             try:
-                response = self.session.request(
-                    method, self.root + path, headers=headers, timeout=timeout,
-                    verify=self.verify, allow_redirects=False, stream=True, **data)
+                if self.direct:
+                    response = self._request(self._prepare(method, path, headers, **data),
+                                             timeout)
+                else:
+                    response = self.session.request(
+                        method, self.root + path, headers=headers, timeout=timeout,
+                        verify=self.verify, allow_redirects=False, stream=True, **data)
                 self._read_body(response, where, deadline)
             except requests.RequestException:
                 if not watch.fired:
@@ -160,6 +190,55 @@ class Transport:
                 why = ": poll deadline exceeded" if left is not None and left <= 0.05 else ""
                 raise ApiUnreachable(f"{where}: no complete answer within {timeout:g} s{why}",
                                      may_have_acted=True)
+        return response
+
+    def _prepare(self, method: str, path: str, headers: dict[str, str], *,
+                  params: Mapping[str, Any] | None, json: Mapping[str, Any] | None,
+                  ) -> requests.PreparedRequest:
+        """The request `Session.request` would prepare (no redirects followed, streamed), in
+        its order, without merging what is constant per array again on every call."""
+        merged = self._headers.copy()
+        merged.update(headers)
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(method)
+        prepared.url = self._url(path, params)
+        prepared.prepare_headers({k: v for k, v in merged.items() if v is not None})
+        if self.session.cookies:  # an empty jar adds no Cookie header
+            prepared.prepare_cookies(self.session.cookies.copy())
+        prepared.prepare_body(None, None, json)
+        if self._auth:
+            prepared.prepare_auth(self._auth)
+        prepared.prepare_hooks(self.session.hooks)
+        return prepared
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> str:
+        """requests' own URL for `path` and `params`, kept: the same few come every poll."""
+        merged = dict(cast(Mapping[str, Any], self.session.params))
+        merged.update(params or {})
+        merged = {k: v for k, v in merged.items() if v is not None}  # as requests merges
+        try:
+            key: Any = (path, tuple(merged.items()))
+            return self._urls[key]
+        except TypeError:  # an unhashable parameter value: prepared every time
+            key = None
+        except KeyError:
+            pass
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(self.root + path, merged)
+        if key is not None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[key] = cast(str, prepared.url)
+        return cast(str, prepared.url)
+
+    def _request(self, prepared: requests.PreparedRequest, timeout: float) -> requests.Response:
+        """Send as `Session.send` does for a request that follows no redirects: through the
+        session's adapter, its hooks, and the session's cookie jar fed from the answer."""
+        adapter = self.session.get_adapter(cast(str, prepared.url))
+        response = adapter.send(prepared, timeout=timeout, **self._settings)
+        response = dispatch_hook("response", prepared.hooks, response)
+        if "Set-Cookie" in response.headers or "Set-Cookie2" in response.headers:
+            extract_cookies_to_jar(self.session.cookies, prepared, response.raw)
         return response
 
     def _read_body(self, response: requests.Response, where: str,
@@ -204,7 +283,7 @@ class Transport:
         return cls(base_url.rstrip("/"), shown, array_session(session), verify, timeout,
                    stats if stats is not None else ApiStats(),
                    guard if guard is not None else RequestGuard(shown, clock=clock),
-                   max_bytes)
+                   max_bytes, direct=session is None)
 
     def document(self, response: requests.Response, method: str, endpoint: str) -> Any:
         """A 2xx answer's JSON object or list; anything else is an API error."""

@@ -79,6 +79,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     if not isinstance(raw, Mapping):
         raise TypeError(f"tasks: expected a JSON object, got {type(raw).__name__}")
     zone = _zone(data.timezone)
+    runs = _NextRuns(data.polled_at, zone) if zone is not None else None
     volumes = volume_names(data.raw.get("volumes"))
     refused = [answer for answer in raw.values() if isinstance(answer, Refused)]
     for task_type, answer in raw.items():
@@ -88,7 +89,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
             if not isinstance(task, Mapping):
                 continue
             _collect_task(task, str(task_type), text(field(task, "id")) or str(index),
-                          data.polled_at, zone, out, volumes)
+                          runs, out, volumes)
     if refused:
         raise LookupError("; ".join(r.reason for r in refused))
 
@@ -103,8 +104,8 @@ def volume_names(volumes_raw: object) -> dict[str, str]:
     return {k: v for k, v in names.items() if k and v}
 
 
-def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_at: float,
-                  zone: ZoneInfo | None, out: FamilyBuilder, volumes: Mapping[str, str]) -> None:
+def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str,
+                  runs: _NextRuns | None, out: FamilyBuilder, volumes: Mapping[str, str]) -> None:
     labels = {"task_type": task_type, "task": task_id}
     destination, line_statuses = _destination(field(task, "destination"))
     status = text(field(task, "status"))
@@ -127,9 +128,8 @@ def _collect_task(task: Mapping[str, Any], task_type: str, task_id: str, polled_
     if task_type == "snapshot":
         out.add("qsan_snapshot_space_size_bytes", {"task": task_id}, mib(field(task, "totalSize")))
         out.add("qsan_snapshot_space_used_bytes", {"task": task_id}, mib(field(task, "usedSize")))
-    if zone is not None:
-        out.add("qsan_task_next_run_timestamp_seconds", labels,
-                next_run(field(task, "schedule"), polled_at, zone))
+    if runs is not None:
+        out.add("qsan_task_next_run_timestamp_seconds", labels, runs(field(task, "schedule")))
 
 
 def _destination(raw: object) -> tuple[str, list[str]]:
@@ -230,6 +230,22 @@ def _cron_fields(schedule: Mapping[str, Any]) -> list[dict[str, str]] | None:
     if not day:
         return [{**common, **weekday}]
     return [{**common, "day": joined(day)}, {**common, **weekday}]  # crontab: either matches
+
+
+class _NextRuns:
+    """`next_run` for one poll's tasks. Tasks share a few schedules (a fleet's admins reuse
+    theirs): each distinct one is computed once per poll. Its repr is its key: a parsed
+    answer's values (str, int, float, bool, None, lists, objects) have distinct reprs."""
+
+    def __init__(self, polled_at: float, zone: ZoneInfo) -> None:
+        self._polled_at, self._zone = polled_at, zone
+        self._known: dict[str, float | None] = {}
+
+    def __call__(self, schedule: object) -> float | None:
+        key = repr(schedule)
+        if key not in self._known:
+            self._known[key] = next_run(schedule, self._polled_at, self._zone)
+        return self._known[key]
 
 
 def next_run(schedule: object, polled_at: float, zone: ZoneInfo) -> float | None:

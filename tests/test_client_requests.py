@@ -1,0 +1,114 @@
+"""The request path of both clients: what it sends, and that polls reuse one connection.
+
+The transport prepares its own session's requests without `Session.request` (api/transport.py);
+these tests hold it to what `Session.request` would have sent, and to keep-alive: an array's
+small embedded web server must not see a new TCP connection per request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from qsan_exporter.api.factory import make_source
+from qsan_exporter.api.guard import RequestGuard
+from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.transport import Transport
+from qsan_exporter.config import ArrayConfig
+from qsan_exporter.poll.array import ArrayPoll
+from qsan_exporter.simulator import server
+
+POLLS = 3
+
+
+def _transport(url: str, session: requests.Session | None = None) -> Transport:
+    return Transport.for_array(url, verify=True, timeout=5.0, stats=None, guard=None,
+                               session=session, clock=time.time, max_bytes=1 << 20)
+
+
+@pytest.mark.parametrize(("profile", "api"), [("san", "unified"), ("nas", "unified"),
+                                              ("legacy", "legacy")])
+def test_every_poll_reuses_one_keep_alive_connection(simulators, monkeypatch, profile: str,
+                                                     api: str) -> None:
+    accepted: list[Any] = []
+    setup = server._Handler.setup
+
+    def counting_setup(handler: Any) -> None:  # once per TCP connection the array accepts
+        accepted.append(handler.client_address)
+        setup(handler)
+
+    monkeypatch.setattr(server._Handler, "setup", counting_setup)
+    sim = simulators(profile)
+    config = ArrayConfig(name="keep", url=sim.url, username="monitor", password="secret-pw",
+                         api=api)
+    stats, guard, now = ApiStats(), RequestGuard("keep"), [time.time()]
+    source = make_source(config, stats=stats, guard=guard)
+    poll = ArrayPoll(config, source, stats, guard=guard, clock=lambda: now[0])
+    try:
+        for _ in range(POLLS):
+            snapshot = poll.poll()
+            assert snapshot.up and all(s.success for s in snapshot.collectors.values())
+            now[0] += config.interval_seconds
+    finally:
+        poll.close()
+    sent = sum(stats.snapshot().requests.values())
+    assert sent >= POLLS * len(config.collectors)  # every area fetched on every poll
+    assert len(accepted) == 1, f"{len(accepted)} connections for {sent} requests"
+
+
+@responses.activate
+def test_a_request_carries_the_session_headers_ours_and_the_url_with_its_parameters() -> None:
+    responses.get("https://array.test/rest/v1/log/list", json={"logs": []})
+    transport = _transport("https://array.test/")
+    for page in (1, 2, 2):  # the third comes from the kept URL
+        transport.send("GET", "/rest/v1/log/list", "/rest/v1/log/list",
+                       headers={"Accept": "application/json", "Authorization": "T"},
+                       params={"pageSize": 50, "pageNumber": page, "skip": None})
+    urls = [call.request.url for call in responses.calls]
+    assert urls == [f"https://array.test/rest/v1/log/list?pageSize=50&pageNumber={page}"
+                    for page in (1, 2, 2)]
+    headers = responses.calls[0].request.headers
+    assert headers["Accept"] == "application/json" and headers["Authorization"] == "T"
+    assert headers["User-Agent"] == requests.utils.default_user_agent()
+    assert len(transport._urls) == 2
+
+
+@responses.activate
+def test_a_post_sends_its_json_body_and_credentials_in_the_url_become_basic_auth() -> None:
+    responses.post("https://user:p%40ss@array.test/auth/get", json={"ok": True})
+    transport = _transport("https://user:p%40ss@array.test")
+    transport.send("POST", "/auth/get", "/auth/get", headers={}, body={"a": 1})
+    request = responses.calls[0].request
+    assert request.body == b'{"a": 1}'
+    assert request.headers["Content-Type"] == "application/json"
+    expected = requests.Request("POST", "https://array.test", auth=("user", "p@ss")).prepare()
+    assert request.headers["Authorization"] == expected.headers["Authorization"]
+
+
+@responses.activate
+def test_cookies_the_array_sets_are_sent_back() -> None:
+    responses.get("https://array.test/a", json={}, headers={"Set-Cookie": "sid=42; Path=/"})
+    responses.get("https://array.test/b", json={})
+    transport = _transport("https://array.test")
+    for path in ("/a", "/b"):
+        transport.send("GET", path, path, headers={})
+    assert transport.session.cookies.get("sid") == "42"
+    assert "Cookie" not in responses.calls[0].request.headers
+    assert responses.calls[1].request.headers["Cookie"] == "sid=42"
+
+
+def test_the_environment_is_read_once_and_only_by_a_session_that_trusts_it(
+        monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ca.pem")
+    ours = _transport("https://array.test")
+    assert ours.direct and ours._settings["proxies"] == {} and ours._settings["verify"] is True
+    trusting = requests.Session()  # a caller's session: sent through its own request()
+    theirs = _transport("https://array.test", session=trusting)
+    assert not theirs.direct
+    assert theirs._settings["proxies"].get("https") == "http://proxy.test:3128"
+    assert theirs._settings["verify"] == "/etc/ca.pem"
