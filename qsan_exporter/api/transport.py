@@ -57,12 +57,17 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+class ArraySession(requests.Session):
+    """A session `array_session` made: the transport may send through its adapter directly
+    (its `request` is requests' own, never overridden)."""
+
+
 def array_session(session: requests.Session | None) -> requests.Session:
     """The given session, or a new one that skips proxy/netrc environment lookups (they cost
     ~5 % of a poll's CPU in the bench profile, and an array is not reached through a proxy)."""
     if session is not None:
         return session
-    session = requests.Session()
+    session = ArraySession()
     session.trust_env = False
     # Its pools hand each connection to the poll deadline's watch (api/watchdog.py).
     for prefix in ("http://", "https://"):
@@ -101,8 +106,9 @@ class Transport:
     stats: ApiStats
     guard: RequestGuard
     max_bytes: int = MAX_RESPONSE_BYTES
-    # Our own session (array_session made it): sent through its adapter directly. A caller's
-    # session goes through its `request`, which it may have overridden.
+    # Our own session (array_session made it, also when `make_source` hands one to both of
+    # an `api: auto` array's clients): sent through its adapter directly. A caller's session
+    # goes through its `request`, which it may have overridden.
     direct: bool = False
     # What `Session.request` would work out again on every call, worked out once (see _prepare).
     _headers: CaseInsensitiveDict[Any] = field(init=False, repr=False)
@@ -283,7 +289,7 @@ class Transport:
         return cls(base_url.rstrip("/"), shown, array_session(session), verify, timeout,
                    stats if stats is not None else ApiStats(),
                    guard if guard is not None else RequestGuard(shown, clock=clock),
-                   max_bytes, direct=session is None)
+                   max_bytes, direct=type(session) is ArraySession or session is None)
 
     def document(self, response: requests.Response, method: str, endpoint: str) -> Any:
         """A 2xx answer's JSON object or list; anything else is an API error."""
