@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -185,3 +186,28 @@ def test_auto_source_probes_once_and_counts_failures_under_threads(monkeypatch) 
     with contextlib.suppress(ApiUnreachable):
         source.fetch("system")
     assert len(probes) == 2
+
+
+@pytest.mark.slow
+def test_the_grid_starts_when_a_late_first_poll_ends() -> None:
+    """A cold start of many arrays queues first polls; a grid laid at start would fire the
+    second poll right after a late first one, when nothing is due, and the array would go a
+    whole extra interval without data."""
+    fleet = _Fleet()
+    poller = Poller(Exposition(), member_factory=fleet.member)
+    poller.start(_config(["g0"]))
+    try:
+        assert fleet.wait_for_peak(1) == 1  # the first poll, held at the gate
+        assert poller.next_poll_at("g0") is None  # no grid while it runs
+        released = datetime.now(UTC)
+        fleet.gate.set()
+        deadline = time.monotonic() + WAIT
+        while poller.next_poll_at("g0") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        next_poll = poller.next_poll_at("g0")
+        assert next_poll is not None
+        # At least the gap after the first poll's end (interval 2 s: gap 1 s).
+        assert next_poll >= released + timedelta(seconds=1)
+    finally:
+        fleet.gate.set()
+        poller.stop(timeout=5)

@@ -3,8 +3,9 @@
 Each array gets one interval job (max_instances=1 so a slow array never piles up polls against
 itself, coalesce so a backlog collapses into one poll). Its first poll comes within the first few
 seconds (a stable hash of the name spreads them), so `/-/ready` is soon true; every later poll
-keeps a phase spread over the whole interval by another hash of the name, so 300 arrays make a
-steady trickle of polls instead of one burst per interval on one GIL.
+keeps a phase spread over the whole interval by another hash of the name, counted from the end of
+the first poll, so 1,000 arrays make a steady trickle of polls instead of one burst per interval
+on one GIL, even when their first polls queued behind each other.
 Clients are kept across polls and across reloads of an unchanged array: one token set per array.
 """
 
@@ -195,16 +196,37 @@ class Poller:
 
     def _add_job(self, array: ArrayConfig) -> None:
         assert self._scheduler is not None
-        interval = array.interval_seconds
-        first = datetime.now(UTC) + timedelta(seconds=start_offset(array.name, interval))
-        grid = first + timedelta(seconds=phase_offset(array.name, interval))
-        # A one-off first poll (however late the scheduler gets to it), then the phased grid.
-        self._scheduler.add_job(self._run, "date", run_date=first, id=_first_job(array.name),
-                                args=[array.name], misfire_grace_time=None)
-        self._scheduler.add_job(
-            self._run, "interval", seconds=interval, start_date=grid, id=array.name,
-            args=[array.name], misfire_grace_time=max(1, int(interval)),
-        )
+        offset = start_offset(array.name, array.interval_seconds)
+        first = datetime.now(UTC) + timedelta(seconds=offset)
+        # A one-off first poll (however late the scheduler gets to it); the phased grid starts
+        # when it ends (_first_run).
+        self._scheduler.add_job(self._first_run, "date", run_date=first,
+                                id=_first_job(array.name), args=[array.name],
+                                misfire_grace_time=None)
+
+    def _first_run(self, name: str) -> None:
+        """The first poll, then the array's grid from its end: a grid laid at start would put
+        the second poll soon after a first poll that a cold start of many arrays delayed, when
+        nothing is due yet, and that array would go a whole extra interval without data."""
+        with self._lock:
+            polled = self._members.get(name)
+        self._run(name)
+        with self._lock:
+            member = self._members.get(name)
+            if member is None or member is not polled or member.poll.closing \
+                    or self._scheduler is None:
+                return  # removed or replaced meanwhile (a replacement has its own first job)
+            interval = member.poll.config.interval_seconds
+            grid = datetime.now(UTC) + timedelta(seconds=phase_offset(name, interval))
+            self._scheduler.add_job(
+                self._run, "interval", seconds=interval, start_date=grid, id=name,
+                args=[name], misfire_grace_time=max(1, int(interval)), replace_existing=True)
+
+    def next_poll_at(self, name: str) -> datetime | None:
+        """When the array's grid polls it next; None before its first poll has ended."""
+        with self._lock:
+            job = self._scheduler.get_job(name) if self._scheduler is not None else None
+            return job.next_run_time if job is not None else None
 
     def _remove_job(self, name: str) -> None:
         for job in (name, _first_job(name)):
