@@ -138,12 +138,3 @@ class Collector(Protocol):
 
     def collect(self) -> Iterable[Metric]: ...
 
-
-def render_tail(collectors: Iterable[Collector], openmetrics: bool) -> bytes:
-    """The process-wide families (they change every scrape), plus OpenMetrics' EOF."""
-    collected = [f for c in collectors for f in c.collect()]
-    families = sorted((f for f in collected if f.samples),
-                      key=lambda f: _order_key(_family_name(f)))
-    if openmetrics:
-        return om_format.generate_latest(_Families(families))  # ends with "# EOF"
-    return text_format.generate_latest(_Families(families)) if families else b""
