@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from cheroot import server
-from cheroot.makefile import MakeFile as makefile
 from cheroot.makefile import StreamReader
 
 
@@ -69,11 +68,10 @@ class _DeadlineWriter:
 
 
 def makefile_after(prefix: bytes) -> Any:
-    """cheroot's makefile, reading first the request head the selector thread already read."""
+    """cheroot's makefile for a Connection: the reader starts with the request head the
+    selector thread already read; no writer, Connection puts its own in place."""
     def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
-        if "r" in mode:
-            return _PrefixedReader(sock, prefix, bufsize)
-        return makefile(sock, mode, bufsize)
+        return _PrefixedReader(sock, prefix, bufsize) if "r" in mode else None
     return make
 
 
