@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from typing import Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client import exposition as text_format
@@ -36,6 +37,13 @@ class _Fixed:
 
     def collect(self) -> list[Metric]:
         return self.families
+
+
+def _registry(collector: Any) -> CollectorRegistry:
+    """`collector` inside a prometheus_client registry: collected at most once per max age."""
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return registry
 
 
 class _Clock:
@@ -74,7 +82,7 @@ def test_tail_is_prometheus_clients_bytes_in_both_formats_and_encodings() -> Non
 def test_tail_bytes_equal_prometheus_client_for_the_same_samples() -> None:
     source = _Counting()
     clock = _Clock()
-    tail = Tail([source], clock=clock)
+    tail = Tail([_registry(source)], clock=clock)
     for _ in range(3):  # later collections reuse the still family's bytes: still exact
         texts = {om: tail.data(om, compress=False) for om in (True, False)}
         expected = _Counting()
@@ -88,18 +96,42 @@ def test_tail_bytes_equal_prometheus_client_for_the_same_samples() -> None:
 def test_tail_is_collected_again_only_after_its_max_age() -> None:
     source = _Counting()
     clock = _Clock()
-    tail = Tail([source], max_age=1.0, clock=clock)
+    tail = Tail([_registry(source)], max_age=1.0, clock=clock)
     first = tail.data(True, compress=True)
     clock.now += 0.5
     assert tail.data(True, compress=True) is first and source.calls == 1
     clock.now += 0.5
     again = gzip.decompress(tail.data(True, compress=True))
     assert source.calls == 2 and b"qsan_test_moving 2.0" in again  # in-place change seen
+    assert tail.collections == 2
+
+
+class _Reload:
+    """The exporter's own state, as service.GlobalMetrics holds it: a plain attribute."""
+
+    def __init__(self) -> None:
+        self.ok = True
+
+    def collect(self) -> list[Metric]:
+        family = Metric("qsan_config_last_reload_successful", "Reload.", "gauge")
+        family.add_sample("qsan_config_last_reload_successful", {}, 1 if self.ok else 0)
+        return [family]
+
+
+def test_collectors_outside_a_registry_are_asked_on_every_scrape() -> None:
+    source, reload = _Counting(), _Reload()
+    tail = Tail([reload, _registry(source)], max_age=60.0, clock=_Clock())
+    before = tail.data(False, compress=True)
+    assert tail.data(False, compress=True) is before  # nothing changed: the same bytes
+    reload.ok = False  # a failed reload shows in the very next scrape
+    after = gzip.decompress(tail.data(False, compress=True))
+    assert b"qsan_config_last_reload_successful 0.0" in after
+    assert b"qsan_test_moving 1.0" in after and source.calls == 1
 
 
 def test_concurrent_scrapes_share_one_collection() -> None:
     source = _Counting()
-    tail = Tail([source], clock=_Clock())
+    tail = Tail([_registry(source)], clock=_Clock())
     results: list[bytes] = []
     threads = [threading.Thread(target=lambda: results.append(tail.data(True, True)))
                for _ in range(8)]
