@@ -121,13 +121,13 @@ class _Changing:
 
 def test_body_is_cached_until_a_snapshot_changes() -> None:
     extra = _Changing()
-    exposition = Exposition(extra=[extra])
+    exposition = Exposition(extra=[extra], tail_max_age=0.0)
     exposition.publish(_snapshot("a", 1, disks=5))
     first = exposition.body(1001.0, openmetrics=False, compress=True)
     again = exposition.body(1002.0, openmetrics=False, compress=True)
     assert again.chunks[0] is first.chunks[0]  # the same cached bytes, not a copy
     assert exposition.stats.on_demand == 1
-    assert b"qsan_test_scrapes 2.0" in again.data  # the tail is rendered per scrape
+    assert b"qsan_test_scrapes 2.0" in again.data  # max age 0: the tail is collected per scrape
     exposition.publish(_snapshot("a", 2, disks=6))
     changed = exposition.body(1003.0, openmetrics=False, compress=False)
     assert changed.data.count(b"qsan_disk_health{") == 6
@@ -143,8 +143,8 @@ def _wait(predicate, what: str, timeout: float = 20.0) -> None:
 
 
 def _built_up_to_date(exposition: Exposition) -> bool:
-    built = exposition._built.get((True, True))
-    return built is not None and built.version == exposition._version
+    built = exposition.built(openmetrics=True, compress=True)
+    return built is not None and built[0] == exposition.version
 
 
 def test_background_builder_body_equals_the_on_demand_one() -> None:
@@ -175,7 +175,7 @@ def test_scrape_during_a_rebuild_gets_the_previous_complete_body() -> None:
         exposition.publish(_snapshot("a", 1, disks=2))
         _wait(lambda: _built_up_to_date(exposition), "the first build")
         before = exposition.body(1001.0, openmetrics=True, compress=True)
-        with exposition._build_lock:  # as if a build were running right now
+        with exposition.build_lock:  # as if a build were running right now
             exposition.publish(_snapshot("a", 2, disks=3))
             during = exposition.body(1001.0, openmetrics=True, compress=True)
             assert during.chunks == before.chunks  # the previous body, whole
@@ -195,7 +195,7 @@ def test_a_new_or_removed_array_is_in_the_next_scrape() -> None:
     try:
         exposition.publish(_snapshot("a", 1, disks=2))
         _wait(lambda: _built_up_to_date(exposition), "the first build")
-        with exposition._build_lock:
+        with exposition.build_lock:
             exposition.publish(_snapshot("b", 1, disks=1))
         added = exposition.body(1001.0, openmetrics=True, compress=True)
         assert b'qsan_disk_health{array="b"' in added.data and exposition.stats.on_demand == 1
@@ -217,8 +217,8 @@ def test_builder_withdraws_stale_data_on_time_without_a_publish() -> None:
     try:
         _wait(lambda: _built_up_to_date(exposition), "the first build")
         builds = exposition.stats.builds
-        first = exposition._built[(True, True)].gzipped
-        assert first is not None and b"qsan_disk_health{" in gzip.decompress(first)
+        first = exposition.built(openmetrics=True, compress=True)
+        assert first is not None and b"qsan_disk_health{" in gzip.decompress(first[1])
         _wait(lambda: exposition.stats.builds > builds, "the build at the expiry")
         now = clock()
         stale = exposition.body(now, openmetrics=True, compress=True).data
@@ -244,7 +244,7 @@ def test_a_scrape_past_the_expiry_never_gets_stale_data() -> None:
 def test_close_stops_the_builder_thread() -> None:
     exposition = Exposition()
     exposition.start()
-    thread = exposition._thread
+    thread = exposition.builder
     assert thread is not None and thread.is_alive()
     exposition.close()
     assert not thread.is_alive()

@@ -3,9 +3,9 @@
 Rendering with prometheus_client costs ~17 µs per series; a large site has 100,000+ series and
 several Prometheus replicas scrape it. Nothing in a scrape needs computing at scrape time, so:
 
-- each family is rendered once, by the poll that built it (`render_families`), with
-  prometheus_client itself (it stays the source of truth for escaping and number formatting),
-  then split into header and samples;
+- each family is rendered once, by the poll that built it (`render_families`), straight to
+  header and sample bytes (write.py, held byte for byte to prometheus_client's output by
+  tests/test_render_bytes.py);
 - once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes - each
   family's samples contiguous across arrays, as both formats require - and compresses it (gzip
   level 1). A burst of publishes makes one build; builds are at least `BUILD_GAP_FACTOR` times
@@ -16,8 +16,9 @@ several Prometheus replicas scrape it. Nothing in a scrape needs computing at sc
   /metrics. A body is only served while
   every collector in it is still fresh (SPEC §3 withdrawal): the builder wakes at the earliest
   expiry, and a scrape that finds the body past it builds one itself;
-- the few process-wide metrics that change on every scrape are rendered per scrape and sent after
-  the cached body (as a second gzip member when compressing: gzip streams may be concatenated).
+- the few process-wide metrics that change on every scrape are collected at scrape time, at most
+  once a second (tail.py says why), and sent after the cached body (as a second gzip member when
+  compressing: gzip streams may be concatenated).
 
 `/probe` (one array) keeps a per-array-set cache built on demand. Without `start()` (tests,
 tools) every body is built on demand and cached until a snapshot changes.
@@ -32,52 +33,24 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from qsan_exporter.exposition.body import Body
 from qsan_exporter.exposition.render import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
-    Collector,
     RenderedSnapshot,
     assemble,
     live_parts,
     render_snapshot,
-    render_tail,
 )
+from qsan_exporter.exposition.tail import TAIL_MAX_AGE_SECONDS, Collector, Tail, empty_tail
 from qsan_exporter.snapshot import Snapshot
 
 GZIP_LEVEL = 1  # ~3x cheaper than 6 on this text, ~25 % more bytes: built often, sent on LANs
-TAIL_GZIP_LEVEL = 6  # the per-scrape tail is a few KiB
 BUILD_GAP_FACTOR = 10.0  # builder busy at most ~1/10 of the time
 MIN_BUILD_GAP_SECONDS = 1.0
 MAX_LAG_SECONDS = 30.0  # an out-of-date body older than this is never served: build instead
 WANTED_FOR_SECONDS = 600.0  # a format nobody asked for in this long is no longer built
 _DEFAULT_FORMAT = (True, True)  # Prometheus: OpenMetrics, gzip
-
-class Body:
-    """One answer: its content type and the chunks to send, in order, without joining them.
-
-    `compressed` chunks are gzip members (a valid gzip stream together). `data` is the
-    uncompressed body, computed only if someone asks (tests, tools) - never on the serve path.
-    """
-
-    __slots__ = ("_data", "chunks", "compressed", "content_type")
-
-    def __init__(self, content_type: str, chunks: Sequence[bytes], compressed: bool) -> None:
-        self.content_type = content_type
-        self.chunks = tuple(chunk for chunk in chunks if chunk)
-        self.compressed = compressed
-        self._data: bytes | None = None
-
-    @property
-    def length(self) -> int:
-        return sum(len(chunk) for chunk in self.chunks)
-
-    @property
-    def data(self) -> bytes:
-        if self._data is None:
-            joined = b"".join(self.chunks)
-            self._data = gzip.decompress(joined) if self.compressed else joined
-        return self._data
-
 
 @dataclass(frozen=True)
 class _Built:
@@ -129,9 +102,10 @@ class Exposition:
     """
 
     def __init__(self, extra: Iterable[Collector] = (), *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 tail_max_age: float = TAIL_MAX_AGE_SECONDS) -> None:
         # Collectors whose families change on every scrape (process metrics, build info).
-        self._extra = list(extra)
+        self.tail = Tail(extra, max_age=tail_max_age)
         self._clock = clock
         self._rendered: dict[str, RenderedSnapshot] = {}
         self._version = 0  # bumped by every publish and removal
@@ -180,6 +154,31 @@ class Exposition:
 
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
+
+    # --- read-only views (status, tests) ------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Bumped by every publish and removal."""
+        return self._version
+
+    def built(self, openmetrics: bool, compress: bool) -> tuple[int, bytes] | None:
+        """The newest full body built in that format, and the `version` of the data it holds."""
+        with self._lock:
+            built = self._built.get((openmetrics, compress))
+        if built is None or (built.gzipped if compress else built.plain) is None:
+            return None
+        return built.version, built.data(compress)
+
+    @property
+    def build_lock(self) -> threading.Lock:
+        """Held while a full body is built: whoever holds it stands in for a long build."""
+        return self._build_lock
+
+    @property
+    def builder(self) -> threading.Thread | None:
+        """The background builder's thread, once `start()`ed and until `close()`."""
+        return self._thread
 
     # --- the background builder ---------------------------------------------------------------
 
@@ -317,9 +316,8 @@ class Exposition:
             main = self._full(now, openmetrics, compress)
         else:
             main = self._subset(arrays, now, openmetrics, compress)
-        tail = render_tail(self._extra if include_extra else (), openmetrics)
-        if compress and tail:
-            tail = gzip.compress(tail, TAIL_GZIP_LEVEL, mtime=0)
+        tail = (self.tail.data(openmetrics, compress) if include_extra
+                else empty_tail(openmetrics, compress))
         content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
         return Body(content_type, (main, tail), compress)
 

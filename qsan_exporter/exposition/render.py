@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
 from prometheus_client.openmetrics import parser as om_parser
@@ -30,21 +28,7 @@ EOF_LINE = b"# EOF\n"
 _ORDER = {name: i for i, name in enumerate([*GLOBAL_METRICS, *METRICS])}
 
 
-class _Families:
-    """The minimal 'registry' prometheus_client's renderers accept."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = list(families)
-
-    def collect(self) -> list[Metric]:
-        return self._families
-
-
-def _family_name(family: Metric) -> str:
-    return family.name + "_total" if family.type == "counter" else family.name
-
-
-def _order_key(name: str) -> tuple[int, str]:
+def order_key(name: str) -> tuple[int, str]:
     return _ORDER.get(name, len(_ORDER)), name
 
 
@@ -105,7 +89,7 @@ def assemble(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool) -> by
                 merged[family.name] = (header, [samples])
             else:
                 entry[1].append(samples)
-    ordered = sorted(merged, key=_order_key)
+    ordered = sorted(merged, key=order_key)
     return b"".join(b"".join([merged[n][0], *merged[n][1]]) for n in ordered)
 
 
@@ -127,19 +111,3 @@ def live_parts(
                 parts.append(r.collectors[state.name])
         version.append((r.snapshot.array, r.snapshot.generation, tuple(names)))
     return parts, valid_until, tuple(version)
-
-
-class Collector(Protocol):
-    """What prometheus_client's registries collect from: the process-wide metrics."""
-
-    def collect(self) -> Iterable[Metric]: ...
-
-
-def render_tail(collectors: Iterable[Collector], openmetrics: bool) -> bytes:
-    """The process-wide families (they change every scrape), plus OpenMetrics' EOF."""
-    collected = [f for c in collectors for f in c.collect()]
-    families = sorted((f for f in collected if f.samples),
-                      key=lambda f: _order_key(_family_name(f)))
-    if openmetrics:
-        return om_format.generate_latest(_Families(families))  # ends with "# EOF"
-    return text_format.generate_latest(_Families(families)) if families else b""

@@ -9,8 +9,7 @@ import time
 from typing import Any
 
 from cheroot import server
-from cheroot.makefile import MakeFile as makefile
-from cheroot.makefile import StreamReader, StreamWriter
+from cheroot.makefile import StreamReader
 
 
 class _PrefixedIO(socket.SocketIO):
@@ -35,33 +34,44 @@ class _PrefixedReader(StreamReader):
         self.bytes_read = 0
 
 
-class _DeadlineIO(socket.SocketIO):
-    """Writes that fail once the connection's response deadline has passed."""
+class _DeadlineWriter:
+    """The response stream: every write goes straight to the socket, and fails once the
+    connection's response deadline has passed.
+
+    cheroot writes each piece of a response once, unbuffered; its own writer copies every write
+    into a bytearray and that again into bytes for each send (twice the whole body per scrape,
+    more on partial sends). Here a send takes a view of what is left: nothing is copied.
+    """
 
     def __init__(self, sock: socket.socket, conn: Connection) -> None:
-        super().__init__(sock, "wb")
-        self._conn, self._socket = conn, sock
+        self._socket, self._conn = sock, conn
+        self.bytes_written = 0  # cheroot's worker statistics read it
+        self.closed = False
 
-    def write(self, b: Any) -> int | None:
-        remaining = self._conn.write_deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("timed out")  # cheroot's wording for a timeout: no 500 logged
-        self._socket.settimeout(min(remaining, self._conn.server.timeout))
-        return super().write(b)
+    def write(self, data: Any) -> int:
+        with memoryview(data) as view, view.cast("B") as left:
+            total, sent = len(left), 0
+            while sent < total:
+                remaining = self._conn.write_deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("timed out")  # cheroot's wording: no 500 logged
+                self._socket.settimeout(min(remaining, self._conn.server.timeout))
+                sent += self._socket.send(left[sent:])
+        self.bytes_written += total
+        return total
 
+    def flush(self) -> None:  # nothing is buffered
+        pass
 
-class _DeadlineWriter(StreamWriter):
-    def __init__(self, sock: socket.socket, conn: Connection, bufsize: int) -> None:
-        super(StreamWriter, self).__init__(_DeadlineIO(sock, conn), bufsize)
-        self.bytes_written = 0
+    def close(self) -> None:
+        self.closed = True
 
 
 def makefile_after(prefix: bytes) -> Any:
-    """cheroot's makefile, reading first the request head the selector thread already read."""
+    """cheroot's makefile for a Connection: the reader starts with the request head the
+    selector thread already read; no writer, Connection puts its own in place."""
     def make(sock: socket.socket, mode: str = "r", bufsize: int = 8192) -> Any:
-        if "r" in mode:
-            return _PrefixedReader(sock, prefix, bufsize)
-        return makefile(sock, mode, bufsize)
+        return _PrefixedReader(sock, prefix, bufsize) if "r" in mode else None
     return make
 
 
@@ -74,7 +84,7 @@ class Connection(server.HTTPConnection):
 
     def __init__(self, http_server: Any, sock: socket.socket, makefile: Any) -> None:
         super().__init__(http_server, sock, makefile)
-        self.wfile = _DeadlineWriter(sock, self, self.wbufsize)
+        self.wfile = _DeadlineWriter(sock, self)
 
     def communicate(self) -> bool:
         self.write_deadline = time.monotonic() + self.server.limits.write_timeout
