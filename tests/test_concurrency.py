@@ -39,8 +39,9 @@ class _GatedPoll:
     def __init__(self, config: ArrayConfig, fleet: _Fleet) -> None:
         self.config, self.closing, self._fleet = config, False, fleet
 
-    def poll(self) -> Any:
+    def poll(self, *, every_area: bool = False) -> Any:
         with self._fleet.lock:
+            self._fleet.calls.append(every_area)
             self._fleet.in_flight += 1
             self._fleet.peak = max(self._fleet.peak, self._fleet.in_flight)
         self._fleet.gate.wait(WAIT)
@@ -57,6 +58,7 @@ class _Fleet:
         self.lock = threading.Lock()
         self.gate = threading.Event()
         self.in_flight = self.peak = 0
+        self.calls: list[bool] = []  # each poll's every_area
 
     def member(self, config: ArrayConfig) -> Member:
         return Member(poll=_GatedPoll(config, self), client=_GatedPoll(config, self))  # type: ignore[arg-type]
@@ -111,7 +113,7 @@ def test_rendering_does_not_hold_the_fleet_lock() -> None:
     fleet.gate.set()
 
     class _NewSnapshotPoll(_GatedPoll):
-        def poll(self) -> Any:
+        def poll(self, *, every_area: bool = False) -> Any:
             return Snapshot(array=self.config.name, generation=1, started_at=0.0, duration=0.0,
                             up=True, error=None, last_success=None, identity=None,
                             collectors={}, exporter_families=())
@@ -191,8 +193,9 @@ def test_auto_source_probes_once_and_counts_failures_under_threads(monkeypatch) 
 @pytest.mark.slow
 def test_the_grid_starts_when_a_late_first_poll_ends() -> None:
     """A cold start of many arrays queues first polls; a grid laid at start would fire the
-    second poll right after a late first one, when nothing is due, and the array would go a
-    whole extra interval without data."""
+    second poll right after a late first one. The grid starts when the first poll ends, and
+    its first poll fetches every area: nothing is due yet, and an array whose second poll
+    fetched nothing would go a whole extra interval without data."""
     fleet = _Fleet()
     poller = Poller(Exposition(), member_factory=fleet.member)
     poller.start(_config(["g0"]))
@@ -208,6 +211,11 @@ def test_the_grid_starts_when_a_late_first_poll_ends() -> None:
         assert next_poll is not None
         # At least the gap after the first poll's end (interval 2 s: gap 1 s).
         assert next_poll >= released + timedelta(seconds=1)
+        # The grid's first poll fetches every area (nothing would be due so soon); later
+        # polls fetch what is due.
+        while len(fleet.calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fleet.calls[:3] == [False, True, False]
     finally:
         fleet.gate.set()
         poller.stop(timeout=5)

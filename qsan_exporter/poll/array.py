@@ -73,28 +73,31 @@ class ArrayPoll:
         # Half a second of slack: a job fired by the scheduler a hair early is still due.
         return now - previous.ran_at >= self.config.interval_for(collector) - 0.5
 
-    def poll(self) -> Snapshot:
-        """Poll the array, or return the last snapshot untouched while backing off."""
+    def poll(self, *, every_area: bool = False) -> Snapshot:
+        """Poll the array, or return the last snapshot untouched while backing off.
+
+        `every_area`: fetch every area, due or not (the fleet's second poll, see poll/fleet.py).
+        """
         started = self._clock()
         if self._last is not None and (
             self._backoff.holds(started)
-            # Nothing due (the grid's second poll can come soon after the first): a poll that
-            # fetched nothing must not turn a failed array's qsan_up back to 1.
-            or not any(self._due(c, started) for c in self.config.collectors)
+            # Nothing due: a poll that fetched nothing must not turn a failed array's qsan_up
+            # back to 1.
+            or not (every_area or any(self._due(c, started) for c in self.config.collectors))
         ):
             return self._last
         if self.guard is not None:
             self.guard.deadline = started + self.config.poll_deadline_seconds
         try:
-            self._last = self._poll(started)
+            self._last = self._poll(started, every_area)
         finally:
             if self.guard is not None:
                 self.guard.deadline = None
         return self._last
 
-    def _poll(self, started: float) -> Snapshot:
+    def _poll(self, started: float, every_area: bool) -> Snapshot:
         t0 = time.perf_counter()
-        due = [c for c in self.config.collectors if self._due(c, started)]
+        due = [c for c in self.config.collectors if every_area or self._due(c, started)]
         # Table order: the system area goes first (it tells the product, whose NAS reports
         # "always 0" fields, and the identity), and an area's needs come before it.
         fetched = self._fetcher.fetch([a for a in FETCH_ORDER if a in due])

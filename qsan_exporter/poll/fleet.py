@@ -48,6 +48,8 @@ class Member:
     poll: ArrayPoll
     client: Closable  # the array's source, which owns and closes its API clients
     attempted: bool = False
+    # The grid's first poll fetches every area (see Poller._first_run).
+    every_area_next: bool = False
     # The first poll (its own one-off job) and the interval job never poll at once: a slow
     # first poll delays the second instead of apscheduler skipping it (a whole interval lost).
     running: threading.Lock = field(default_factory=threading.Lock)
@@ -205,9 +207,12 @@ class Poller:
                                 misfire_grace_time=None)
 
     def _first_run(self, name: str) -> None:
-        """The first poll, then the array's grid from its end: a grid laid at start would put
-        the second poll soon after a first poll that a cold start of many arrays delayed, when
-        nothing is due yet, and that array would go a whole extra interval without data."""
+        """The first poll, then the array's grid from its end, at the array's phase.
+
+        The grid's first poll fetches every area, however soon after the first poll it comes:
+        nothing would be due yet, and the array would go a whole extra interval without new
+        data (a cold start of 1,000 arrays left most of them so). One extra poll per array at
+        start buys a fleet spread evenly over the interval, and fresh, from the start."""
         with self._lock:
             polled = self._members.get(name)
         self._run(name)
@@ -216,6 +221,7 @@ class Poller:
             if member is None or member is not polled or member.poll.closing \
                     or self._scheduler is None:
                 return  # removed or replaced meanwhile (a replacement has its own first job)
+            member.every_area_next = True
             interval = member.poll.config.interval_seconds
             grid = datetime.now(UTC) + timedelta(seconds=phase_offset(name, interval))
             self._scheduler.add_job(
@@ -247,7 +253,8 @@ class Poller:
     def _poll(self, name: str, member: Member) -> None:
         with member.running:
             try:
-                snapshot = member.poll.poll()
+                every_area, member.every_area_next = member.every_area_next, False
+                snapshot = member.poll.poll(every_area=True) if every_area else member.poll.poll()
                 if snapshot is self._exposition.snapshots().get(name):
                     return  # nothing new (backoff): nothing to render
                 # Rendered outside the fleet lock: /probe, / and /-/ready take that lock and
