@@ -3,6 +3,7 @@ per connection, and never one context for a verifying and a non-verifying array.
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import time
@@ -152,3 +153,19 @@ def test_a_shared_context_still_checks_the_host_name(misnamed_url: str, bundle: 
     with pytest.raises(ApiUnreachable, match=wrong_name):
         fetch(array)
     assert contexts(array) == [tls.shared_context(bundle)]
+
+
+def test_a_replaced_bundle_is_read_again_and_the_cache_stays_bounded(
+        ca: trustme.CA, bundle: str, tmp_path: Path) -> None:
+    first = tls.shared_context(bundle)
+    assert tls.shared_context(bundle) is first and tls.shared_context(False) is not first
+    trustme.CA().cert_pem.write_to_path(bundle)  # the operator rotated the CA
+    stat = os.stat(bundle)
+    os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert tls.shared_context(bundle) is not first
+    assert tls.shared_context(str(tmp_path / "gone.pem")) is None  # requests reports it
+    for number in range(tls.MAX_CONTEXTS + 3):
+        other = tmp_path / f"ca-{number}.pem"
+        ca.cert_pem.write_to_path(str(other))
+        tls.shared_context(str(other))
+    assert len(tls._contexts) == tls.MAX_CONTEXTS
