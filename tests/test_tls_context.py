@@ -164,6 +164,8 @@ def test_a_replaced_bundle_is_read_again_and_the_cache_stays_bounded(
     os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert tls.shared_context(bundle) is not first
     assert tls.shared_context(str(tmp_path / "gone.pem")) is None  # requests reports it
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    assert tls.shared_context(str(tmp_path / "junk.pem")) is None
     for number in range(tls.MAX_CONTEXTS + 3):
         other = tmp_path / f"ca-{number}.pem"
         ca.cert_pem.write_to_path(str(other))

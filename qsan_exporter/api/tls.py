@@ -29,8 +29,8 @@ _lock = threading.Lock()
 
 def shared_context(verify: bool | str) -> ssl.SSLContext | None:
     """The context for requests' `verify` argument: False for none, True for requests' own CA
-    bundle, or a CA bundle file or directory. None when the bundle cannot be found: requests
-    then reports that as it always did."""
+    bundle, or a CA bundle file or directory. None when the bundle cannot be found or read:
+    requests then reports that as it always did."""
     location = None if verify is False else DEFAULT_CA_BUNDLE_PATH if verify is True else verify
     key: tuple[object, ...] = (None,)
     if location is not None:
@@ -42,7 +42,10 @@ def shared_context(verify: bool | str) -> ssl.SSLContext | None:
     with _lock:
         context = _contexts.get(key)
         if context is None:
-            context = _new_context(location)
+            try:
+                context = _new_context(location)
+            except (ssl.SSLError, OSError):
+                return None  # not a readable bundle: requests' own path reports it
             if len(_contexts) >= MAX_CONTEXTS:
                 del _contexts[next(iter(_contexts))]  # the oldest: its pools keep it alive
             _contexts[key] = context
