@@ -27,7 +27,11 @@ from typing import TYPE_CHECKING, Any
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-if TYPE_CHECKING:  # urllib3 defines the protocol its pools hand out for type checkers only
+from qsan_exporter.api.tls import shared_context
+
+if TYPE_CHECKING:  # urllib3 and requests' stubs define these for type checkers only
+    from requests import PreparedRequest
+    from requests.adapters import _HostParams, _PoolKwargs
     from urllib3._base_connection import BaseHTTPConnection
 
 # While a connection is still being opened (no socket yet), look again this often: the connect
@@ -154,10 +158,29 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 class WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connection pools hand each connection to the current watch."""
+    """requests' adapter whose connection pools hand each connection to the current watch, and
+    whose HTTPS pools share one TLS context per `verify` setting (api/tls.py)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         # An instance attribute: urllib3's module-level default dict stays untouched.
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool,
                                                    "https": _WatchedHTTPSPool}
+
+    def build_connection_pool_key_attributes(
+            self, request: PreparedRequest, verify: bool | str,
+            cert: str | tuple[str, str] | None = None) -> tuple[_HostParams, _PoolKwargs]:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        context = shared_context(verify) if host["scheme"] == "https" and not cert else None
+        if context is not None:
+            # The context carries the trust: no pool loads the bundle into it again.
+            pool.pop("ca_certs", None)
+            pool.pop("ca_cert_dir", None)
+            pool["ssl_context"] = context
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # requests would point the pool at the bundle, to be loaded on every connect: only
+        # where the pool has no shared context (a client certificate, a missing bundle).
+        if conn.conn_kw.get("ssl_context") is None:
+            super().cert_verify(conn, url, verify, cert)
