@@ -3,6 +3,7 @@ parsed only when their shape is sane. Counts and bytes only, never durations."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -118,3 +119,16 @@ def test_brackets_in_strings_and_normal_answers_pass() -> None:
     assert answer.parse(nested, "x", 200) is not None
     text = {"message": "[[[[" * 100 + '\\"{{{{' * 100, "list": [{"a": [1, 2, {"b": None}]}] * 70}
     assert answer.parse(json.dumps(text).encode(), "x", 200) == text
+
+
+def test_an_earlier_deadline_wakes_the_watchdog_a_later_one_does_not() -> None:
+    """The thread sleeps until the earliest deadline: a new earliest one must wake it (else a
+    short request behind a long one would not be cut in time); a later one need not."""
+    dog = Watchdog()
+    with contextlib.ExitStack() as watches:
+        long_watch = watches.enter_context(dog.watching(60.0))
+        time.sleep(0.5)  # set-up, not a measurement: let the thread settle into its long wait
+        watches.enter_context(dog.watching(90.0))  # later: no wake needed
+        short = watches.enter_context(dog.watching(0.05))
+        wait_for(lambda: short.fired, 10.0, "the short watch to fire")
+        assert not long_watch.fired

@@ -119,7 +119,10 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="qsan-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            elif self._heap[0][2] is watch:
+                # Only a new earliest deadline changes when the thread must wake: waking it for
+                # every request cost ~5 % of a 1,000-array fleet's CPU.
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:

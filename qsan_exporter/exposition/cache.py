@@ -155,6 +155,11 @@ class Exposition:
     def snapshots(self) -> dict[str, Snapshot]:
         return {name: r.snapshot for name, r in self._rendered.items()}
 
+    def snapshot(self, array: str) -> Snapshot | None:
+        """One array's published snapshot (a poll asks after every poll: no copy of all)."""
+        rendered = self._rendered.get(array)
+        return rendered.snapshot if rendered is not None else None
+
     # --- read-only views (status, tests) ------------------------------------------------------
 
     @property

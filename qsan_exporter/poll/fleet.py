@@ -255,7 +255,7 @@ class Poller:
             try:
                 every_area, member.every_area_next = member.every_area_next, False
                 snapshot = member.poll.poll(every_area=True) if every_area else member.poll.poll()
-                if snapshot is self._exposition.snapshots().get(name):
+                if snapshot is self._exposition.snapshot(name):
                     return  # nothing new (backoff): nothing to render
                 # Rendered outside the fleet lock: /probe, / and /-/ready take that lock and
                 # must not queue behind other arrays' rendering.

@@ -110,7 +110,7 @@ class App:
         config = self.poller.configs().get(target)
         if config is None:  # removed by a reload since the check above
             return _plain(start_response, "400 Bad Request", f"unknown target {target!r}\n")
-        text = render_debug(target, config, self.exposition.snapshots().get(target), now,
+        text = render_debug(target, config, self.exposition.snapshot(target), now,
                             b"".join(body.chunks).decode())
         return _plain(start_response, "200 OK", text)
 
