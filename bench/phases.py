@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import cProfile
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -143,6 +144,9 @@ class FleetRun:
     poll_wall_max_seconds: float
     workers: int | None
     scheduler_warnings: int  # apscheduler: runs missed or skipped, over the whole run
+    scrapes: int = 0  # the scraper's, over the whole run
+    builds: int = 0  # background body builds in the window
+    build_seconds: float = 0.0  # their wall time (gzip releases the GIL: CPU on either core)
 
 
 def quiet() -> None:
@@ -269,7 +273,10 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
             while time.monotonic() < deadline and len(exposition.snapshots()) < len(names):
                 time.sleep(SAMPLE_EVERY_SECONDS)
             first_round = time.monotonic() - started
+            built0 = dataclasses.replace(exposition.stats)
             w = _sample_window(exposition, names, interval, interval * window_intervals)
+            builds = exposition.stats.builds - built0.builds
+            build_seconds = exposition.stats.seconds - built0.seconds
         finally:
             scraper.stop.set()
             poller.stop()
@@ -281,7 +288,8 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
         arrays_never_polled_in_window=len(names) - len(w.polled),
         poll_wall_mean_seconds=statistics.fmean(w.durations) if w.durations else 0.0,
         poll_wall_max_seconds=max(w.durations, default=0.0), workers=workers,
-        scheduler_warnings=warnings.count,
+        scheduler_warnings=warnings.count, scrapes=scraper.scrapes, builds=builds,
+        build_seconds=build_seconds,
     )
 
 

@@ -104,7 +104,9 @@ def _fleet_lines(fleet: dict[str, Any]) -> list[str]:
         f"{fleet['first_round_seconds']:.0f} s, then {fleet['polls']} polls in "
         f"{fleet['window_seconds']:.0f} s, {fleet['failed_polls']} failed, "
         f"{fleet['arrays_never_polled_in_window']} never polled in the window, "
-        f"{fleet['scheduler_warnings']} runs missed or skipped by the scheduler",
+        f"{fleet['scheduler_warnings']} runs missed or skipped by the scheduler; "
+        f"{fleet['scrapes']} scrapes (every 15 s), {fleet['builds']} body builds in the window "
+        f"({fleet['build_seconds']:.1f} s)",
         f"  max age {fleet['max_age_seconds']:.1f} s (fresh below "
         f"{fleet['fresh_limit_seconds']:.1f} s: {'yes' if fleet['fresh'] else 'NO'}), poll wall "
         f"mean {fleet['poll_wall_mean_seconds']:.2f} s max {fleet['poll_wall_max_seconds']:.2f} s,"
