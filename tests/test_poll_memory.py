@@ -32,9 +32,7 @@ def test_the_kept_answer_is_bytes_smaller_than_the_parsed_answer() -> None:
                         "status": "Online", "totalSize": 1 << 40} for i in range(64)]}
     needed = NeededAnswers(["tasks"])
     needed.complete({"volumes": big})
-    kept = needed._kept["volumes"]
-    assert isinstance(kept, bytes)
-    assert len(kept) < len(pickle.dumps(big)) / 4
+    assert needed.kept_sizes()["volumes"] < len(pickle.dumps(big)) / 4
 
 
 def test_a_later_change_to_the_handed_answer_does_not_reach_the_kept_one() -> None:
@@ -48,7 +46,7 @@ def test_a_later_change_to_the_handed_answer_does_not_reach_the_kept_one() -> No
 def test_nothing_is_kept_of_an_area_nobody_needs() -> None:
     needed = NeededAnswers(["pools", "disks"])
     needed.complete({"pools": POOLS, "disks": {"disks": []}})
-    assert needed._kept == {}
+    assert needed.kept_sizes() == {}
 
 
 def test_backoff_jitter_is_the_per_array_seeded_sequence_and_seeded_only_when_needed() -> None:
@@ -57,7 +55,7 @@ def test_backoff_jitter_is_the_per_array_seeded_sequence_and_seeded_only_when_ne
     backoff = Backoff(config)
     backoff.record(1000.0, failed=False, guard=None)
     backoff.record(1000.0, failed=True, guard=None)
-    assert backoff._random is None  # a healthy array, or one failure, holds no generator
+    assert not backoff.jitter_seeded  # a healthy array, or one failure, holds no generator
     expected = random.Random("a1")
     for failures in range(2, 6):
         backoff.record(1000.0, failed=True, guard=None)
@@ -123,8 +121,9 @@ def test_auto_clients_share_connection_pools_not_cookies(simulators) -> None:
         assert snapshot.up, snapshot.error
         source = member.client
         assert isinstance(source, AutoSource)
-        unified = cast(UnifiedClient, source._unified_client)._session
-        legacy = source._legacy_client._session
+        unified_client, legacy_client = source.clients
+        unified = cast(UnifiedClient, unified_client).session
+        legacy = legacy_client.session
         assert unified is not legacy and unified.cookies is not legacy.cookies
         for prefix, adapter in unified.adapters.items():
             assert legacy.adapters[prefix] is adapter

@@ -170,4 +170,4 @@ def test_a_replaced_bundle_is_read_again_and_the_cache_stays_bounded(
         other = tmp_path / f"ca-{number}.pem"
         ca.cert_pem.write_to_path(str(other))
         tls.shared_context(str(other))
-    assert len(tls._contexts) == tls.MAX_CONTEXTS
+    assert tls.cached() == tls.MAX_CONTEXTS

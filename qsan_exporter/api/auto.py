@@ -57,6 +57,11 @@ class AutoSource:
         self._lock = threading.Lock()
 
     @property
+    def clients(self) -> tuple[Closable, LegacyClient]:
+        """The Unified and the legacy client (they share connection pools, not cookies)."""
+        return self._unified_client, self._legacy_client
+
+    @property
     def api(self) -> str | None:
         """The flavour in use: "unified", "legacy", or None before the first decision."""
         return self._api

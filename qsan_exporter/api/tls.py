@@ -52,6 +52,12 @@ def shared_context(verify: bool | str) -> ssl.SSLContext | None:
         return context
 
 
+def cached() -> int:
+    """How many contexts are held (never more than MAX_CONTEXTS)."""
+    with _lock:
+        return len(_contexts)
+
+
 def _new_context(location: str | None) -> ssl.SSLContext:
     """A context built as urllib3 builds its own, with the bundle (if any) loaded once."""
     if location is None:

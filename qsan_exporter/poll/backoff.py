@@ -28,6 +28,11 @@ class Backoff:
         self.failures = 0  # consecutive failed polls
         self.next_attempt = 0.0  # no poll before this
 
+    @property
+    def jitter_seeded(self) -> bool:
+        """Whether the jitter generator exists yet (only after a first backoff)."""
+        return self._random is not None
+
     def holds(self, now: float) -> bool:
         """True while the next poll is held back."""
         return now < self.next_attempt

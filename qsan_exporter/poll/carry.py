@@ -38,6 +38,10 @@ class NeededAnswers:
             need for name in polled for need in BY_NAME[name].needs))
         self._kept: dict[str, bytes] = {}
 
+    def kept_sizes(self) -> dict[str, int]:
+        """Bytes kept per needed area (compressed): what an array holds between polls."""
+        return {area: len(kept) for area, kept in self._kept.items()}
+
     def complete(self, fetched: Mapping[str, Any]) -> dict[str, Any]:
         """`fetched`, plus the kept answer of each needed area not fetched this time."""
         raw = dict(fetched)

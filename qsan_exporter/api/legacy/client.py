@@ -176,6 +176,11 @@ class LegacyClient:
             is_json = False
         return ProbeAnswer(response.status_code, is_json)
 
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session: its cookie jar is this client's, its pools maybe shared."""
+        return self._session
+
     def close(self) -> None:
         """Close the session. The manual has no logout; the array's session simply times out."""
         with self._lock:

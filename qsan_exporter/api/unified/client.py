@@ -116,6 +116,11 @@ class UnifiedClient:
                                    f"re-authenticating as user {self._username!r}")
         return self._http.document(response, "GET", endpoint)
 
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session: its cookie jar is this client's, its pools maybe shared."""
+        return self._session
+
     def close(self) -> None:
         """Revoke every refresh token held (best effort, bounded) and close the session.
 
