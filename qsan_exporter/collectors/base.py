@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from math import isfinite
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +44,11 @@ _CRITICAL_WORDS = frozenset(
 # A part that is not fitted: in any casing, with "_", "-" or runs of spaces between the words.
 _ABSENT_WORDS = frozenset({"absent", "not installed", "not present", "none installed",
                            "not fitted", "not inserted", "uninstalled", "not exist"})
+# Status strings already read, and what they read as: bounded, so an array that invents
+# wordings cannot grow them; past the bound strings are read every time.
+_HEALTH_SEEN: dict[str, int | None] = {}
+_ABSENT_SEEN: dict[str, bool] = {}
+_SEEN_SIZE = 1024
 
 
 def health(raw: object) -> int | None:
@@ -52,6 +58,17 @@ def health(raw: object) -> int | None:
     alert) or the device gave no status at all. Anything unrecognised is a warning, so a new
     firmware's wording is noticed rather than hidden.
     """
+    if type(raw) is str:  # a status string: every poll asks the same few
+        known = _HEALTH_SEEN.get(raw, -1)  # -1: not seen yet
+        if known == -1:
+            known = _health(raw)
+            if len(_HEALTH_SEEN) < _SEEN_SIZE:
+                _HEALTH_SEEN[raw] = known
+        return known
+    return _health(raw)
+
+
+def _health(raw: object) -> int | None:
     if raw is None or is_absent(raw):
         return None
     word = str(raw).strip().lower()
@@ -70,7 +87,12 @@ def is_absent(raw: object) -> bool:
     nothing that can alert (no reading, no health)."""
     if not isinstance(raw, str):
         return False
-    return " ".join(re.split(r"[\s_\-]+", raw.strip().lower())) in _ABSENT_WORDS
+    absent = _ABSENT_SEEN.get(raw)
+    if absent is None:
+        absent = " ".join(re.split(r"[\s_\-]+", raw.strip().lower())) in _ABSENT_WORDS
+        if len(_ABSENT_SEEN) < _SEEN_SIZE:
+            _ABSENT_SEEN[raw] = absent
+    return absent
 
 
 # --- the family builder ---------------------------------------------------------------------------
@@ -106,6 +128,21 @@ class Family:
         return family
 
 
+# Label values known to be their own text(): checked at C speed for a whole sample. Bounded, so
+# an array that invents values cannot grow it; past the bound values are cleaned every time.
+_CLEAN: set[object] = set()
+_CLEAN_SIZE = 16384
+
+
+def _cleaned(values: tuple[object, ...]) -> tuple[str, ...]:
+    """`text()` of each label value, remembering the values that come out as they went in."""
+    cleaned = tuple([text(v) for v in values])
+    if len(_CLEAN) < _CLEAN_SIZE:
+        _CLEAN.update([c for v, c in zip(values, cleaned, strict=True)
+                       if type(v) is str and v == c])
+    return cleaned
+
+
 @dataclass
 class FamilyBuilder:
     """Collects samples into fresh metric families, checked against the catalogue.
@@ -122,7 +159,10 @@ class FamilyBuilder:
 
     def add(self, name: str, labels: Mapping[str, str], value: object) -> None:
         """Add one sample; a value that is not a finite number is skipped (no data, no series)."""
-        number_value = number(value) if not isinstance(value, bool) else float(value)
+        if type(value) is float:  # the common case first, without a call
+            number_value: float | None = value if isfinite(value) else None
+        else:
+            number_value = number(value) if not isinstance(value, bool) else float(value)
         if number_value is None:
             return
         family = self._families.get(name)
@@ -132,7 +172,13 @@ class FamilyBuilder:
         if labels.keys() != family.label_set:
             raise KeyError(f"{name}: labels {sorted(labels)} != catalogue "
                            f"{sorted(family.definition.labels)}")
-        values = tuple([text(labels[k]) for k in family.definition.labels])
+        values = tuple([labels[k] for k in family.definition.labels])
+        try:
+            clean = _CLEAN.issuperset(values)  # the collectors mostly pass text() already
+        except TypeError:  # an unhashable value: text() makes a string of it
+            clean = False
+        if not clean:
+            values = _cleaned(values)
         if values in family.samples:
             self.duplicates += 1
             return
@@ -140,7 +186,7 @@ class FamilyBuilder:
         self._families.setdefault(name, family)
 
     def info(self, name: str, labels: Mapping[str, str]) -> None:
-        self.add(name, labels, 1)
+        self.add(name, labels, 1.0)
 
     def built(self) -> list[Family]:
         """The families with samples, in the order their first sample came."""
