@@ -10,11 +10,13 @@ shapes (`field`, `number`, `text`, `listing`, ...) are in qsan_exporter/api/read
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -105,6 +107,7 @@ class Family:
     const_labels: Mapping[str, str]  # the builder's, first on every sample
     label_set: frozenset[str]  # the catalogue's labels, to check each sample's at a glance
     samples: dict[tuple[str, ...], float]  # the catalogue labels' values, in its order -> value
+    pick: Callable[[Mapping[str, str]], tuple[str, ...]]  # a sample's values, in that order
 
     @property
     def name(self) -> str:
@@ -132,6 +135,14 @@ class Family:
 # an array that invents values cannot grow it; past the bound values are cleaned every time.
 _CLEAN: set[object] = set()
 _CLEAN_SIZE = 16384
+
+
+@functools.lru_cache(maxsize=1024)
+def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    """A sample's label values in the catalogue's order, picked at C speed."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda labels: tuple([labels[name] for name in names])
 
 
 def _cleaned(values: tuple[object, ...]) -> tuple[str, ...]:
@@ -168,11 +179,12 @@ class FamilyBuilder:
         family = self._families.get(name)
         if family is None:
             definition = self.catalogue[name]
-            family = Family(definition, self.const_labels, frozenset(definition.labels), {})
+            family = Family(definition, self.const_labels, frozenset(definition.labels), {},
+                            _picker(definition.labels))
         if labels.keys() != family.label_set:
             raise KeyError(f"{name}: labels {sorted(labels)} != catalogue "
                            f"{sorted(family.definition.labels)}")
-        values = tuple([labels[k] for k in family.definition.labels])
+        values = family.pick(labels)
         try:
             clean = _CLEAN.issuperset(values)  # the collectors mostly pass text() already
         except TypeError:  # an unhashable value: text() makes a string of it
