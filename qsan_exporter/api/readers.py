@@ -177,7 +177,7 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
         return [value]
     if not isinstance(value, list):
         return []
-    return [v for v in value if isinstance(v, Mapping)]
+    return [v for v in value if type(v) is dict or isinstance(v, Mapping)]  # dicts first: no ABC
 
 
 def flag(raw: object) -> str:

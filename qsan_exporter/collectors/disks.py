@@ -67,10 +67,14 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     """Disk identity, capacity, health and wear; a disk without an id is skipped."""
     nas = data.product == "nas"
     for disk in listing(data.raw[NAME], NAME, "disks", "id", "slot"):
-        if not isinstance(disk, Mapping) or not text(field(disk, "id")):
+        # type() first: a parsed answer's objects are dicts, and an ABC check costs more.
+        if type(disk) is not dict and not isinstance(disk, Mapping):
+            continue
+        disk_id = text(field(disk, "id"))
+        if not disk_id:
             continue
         labels = {
-            "disk": text(field(disk, "id")),
+            "disk": disk_id,
             "enclosure": text(field(disk, "encID", "encId")),  # reading `enc-id-spelling`
             "slot": text(field(disk, "slot")),
         }
@@ -90,7 +94,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
                     None if life is None else percent(life))
         out.add("qsan_disk_written_bytes_total", labels, reported(field(disk, "totalWrittenByte")))
         performance = field(disk, "performance")
-        if isinstance(performance, Mapping):
+        if type(performance) is dict or isinstance(performance, Mapping):
             throughput = number(field(performance, "throughput"))
             latency = number(field(performance, "latency"))
             out.add("qsan_disk_throughput_bytes_per_second", labels,
