@@ -113,11 +113,13 @@ class Family:
     def name(self) -> str:
         return self.definition.name
 
-    def labelled(self) -> Iterator[tuple[dict[str, str], float]]:
-        """Each sample's catalogue labels by name, and its value."""
+    def labelled(self, only: Callable[[float], bool] | None = None,
+                 ) -> Iterator[tuple[dict[str, str], float]]:
+        """Each sample's catalogue labels by name, and its value (`only` those it accepts)."""
         labels = self.definition.labels
         for values, value in self.samples.items():
-            yield dict(zip(labels, values, strict=True)), value
+            if only is None or only(value):
+                yield dict(zip(labels, values, strict=True)), value
 
     def metric(self) -> Metric:
         """The family as a prometheus_client Metric (for tests and tools, not the poll)."""
