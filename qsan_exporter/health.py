@@ -27,6 +27,7 @@ _PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "qsan_volume_health": ("volume", ("volume",)),
     "qsan_task_health": ("task", ("task_type", "task")),
 }
+_KIND_PER_SAMPLE = frozenset({"qsan_sensor_health", "qsan_task_health"})  # named by a label
 _PLURAL = {"PSU": "PSUs", "RAID set": "RAID sets", "cache-to-flash module": "modules"}
 
 
@@ -87,6 +88,12 @@ def part_health(families: Iterable[Family]) -> PartHealth | None:
     problems: list[tuple[str, bool]] = []
     for family in families:
         if family.name not in _PARTS:
+            continue
+        if family.name not in _KIND_PER_SAMPLE and family.samples:
+            # One kind for every sample: counted at once; only the problems are named.
+            checked[_PARTS[family.name][0]] += len(family.samples)
+            for labels, value in family.labelled(lambda value: value >= 1):
+                problems.append((" ".join(_part_name(family.name, labels)), value >= 2))
             continue
         for labels, value in family.labelled():
             kind, name = _part_name(family.name, labels)

@@ -89,6 +89,22 @@ def test_a_request_carries_the_session_headers_ours_and_the_url_with_its_paramet
 
 
 @responses.activate
+def test_kept_headers_are_what_requests_prepares_and_a_new_token_is_sent() -> None:
+    responses.get("https://array.test/x", json={})
+    transport = _transport("https://array.test/")
+    for token in ("T1", "T1", "T2", "T1"):
+        transport.send("GET", "/x", "/x", headers={"Authorization": token, "X-None": None})
+    session = requests.Session()
+    for call, token in zip(responses.calls, ("T1", "T1", "T2", "T1"), strict=True):
+        expected = session.prepare_request(requests.Request(
+            "GET", "https://array.test/x", headers={"Authorization": token, "X-None": None}))
+        assert dict(call.request.headers) == dict(expected.headers)
+    assert len(transport._ready_headers) == 2
+    kept = next(iter(transport._ready_headers.values()))
+    assert "Content-Length" not in kept  # a request adds to its own copy, never to the kept one
+
+
+@responses.activate
 def test_a_post_sends_its_json_body_and_credentials_in_the_url_become_basic_auth() -> None:
     responses.post("https://user:p%40ss@array.test/auth/get", json={"ok": True})
     transport = _transport("https://user:p%40ss@array.test")

@@ -33,7 +33,8 @@ LABEL_NAMES = ["a", "disk", "site", "zone", "zz_last"]
 KINDS: list[tuple[str, MetricType]] = [
     ("test_gauge", "gauge"), ("test_written_bytes_total", "counter"), ("test_events", "counter")]
 
-awkward = st.sampled_from(["", '"', "\\", "\n", "\r", "\\n", '\\"', "{}", "{0}", "é中😀", " x "])
+awkward = st.sampled_from(["", '"', "\\", "\n", "\r", "\\n", '\\"', "{}", "{0}", "%", "%s", "%%",
+                          "é中😀", " x "])
 strings = st.lists(awkward | st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
                    max_size=4).map("".join)
 values = st.one_of(

@@ -48,14 +48,16 @@ def field(obj: object, *names: str, default: Any = None) -> Any:
         if name in obj:
             return obj[name]
     # A miss: every key normalised; of keys alike, the last wins, as in a dict built from them.
-    wanted = [_norm_key(n) for n in names]
-    found = {}
-    for key, value in obj.items():
-        if isinstance(key, str) and (norm := _norm_key(key)) in wanted:
-            found[norm] = value
-    for w in wanted:
-        if w in found:
-            return found[w]
+    # A key normalised before is looked up at C speed; the rest (non-strings: None) one by one.
+    keys = list(obj)
+    norms = list(map(_NORM_CACHE.get, keys))
+    if None in norms:
+        norms = [_norm_key(k) if n is None and isinstance(k, str) else n
+                 for k, n in zip(keys, norms, strict=True)]
+    for w in [_norm_key(n) for n in names]:
+        if w in norms:
+            last = len(norms) - 1 - norms[::-1].index(w)
+            return obj[keys[last]]
     return default
 
 
@@ -175,7 +177,7 @@ def entries(obj: Mapping[str, Any] | None, *names: str) -> list[Mapping[str, Any
         return [value]
     if not isinstance(value, list):
         return []
-    return [v for v in value if isinstance(v, Mapping)]
+    return [v for v in value if type(v) is dict or isinstance(v, Mapping)]  # dicts first: no ABC
 
 
 def flag(raw: object) -> str:

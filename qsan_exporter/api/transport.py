@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Per array: max_response_mib; why this default, see api/answer.py.
 MAX_RESPONSE_BYTES = int(DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
-_URL_CACHE_SIZE = 64  # a poll asks ~12 paths; the log pages' start times change every poll
+_URL_CACHE_SIZE = 64  # URLs and header sets kept: a poll asks ~12 paths with a few header sets
 PASSWORD_ENCODINGS = ("plain", "base64")
 
 
@@ -115,6 +115,7 @@ class Transport:
     _settings: dict[str, Any] = field(init=False, repr=False)
     _auth: Any = field(init=False, repr=False)
     _urls: dict[Any, str] = field(init=False, repr=False)
+    _ready_headers: dict[Any, CaseInsensitiveDict[Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """The session's settings for this array, read once: its default headers, its proxies,
@@ -128,6 +129,7 @@ class Transport:
         in_url = get_auth_from_url(self.root)
         self._auth = auth or session.auth or (in_url if any(in_url) else None)
         self._urls = {}
+        self._ready_headers = {}
 
     def send(self, method: str, path: str, endpoint: str, *, headers: Mapping[str, str],
              params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None,
@@ -203,12 +205,10 @@ class Transport:
                   ) -> requests.PreparedRequest:
         """The request `Session.request` would prepare (no redirects followed, streamed), in
         its order, without merging what is constant per array again on every call."""
-        merged = self._headers.copy()
-        merged.update(headers)
         prepared = requests.PreparedRequest()
         prepared.prepare_method(method)
         prepared.url = self._url(path, params)
-        prepared.prepare_headers({k: v for k, v in merged.items() if v is not None})
+        prepared.headers = self._prepared_headers(headers)
         if self.session.cookies:  # an empty jar adds no Cookie header
             prepared.prepare_cookies(self.session.cookies.copy())
         prepared.prepare_body(None, None, json)
@@ -216,6 +216,22 @@ class Transport:
             prepared.prepare_auth(self._auth)
         prepared.prepare_hooks(self.session.hooks)
         return prepared
+
+    def _prepared_headers(self, headers: dict[str, str]) -> CaseInsensitiveDict[Any]:
+        """`prepare_headers` of the session's headers and `headers`, kept: every request of a
+        poll sends the same few (the token changes only now and then)."""
+        key = tuple(headers.items())
+        ready = self._ready_headers.get(key)
+        if ready is None:
+            merged = self._headers.copy()
+            merged.update(headers)
+            probe = requests.PreparedRequest()
+            probe.prepare_headers({k: v for k, v in merged.items() if v is not None})
+            ready = probe.headers
+            if len(self._ready_headers) >= _URL_CACHE_SIZE:
+                self._ready_headers.clear()
+            self._ready_headers[key] = ready
+        return ready.copy()  # the body, cookies and auth add to it
 
     def _url(self, path: str, params: Mapping[str, Any] | None) -> str:
         """requests' own URL for `path` and `params`, kept: the same few come every poll."""

@@ -10,10 +10,13 @@ shapes (`field`, `number`, `text`, `listing`, ...) are in qsan_exporter/api/read
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +46,11 @@ _CRITICAL_WORDS = frozenset(
 # A part that is not fitted: in any casing, with "_", "-" or runs of spaces between the words.
 _ABSENT_WORDS = frozenset({"absent", "not installed", "not present", "none installed",
                            "not fitted", "not inserted", "uninstalled", "not exist"})
+# Status strings already read, and what they read as: bounded, so an array that invents
+# wordings cannot grow them; past the bound strings are read every time.
+_HEALTH_SEEN: dict[str, int | None] = {}
+_ABSENT_SEEN: dict[str, bool] = {}
+_SEEN_SIZE = 1024
 
 
 def health(raw: object) -> int | None:
@@ -52,6 +60,17 @@ def health(raw: object) -> int | None:
     alert) or the device gave no status at all. Anything unrecognised is a warning, so a new
     firmware's wording is noticed rather than hidden.
     """
+    if type(raw) is str:  # a status string: every poll asks the same few
+        known = _HEALTH_SEEN.get(raw, -1)  # -1: not seen yet
+        if known == -1:
+            known = _health(raw)
+            if len(_HEALTH_SEEN) < _SEEN_SIZE:
+                _HEALTH_SEEN[raw] = known
+        return known
+    return _health(raw)
+
+
+def _health(raw: object) -> int | None:
     if raw is None or is_absent(raw):
         return None
     word = str(raw).strip().lower()
@@ -70,7 +89,12 @@ def is_absent(raw: object) -> bool:
     nothing that can alert (no reading, no health)."""
     if not isinstance(raw, str):
         return False
-    return " ".join(re.split(r"[\s_\-]+", raw.strip().lower())) in _ABSENT_WORDS
+    absent = _ABSENT_SEEN.get(raw)
+    if absent is None:
+        absent = " ".join(re.split(r"[\s_\-]+", raw.strip().lower())) in _ABSENT_WORDS
+        if len(_ABSENT_SEEN) < _SEEN_SIZE:
+            _ABSENT_SEEN[raw] = absent
+    return absent
 
 
 # --- the family builder ---------------------------------------------------------------------------
@@ -83,16 +107,19 @@ class Family:
     const_labels: Mapping[str, str]  # the builder's, first on every sample
     label_set: frozenset[str]  # the catalogue's labels, to check each sample's at a glance
     samples: dict[tuple[str, ...], float]  # the catalogue labels' values, in its order -> value
+    pick: Callable[[Mapping[str, str]], tuple[str, ...]]  # a sample's values, in that order
 
     @property
     def name(self) -> str:
         return self.definition.name
 
-    def labelled(self) -> Iterator[tuple[dict[str, str], float]]:
-        """Each sample's catalogue labels by name, and its value."""
+    def labelled(self, only: Callable[[float], bool] | None = None,
+                 ) -> Iterator[tuple[dict[str, str], float]]:
+        """Each sample's catalogue labels by name, and its value (`only` those it accepts)."""
         labels = self.definition.labels
         for values, value in self.samples.items():
-            yield dict(zip(labels, values, strict=True)), value
+            if only is None or only(value):
+                yield dict(zip(labels, values, strict=True)), value
 
     def metric(self) -> Metric:
         """The family as a prometheus_client Metric (for tests and tools, not the poll)."""
@@ -104,6 +131,29 @@ class Family:
         for values, value in self.samples.items():
             family.add_metric([*const, *values], value)
         return family
+
+
+# Label values known to be their own text(): checked at C speed for a whole sample. Bounded, so
+# an array that invents values cannot grow it; past the bound values are cleaned every time.
+_CLEAN: set[object] = set()
+_CLEAN_SIZE = 16384
+
+
+@functools.lru_cache(maxsize=1024)
+def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    """A sample's label values in the catalogue's order, picked at C speed."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda labels: tuple([labels[name] for name in names])
+
+
+def _cleaned(values: tuple[object, ...]) -> tuple[str, ...]:
+    """`text()` of each label value, remembering the values that come out as they went in."""
+    cleaned = tuple([text(v) for v in values])
+    if len(_CLEAN) < _CLEAN_SIZE:
+        _CLEAN.update([c for v, c in zip(values, cleaned, strict=True)
+                       if type(v) is str and v == c])
+    return cleaned
 
 
 @dataclass
@@ -122,17 +172,27 @@ class FamilyBuilder:
 
     def add(self, name: str, labels: Mapping[str, str], value: object) -> None:
         """Add one sample; a value that is not a finite number is skipped (no data, no series)."""
-        number_value = number(value) if not isinstance(value, bool) else float(value)
+        if type(value) is float:  # the common case first, without a call
+            number_value: float | None = value if isfinite(value) else None
+        else:
+            number_value = number(value) if not isinstance(value, bool) else float(value)
         if number_value is None:
             return
         family = self._families.get(name)
         if family is None:
             definition = self.catalogue[name]
-            family = Family(definition, self.const_labels, frozenset(definition.labels), {})
+            family = Family(definition, self.const_labels, frozenset(definition.labels), {},
+                            _picker(definition.labels))
         if labels.keys() != family.label_set:
             raise KeyError(f"{name}: labels {sorted(labels)} != catalogue "
                            f"{sorted(family.definition.labels)}")
-        values = tuple([text(labels[k]) for k in family.definition.labels])
+        values = family.pick(labels)
+        try:
+            clean = _CLEAN.issuperset(values)  # the collectors mostly pass text() already
+        except TypeError:  # an unhashable value: text() makes a string of it
+            clean = False
+        if not clean:
+            values = _cleaned(values)
         if values in family.samples:
             self.duplicates += 1
             return
@@ -140,7 +200,7 @@ class FamilyBuilder:
         self._families.setdefault(name, family)
 
     def info(self, name: str, labels: Mapping[str, str]) -> None:
-        self.add(name, labels, 1)
+        self.add(name, labels, 1.0)
 
     def built(self) -> list[Family]:
         """The families with samples, in the order their first sample came."""

@@ -67,10 +67,14 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
     """Disk identity, capacity, health and wear; a disk without an id is skipped."""
     nas = data.product == "nas"
     for disk in listing(data.raw[NAME], NAME, "disks", "id", "slot"):
-        if not isinstance(disk, Mapping) or not text(field(disk, "id")):
+        # type() first: a parsed answer's objects are dicts, and an ABC check costs more.
+        if type(disk) is not dict and not isinstance(disk, Mapping):
+            continue
+        disk_id = text(field(disk, "id"))
+        if not disk_id:
             continue
         labels = {
-            "disk": text(field(disk, "id")),
+            "disk": disk_id,
             "enclosure": text(field(disk, "encID", "encId")),  # reading `enc-id-spelling`
             "slot": text(field(disk, "slot")),
         }
@@ -90,7 +94,7 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
                     None if life is None else percent(life))
         out.add("qsan_disk_written_bytes_total", labels, reported(field(disk, "totalWrittenByte")))
         performance = field(disk, "performance")
-        if isinstance(performance, Mapping):
+        if type(performance) is dict or isinstance(performance, Mapping):
             throughput = number(field(performance, "throughput"))
             latency = number(field(performance, "latency"))
             out.add("qsan_disk_throughput_bytes_per_second", labels,
@@ -101,26 +105,20 @@ def collect(data: PollData, out: FamilyBuilder) -> None:
 
 def _info(disk: Mapping[str, Any], labels: Mapping[str, str], media: str,
           out: FamilyBuilder) -> None:
-    out.info("qsan_disk_info", {
-        **labels,
-        "pool": text(field(disk, "poolName")),
-        "vendor": text(field(disk, "vendor")),
-        "model": text(field(disk, "model")),
-        "serial": text(field(disk, "serial")),
-        "firmware": text(field(disk, "firmware")),
-        "bus": text(field(disk, "busType")),
-        "media": media,
-        "usage": text(field(disk, "usage")),
-        "status": text(field(disk, "status")),
-        "health": text(field(disk, "health")),
-        **{label: _setting(field(disk, key)) for label, key in _SETTINGS},
-    })
+    info = {**labels, "media": media}
+    # `field` inlined for the keys spelt as asked (every disk, every poll): same reading.
+    for label, key in _TEXTS:
+        info[label] = text(disk[key] if key in disk else field(disk, key))
+    for label, key in _SETTINGS:
+        raw = disk[key] if key in disk else field(disk, key)
+        info[label] = "" if raw is None else flag(raw)
+    out.info("qsan_disk_info", info)
 
 
+# Label values of qsan_disk_info read as they come.
+_TEXTS = (("pool", "poolName"), ("vendor", "vendor"), ("model", "model"), ("serial", "serial"),
+          ("firmware", "firmware"), ("bus", "busType"), ("usage", "usage"),
+          ("status", "status"), ("health", "health"))
 # Inventory and settings flags on qsan_disk_info: "" when the device does not say.
 _SETTINGS = (("sed", "isSED"), ("ise", "isISE"), ("write_cache", "writeCache"),
              ("standby", "standby"), ("readahead", "readahead"), ("cmd_queue", "cmdQueue"))
-
-
-def _setting(raw: object) -> str:
-    return "" if raw is None else flag(raw)

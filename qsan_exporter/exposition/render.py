@@ -46,7 +46,7 @@ def render_families(families: Iterable[Family]) -> tuple[RenderedFamily, ...]:
         name = write.text_name(definition.name, definition.type)
         text_header, om_header = write.headers(definition.name, definition.type, definition.help)
         line = write.sample_format(name, const[1], definition.labels)
-        samples = write.sample_lines(line, family.samples)
+        samples = write.sample_lines(line, family.samples, write.in_name_order(definition.labels))
         rendered.append(RenderedFamily(name, text_header, samples, om_header, samples))
     return tuple(rendered)
 

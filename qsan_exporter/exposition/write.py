@@ -12,7 +12,8 @@ which both formats write unchanged.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 
 _SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 
@@ -56,32 +57,61 @@ def headers(name: str, kind: str, help_text: str) -> tuple[bytes, bytes]:
 
 def const_parts(const: Mapping[str, str]) -> dict[str, str]:
     """A builder's constant labels, each written once as `name="value"` (for sample_format)."""
-    return {k: _braces(f'{k}="{label_value(v)}"') for k, v in const.items()}
+    return {k: _percents(f'{k}="{label_value(v)}"') for k, v in const.items()}
 
 
 def sample_format(name: str, const: Mapping[str, str], variable: Sequence[str]) -> str:
-    """A `str.format` template of one sample line: the variable label values (escaped) are
-    fields 0..n-1, the value field n; `const` is from const_parts. Labels are in name order, as
-    prometheus_client writes them; a variable label shadows a constant one of the same name,
-    as in its label dict."""
+    """A printf-style template of one sample line (`%` is the quickest of Python's string
+    formatting): the variable label values (escaped) fill its `%s` in name order (see
+    `in_name_order`), the value the last; `const` is from const_parts. Labels are in name
+    order, as prometheus_client writes them; a variable label shadows a constant one of the
+    same name, as in its label dict."""
     where = dict(const)
-    for i, label in enumerate(variable):
-        where[label] = f'{label}="{{{i}}}"'
+    for label in variable:
+        where[label] = f'{label}="%s"'
     labels = ",".join([where[k] for k in sorted(where)])
-    return f"{name}{{{{{labels}}}}} {{{len(variable)}}}\n" if labels else \
-        f"{name} {{{len(variable)}}}\n"
+    return f"{name}{{{labels}}} %s\n" if labels else f"{name} %s\n"
 
 
-def sample_lines(template: str, samples: Mapping[tuple[str, ...], float]) -> bytes:
-    """Samples (label values in the template's field order -> value) as exposition lines."""
-    line = template.format
+@functools.lru_cache(maxsize=1024)
+def in_name_order(variable: tuple[str, ...]) -> Callable[[tuple[str, ...]], tuple[str, ...]] | None:
+    """What puts a sample's label values (in `variable`'s order) in the template's order: None
+    when that is already so."""
+    order = sorted(range(len(variable)), key=variable.__getitem__)
+    if order == list(range(len(variable))):
+        return None
+    return itemgetter(*order)
+
+
+def sample_lines(template: str, samples: Mapping[tuple[str, ...], float],
+                 order: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None) -> bytes:
+    """Samples (label values -> value) as exposition lines; `order` from `in_name_order`."""
+    numbers = [_number(value) for value in samples.values()]
+    values: Iterable[tuple[str, ...]] = samples if order is None else map(order, samples)
     # Label values rarely hold a character to escape: one scan of them all spares escaping
     # each value apart.
     if _needs_escaping("".join(map("".join, samples))):
-        return "".join([line(*map(label_value, values), number(value))
-                        for values, value in samples.items()]).encode()
-    return "".join([line(*values, number(value)) for values, value in samples.items()]).encode()
+        values = [tuple(map(label_value, v)) for v in values]
+    return "".join([template % (*v, n) for v, n in zip(values, numbers, strict=True)]).encode()
 
 
-def _braces(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
+# Numbers written before: sizes, rates and the 1 of every info series come back each poll.
+# Only floats, and never zero (0.0 and -0.0 are one key but two spellings). Cleared when full.
+_NUMBERS: dict[float, str] = {}
+_NUMBERS_SIZE = 4096
+
+
+def _number(value: float) -> str:
+    if type(value) is not float or not value:  # 1 and 1.0 are one key but two spellings
+        return number(value)
+    written = _NUMBERS.get(value)
+    if written is None:
+        written = number(value)
+        if len(_NUMBERS) >= _NUMBERS_SIZE:
+            _NUMBERS.clear()
+        _NUMBERS[value] = written
+    return written
+
+
+def _percents(text: str) -> str:
+    return text.replace("%", "%%")
