@@ -154,6 +154,30 @@ def test_collector_intervals_skip_areas_not_yet_due(setup) -> None:
     assert "tasks" in source.calls
 
 
+def test_a_poll_that_started_late_does_not_make_the_next_look_early(setup) -> None:
+    """In a big fleet a grid poll may start seconds late (queued behind others); the next grid
+    poll, an interval after the last grid time, is then a few seconds less than an interval
+    after it. Its areas are still due: otherwise the array would skip a whole interval. An
+    area on a longer interval waits for the grid poll nearest to it."""
+    poll, source, clock = setup
+    start = clock.now
+    poll.poll()
+    clock.now = start + 68  # this poll queued 8 s behind its grid time...
+    poll.poll()
+    source.calls.clear()
+    clock.now = start + 120  # ...and the next comes on the grid, 52 s later
+    poll.poll()
+    assert "disks" in source.calls and "tasks" not in source.calls
+    source.calls.clear()
+    clock.now = start + 269  # 269 s since tasks ran: nearer 240 than 300, not due
+    poll.poll()
+    assert "tasks" not in source.calls
+    source.calls.clear()
+    clock.now = start + 270  # the grid poll nearest to 300 s
+    poll.poll()
+    assert "tasks" in source.calls
+
+
 def test_log_counters_survive_a_failed_log_fetch(setup) -> None:
     poll, source, clock = setup
     poll.poll()

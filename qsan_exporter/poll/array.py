@@ -70,8 +70,11 @@ class ArrayPoll:
         previous = self._states.get(collector)
         if previous is None:
             return True
-        # Half a second of slack: a job fired by the scheduler a hair early is still due.
-        return now - previous.ran_at >= self.config.interval_for(collector) - 0.5
+        # Due at the grid's poll nearest to its interval: a poll that started late (it queued
+        # behind others in a big fleet) must not make the next one, an interval after the last
+        # grid time, look early, or the area would skip a whole interval.
+        return now - previous.ran_at >= (self.config.interval_for(collector)
+                                         - self.config.interval_seconds / 2)
 
     def poll(self, *, every_area: bool = False) -> Snapshot:
         """Poll the array, or return the last snapshot untouched while backing off.
