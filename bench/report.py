@@ -164,7 +164,7 @@ def readme_section(results: dict[str, Any]) -> str:
         "ratios, not the milliseconds. Method and caveats: "
         "[`bench/README.md`](bench/README.md).\n\n"
         "```\n" + table(results) + "\n```\n\n"
-        "Regenerate (about 12 minutes on 2 cores; rewrites this section and "
+        "Regenerate (about 6 minutes on 2 cores; rewrites this section and "
         "`bench/results/latest.json`):\n\n"
         "```sh\n.venv/bin/python -m bench.run\n```\n"
     )
