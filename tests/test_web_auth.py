@@ -41,6 +41,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return calls
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_a_flood_of_failures_never_evicts_a_good_credential(checks: list[bytes]) -> None:
     auth = BasicAuth(hello, {"prometheus": HASH})
     assert auth.check(b"prometheus", PASSWORD.encode(), "10.0.0.9") is True
@@ -104,6 +105,7 @@ def test_failures_are_warned_with_the_address_at_most_once_per_period(
     assert PASSWORD not in caplog.text and "guess-" not in caplog.text
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_bcrypt_flood_beside_scrapes_fails_no_scrape(checks: list[bytes]) -> None:
     config = WebConfig(basic_auth_users={"prometheus": HASH})
     server = HttpServer(hello, "127.0.0.1:0", web_config=config)

@@ -119,6 +119,7 @@ def test_head_has_no_body_and_server_header_names_no_python(
     conn.close()
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_slowloris_costs_no_threads_and_is_closed_within_the_read_timeout(
     serve: Callable[..., HttpServer],
 ) -> None:
@@ -137,6 +138,7 @@ def test_slowloris_costs_no_threads_and_is_closed_within_the_read_timeout(
     assert scrape(server)[0] == 200
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_a_byte_at_a_time_does_not_extend_the_deadline(
     serve: Callable[..., HttpServer],
 ) -> None:
@@ -208,6 +210,7 @@ def test_connection_cap_closes_the_oldest_idle_connection_and_scrapes_get_in(
             sock.close()
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_keep_alive_connection_idle_past_the_idle_timeout_is_closed(
     serve: Callable[..., HttpServer],
 ) -> None:
@@ -318,6 +321,7 @@ def tls_scrape(server: HttpServer, client: ssl.SSLContext) -> int:
         conn.close()
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_half_open_tls_handshakes_hold_no_worker_and_are_closed(
     tls_server: tuple[HttpServer, ssl.SSLContext],
 ) -> None:
@@ -334,6 +338,7 @@ def test_half_open_tls_handshakes_hold_no_worker_and_are_closed(
             sock.close()
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_tls_connection_idle_after_the_handshake_is_closed(
     tls_server: tuple[HttpServer, ssl.SSLContext],
 ) -> None:
@@ -347,6 +352,7 @@ def test_tls_connection_idle_after_the_handshake_is_closed(
     assert tls_scrape(server, client) == 200
 
 
+@pytest.mark.slow  # waits out a real deadline or a bcrypt flood (~1 s)
 def test_a_client_that_stops_reading_frees_its_worker_at_the_write_deadline() -> None:
     big = b"x" * (32 << 20)  # far more than the socket buffers hold
 
