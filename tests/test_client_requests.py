@@ -85,7 +85,7 @@ def test_a_request_carries_the_session_headers_ours_and_the_url_with_its_paramet
     headers = responses.calls[0].request.headers
     assert headers["Accept"] == "application/json" and headers["Authorization"] == "T"
     assert headers["User-Agent"] == requests.utils.default_user_agent()
-    assert len(transport._urls) == 2
+    assert transport.cached_urls == 2
 
 
 @responses.activate
@@ -99,9 +99,7 @@ def test_kept_headers_are_what_requests_prepares_and_a_new_token_is_sent() -> No
         expected = session.prepare_request(requests.Request(
             "GET", "https://array.test/x", headers={"Authorization": token, "X-None": None}))
         assert dict(call.request.headers) == dict(expected.headers)
-    assert len(transport._ready_headers) == 2
-    kept = next(iter(transport._ready_headers.values()))
-    assert "Content-Length" not in kept  # a request adds to its own copy, never to the kept one
+    assert transport.cached_header_sets == 2  # T1 and T2; each request sends its own copy
 
 
 @responses.activate
@@ -133,9 +131,9 @@ def test_the_environment_is_read_once_and_only_by_a_session_that_trusts_it(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ca.pem")
     ours = _transport("https://array.test")
-    assert ours.direct and ours._settings["proxies"] == {} and ours._settings["verify"] is True
+    assert ours.direct and ours.settings["proxies"] == {} and ours.settings["verify"] is True
     trusting = requests.Session()  # a caller's session: sent through its own request()
     theirs = _transport("https://array.test", session=trusting)
     assert not theirs.direct
-    assert theirs._settings["proxies"].get("https") == "http://proxy.test:3128"
-    assert theirs._settings["verify"] == "/etc/ca.pem"
+    assert theirs.settings["proxies"].get("https") == "http://proxy.test:3128"
+    assert theirs.settings["verify"] == "/etc/ca.pem"

@@ -46,6 +46,6 @@ def test_the_normalised_key_cache_is_bounded_and_exact_past_its_bound(monkeypatc
     monkeypatch.setattr(readers, "_NORM_CACHE", {})
     monkeypatch.setattr(readers, "_NORM_CACHE_SIZE", 3)
     keys = [f" Key_{n} " for n in range(10)]
-    assert [readers._norm_key(k) for k in keys] == [f"key{n}" for n in range(10)]
+    assert [readers.norm_key(k) for k in keys] == [f"key{n}" for n in range(10)]
     assert len(readers._NORM_CACHE) == 3
     assert field({" Key_9 ": "late"}, "key9") == "late"

@@ -27,7 +27,7 @@ _NORM_CACHE: dict[str, str] = {}
 _NORM_CACHE_SIZE = 8192
 
 
-def _norm_key(key: str) -> str:
+def norm_key(key: str) -> str:
     norm = _NORM_CACHE.get(key)
     if norm is None:
         norm = key.strip().replace("_", "").lower()
@@ -52,9 +52,9 @@ def field(obj: object, *names: str, default: Any = None) -> Any:
     keys = list(obj)
     norms = list(map(_NORM_CACHE.get, keys))
     if None in norms:
-        norms = [_norm_key(k) if n is None and isinstance(k, str) else n
+        norms = [norm_key(k) if n is None and isinstance(k, str) else n
                  for k, n in zip(keys, norms, strict=True)]
-    for w in [_norm_key(n) for n in names]:
+    for w in [norm_key(n) for n in names]:
         if w in norms:
             last = len(norms) - 1 - norms[::-1].index(w)
             return obj[keys[last]]
@@ -155,8 +155,8 @@ def merged(parts: list[Any]) -> dict[str, Any]:
         if not isinstance(part, Mapping):
             continue
         for key, value in part.items():
-            norm = _norm_key(key) if isinstance(key, str) else key
-            known = next((k for k in result if _norm_key(k) == norm), None)
+            norm = norm_key(key) if isinstance(key, str) else key
+            known = next((k for k in result if norm_key(k) == norm), None)
             if known is None:
                 result[key] = value
             elif isinstance(result[known], list) and isinstance(value, list):
@@ -210,8 +210,8 @@ def elements(value: object, *markers: str, single: bool = True) -> list[Any] | N
         return []
     # A marker key present at all makes the object one item (null or not: were it null, the
     # object would not be a map of items either).
-    wanted = {_norm_key(m) for m in markers}
-    if any(isinstance(k, str) and _norm_key(k) in wanted for k in value):
+    wanted = {norm_key(m) for m in markers}
+    if any(isinstance(k, str) and norm_key(k) in wanted for k in value):
         return [value]
     if all(isinstance(v, Mapping) for v in value.values()):
         return list(value.values())

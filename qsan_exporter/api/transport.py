@@ -131,6 +131,22 @@ class Transport:
         self._urls = {}
         self._ready_headers = {}
 
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What each request is sent with (proxies, CA bundle, client certificate), worked out
+        once for the array."""
+        return dict(self._settings)
+
+    @property
+    def cached_header_sets(self) -> int:
+        """How many prepared header sets are kept (one per distinct set of request headers)."""
+        return len(self._ready_headers)
+
+    @property
+    def cached_urls(self) -> int:
+        """How many request URLs are kept built (at most one per path and parameters)."""
+        return len(self._urls)
     def send(self, method: str, path: str, endpoint: str, *, headers: Mapping[str, str],
              params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None,
              deadline: float | None = None, last_request: bool = False) -> requests.Response:
