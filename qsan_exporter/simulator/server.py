@@ -269,8 +269,10 @@ class SimulatedArray:
             handler.send_header("Allow", "POST" if route.startswith("/auth/") else "GET")
         if fault is not None and fault.kind == "rate_limit":
             handler.send_header("Retry-After", str(fault.retry_after))
+        # Out of flight before the first byte of the answer leaves: a client cannot have the
+        # answer (and send its next request) before this, so the count never overlaps two.
+        self._leave(handler)
         handler.end_headers()
-        self._leave(handler)  # before the last byte: the client may send its next one at once
         handler.wfile.write(body)
 
     def _answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str,
