@@ -295,17 +295,24 @@ def test_a_port_without_host_listens_on_every_ipv4_address() -> None:
 
 # --- TLS: handshakes happen in the selector thread, without blocking --------------------------
 
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[HttpServer, ssl.SSLContext]]:
+def started_tls_server(app: Any, tmp_path: Path,
+                       limits: Limits) -> tuple[HttpServer, ssl.SSLContext]:
+    """An HTTPS server on loopback with a fresh CA's certificate, and a client context that
+    trusts that CA."""
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(tmp_path / "server.pem"))
     tls = TLSServerConfig(cert_file=tmp_path / "server.pem", key_file=tmp_path / "server.pem")
-    server = HttpServer(scrape_app, "127.0.0.1:0", web_config=WebConfig(tls=tls),
-                        limits=Limits(read_timeout=1.0))
+    server = HttpServer(app, "127.0.0.1:0", web_config=WebConfig(tls=tls), limits=limits)
     server.start()
     client = ssl.create_default_context()
     ca.configure_trust(client)
+    return server, client
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[HttpServer, ssl.SSLContext]]:
+    server, client = started_tls_server(scrape_app, tmp_path, Limits(read_timeout=1.0))
     yield server, client
     server.stop()
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import trustme
-
-from qsan_exporter.web.config import WebConfig
 from qsan_exporter.web.conn import Limits
 from qsan_exporter.web.server import HttpServer
-from qsan_exporter.web.tls import TLSServerConfig
+from tests.test_web_server import started_tls_server
 
 CHUNKS = [os.urandom(3 << 20), b"", os.urandom(1), os.urandom(70_000)]
 BODY = b"".join(CHUNKS)
@@ -60,15 +56,7 @@ def test_a_large_answer_in_chunks_arrives_whole_to_a_slow_reader() -> None:
 
 
 def test_a_large_answer_arrives_whole_over_tls(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
-        str(tmp_path / "server.pem"))
-    tls = TLSServerConfig(cert_file=tmp_path / "server.pem", key_file=tmp_path / "server.pem")
-    server = HttpServer(_app, "127.0.0.1:0", web_config=WebConfig(tls=tls),
-                        limits=Limits(threads=2))
-    server.start()
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
+    server, client = started_tls_server(_app, tmp_path, Limits(threads=2))
     try:
         raw = _small_buffer_connection(server.port)
         with client.wrap_socket(raw, server_hostname="127.0.0.1") as sock:

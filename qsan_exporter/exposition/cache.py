@@ -6,16 +6,15 @@ several Prometheus replicas scrape it. Nothing in a scrape needs computing at sc
 - each family is rendered once, by the poll that built it (`render_families`), straight to
   header and sample bytes (write.py, held byte for byte to prometheus_client's output by
   tests/test_render_bytes.py);
-- once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes - each
-  family's samples contiguous across arrays, as both formats require - and compresses it (gzip
-  level 1). A burst of publishes makes one build; builds are at least `BUILD_GAP_FACTOR` times
-  their own duration apart, so the builder never takes more than a small share of a core;
-- a scrape sends the newest complete body: while a rebuild runs it gets the previous one (a few
-  seconds behind at most), never a partial body and never a wait - unless an array was added or
-  removed since (start, reload): then the scrape builds, so /-/ready and a reload show at once in
-  /metrics. A body is only served while
-  every collector in it is still fresh (SPEC §3 withdrawal): the builder wakes at the earliest
-  expiry, and a scrape that finds the body past it builds one itself;
+- once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes
+  (each family contiguous across arrays, as both formats require) and gzips it (level 1): at
+  least `BUILD_GAP_FACTOR` times its own duration apart, and while scrapes keep a rhythm just
+  before the next one (pacing.py), so the builder takes a small share of a core at most;
+- a scrape sends the newest complete body (the previous one while a rebuild runs), never a
+  partial body, never a wait - unless an array was added or removed since (start, reload): then
+  it builds, so /-/ready and a reload show at once. A body is served only while every collector
+  in it is fresh (SPEC §3 withdrawal): the builder wakes at the earliest expiry, and a scrape
+  that finds the body past it builds one itself;
 - the few process-wide metrics that change on every scrape are collected at scrape time, at most
   once a second (tail.py says why), and sent after the cached body (as a second gzip member when
   compressing: gzip streams may be concatenated).
@@ -34,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from qsan_exporter.exposition.body import Body
+from qsan_exporter.exposition.pacing import ScrapePacer
 from qsan_exporter.exposition.render import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
@@ -114,6 +114,7 @@ class Exposition:
         self._build_lock = threading.Lock()  # one full-body build at a time
         self._built: dict[tuple[bool, bool], _Built] = {}  # (openmetrics, gzip) -> body
         self._wanted: dict[tuple[bool, bool], float] = {_DEFAULT_FORMAT: float("inf")}
+        self._pacer = ScrapePacer()  # when the full body is asked for: builds wait for that
         # (openmetrics, gzip, arrays) -> (version, body): /probe's cache
         self._subsets: dict[tuple[bool, bool, tuple[str, ...]], tuple[object, bytes]] = {}
         self._thread: threading.Thread | None = None
@@ -218,7 +219,8 @@ class Exposition:
         wait = expiry - now + 0.001
         if stale_formats:
             gap = max(MIN_BUILD_GAP_SECONDS, BUILD_GAP_FACTOR * self.stats.last_seconds)
-            ready_in = self.stats.last_end + gap - time.monotonic()
+            ready_in = max(self.stats.last_end + gap - time.monotonic(),
+                           self._pacer.wait(now, self.stats.last_seconds))
             if ready_in <= 0:
                 return True, 0.0, False
             wait = min(wait, ready_in)
@@ -264,6 +266,7 @@ class Exposition:
             if key not in self._wanted:
                 self._lock.notify_all()  # a new format: the builder keeps it from now on
             self._wanted[key] = max(self._wanted.get(key, now), now)
+            self._pacer.asked(now)
             built = self._built.get(key)
             if built is not None and built.serves(now, compress):
                 if built.version == self._version:
