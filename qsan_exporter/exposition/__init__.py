@@ -2,12 +2,14 @@
 
 render.py renders families once per poll (write.py: the formats' escaping and numbers) and
 assembles bodies from those bytes; cache.py keeps the bodies and builds them in the background
-(it says why); tail.py collects the process-wide families sent after them; body.py is one
-answer's chunks; negotiate.py picks the format and encoding a scraper asked for.
+(it says why), build.py is one build, pacing.py times builds to the scrapes; tail.py collects
+the process-wide families sent after them; body.py is one answer's chunks; negotiate.py picks
+the format and encoding a scraper asked for.
 """
 
 from qsan_exporter.exposition.body import Body
-from qsan_exporter.exposition.cache import GZIP_LEVEL, BuildStats, Exposition
+from qsan_exporter.exposition.build import GZIP_LEVEL, BuildStats
+from qsan_exporter.exposition.cache import Exposition
 from qsan_exporter.exposition.negotiate import Negotiated, negotiate
 from qsan_exporter.exposition.render import (
     OPENMETRICS_CONTENT_TYPE,

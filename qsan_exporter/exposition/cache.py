@@ -30,9 +30,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from qsan_exporter.exposition.body import Body
+from qsan_exporter.exposition.build import GZIP_LEVEL, BuildStats, Built, build_body
 from qsan_exporter.exposition.pacing import ScrapePacer
 from qsan_exporter.exposition.render import (
     OPENMETRICS_CONTENT_TYPE,
@@ -45,54 +45,11 @@ from qsan_exporter.exposition.render import (
 from qsan_exporter.exposition.tail import TAIL_MAX_AGE_SECONDS, Collector, Tail, empty_tail
 from qsan_exporter.snapshot import Snapshot
 
-GZIP_LEVEL = 1  # ~3x cheaper than 6 on this text, ~25 % more bytes: built often, sent on LANs
 BUILD_GAP_FACTOR = 10.0  # builder busy at most ~1/10 of the time
 MIN_BUILD_GAP_SECONDS = 1.0
 MAX_LAG_SECONDS = 30.0  # an out-of-date body older than this is never served: build instead
 WANTED_FOR_SECONDS = 600.0  # a format nobody asked for in this long is no longer built
 _DEFAULT_FORMAT = (True, True)  # Prometheus: OpenMetrics, gzip
-
-@dataclass(frozen=True)
-class _Built:
-    """The arrays' part of one format of the full body, as of `version`."""
-
-    version: int
-    members: int  # Exposition._members when built: which arrays it holds
-    built_at: float  # the `now` it was built for
-    valid_until: float  # the first collector in it goes stale after this
-    plain: bytes | None
-    gzipped: bytes | None
-
-    def serves(self, now: float, compress: bool) -> bool:
-        has = (self.gzipped if compress else self.plain) is not None
-        return has and self.built_at <= now <= self.valid_until
-
-    def data(self, compress: bool) -> bytes:
-        """The body in that encoding; only asked for where `serves` (or the build) said so."""
-        body = self.gzipped if compress else self.plain
-        if body is None:
-            raise LookupError(f"body not built {'gzipped' if compress else 'plain'}")
-        return body
-
-
-def _build(rendered: dict[str, RenderedSnapshot], version: int, members: int, now: float,
-           openmetrics: bool, *, plain: bool, gzipped: bool) -> _Built:
-    """One format of the full body for `rendered` at `now`, plain and/or gzipped."""
-    parts, valid_until, _ = live_parts((rendered[a] for a in sorted(rendered)), now)
-    data = assemble(parts, openmetrics)
-    return _Built(version, members, now, valid_until, data if plain else None,
-                  gzip.compress(data, GZIP_LEVEL, mtime=0) if gzipped else None)
-
-
-@dataclass
-class BuildStats:
-    builds: int = 0  # background builds
-    seconds: float = 0.0  # wall time of those builds
-    on_demand: int = 0  # bodies a scrape had to build itself
-    served_previous: int = 0  # scrapes answered with the previous body while a build was due
-    last_seconds: float = 0.0  # the latest background build
-    last_end: float = float("-inf")  # time.monotonic() at its end
-
 
 class Exposition:
     """Holds the latest rendered snapshot per array and serves prebuilt bodies.
@@ -112,7 +69,7 @@ class Exposition:
         self._members = 0  # bumped when an array appears or goes
         self._lock = threading.Condition(threading.Lock())
         self._build_lock = threading.Lock()  # one full-body build at a time
-        self._built: dict[tuple[bool, bool], _Built] = {}  # (openmetrics, gzip) -> body
+        self._built: dict[tuple[bool, bool], Built] = {}  # (openmetrics, gzip) -> body
         self._wanted: dict[tuple[bool, bool], float] = {_DEFAULT_FORMAT: float("inf")}
         self._pacer = ScrapePacer()  # when the full body is asked for: builds wait for that
         # (openmetrics, gzip, arrays) -> (version, body): /probe's cache
@@ -250,7 +207,7 @@ class Exposition:
             with self._lock:
                 version, members, rendered = self._version, self._members, self._rendered
                 kinds = {gz for om, gz in self._wanted if om == openmetrics}
-            built = _build(rendered, version, members, now, openmetrics,
+            built = build_body(rendered, version, members, now, openmetrics,
                            plain=False in kinds, gzipped=True in kinds)
             with self._lock:
                 for compress in kinds:
@@ -283,7 +240,7 @@ class Exposition:
                         and built.version == self._version):
                     return built.data(compress)
                 version, members, rendered = self._version, self._members, self._rendered
-            built = _build(rendered, version, members, now, openmetrics,
+            built = build_body(rendered, version, members, now, openmetrics,
                            plain=not compress, gzipped=compress)
             with self._lock:
                 self.stats.on_demand += 1

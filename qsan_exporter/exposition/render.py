@@ -9,7 +9,7 @@ prometheus_client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import Metric
@@ -79,6 +79,13 @@ def render_snapshot(snapshot: Snapshot) -> RenderedSnapshot:
 
 def assemble(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool) -> bytes:
     """Merge families by name across parts, keeping each family's samples contiguous."""
+    return b"".join(assembled_families(parts, openmetrics))
+
+
+def assembled_families(parts: Sequence[Iterable[RenderedFamily]],
+                       openmetrics: bool) -> Iterator[bytes]:
+    """`assemble` one family at a time: a compressor can take the body without it ever being
+    joined whole (80 MB for 1,000 arrays)."""
     merged: dict[str, tuple[bytes, list[bytes]]] = {}
     for part in parts:
         for family in part:
@@ -89,8 +96,9 @@ def assemble(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool) -> by
                 merged[family.name] = (header, [samples])
             else:
                 entry[1].append(samples)
-    ordered = sorted(merged, key=order_key)
-    return b"".join(b"".join([merged[n][0], *merged[n][1]]) for n in ordered)
+    for name in sorted(merged, key=order_key):
+        head, lines = merged[name]
+        yield b"".join([head, *lines])
 
 
 def live_parts(
