@@ -58,6 +58,8 @@ class ArrayEvent:
 
 def escape(raw: str, limit: int) -> str:
     """`raw` with every unsafe character spelled out (\\n, \\x1b, \\u2028), cut at `limit`."""
+    if raw.isascii() and raw.isprintable():  # most messages: nothing to spell out (C speed)
+        return raw if len(raw) <= limit else raw[:limit - 1] + "…"
     out = []
     for ch in raw:
         if unicodedata.category(ch) in _UNSAFE_CATEGORIES:

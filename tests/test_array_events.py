@@ -8,12 +8,15 @@ import json
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qsan_exporter.api.legacy.client import LegacyClient
 from qsan_exporter.api.legacy.source import LegacySource
@@ -337,3 +340,14 @@ def test_logfmt_lines_of_the_exporter_itself_cannot_be_forged_either() -> None:
     line = LogfmtFormatter().format(record)
     assert "\r" not in line and "\n" not in line and "\x1b" not in line and "\u2028" not in line
     assert parse_logfmt(line)["msg"] == 'array=a: bad\r\n"x" \x1b\u2028'
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=40), st.integers(1, 50))
+def test_the_ascii_shortcut_escapes_as_the_general_rule(raw: str, limit: int) -> None:
+    """Printable ASCII skips the per-character scan; every ASCII string reads as the scan says."""
+    scanned = "".join(
+        ch if unicodedata.category(ch) not in {"Cc", "Cf", "Zl", "Zp", "Cs"}
+        else {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{ord(ch):02x}")
+        for ch in raw)
+    expected = scanned if len(scanned) <= limit else scanned[:limit - 1] + "…"
+    assert escape(raw, limit) == expected
