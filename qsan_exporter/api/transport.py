@@ -24,11 +24,11 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_auth_from_url, get_netrc_auth
 
 from qsan_exporter.api import answer
+from qsan_exporter.api.adapter import ArrayAdapter
 from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
-from qsan_exporter.api.watchdog import WatchedAdapter
 from qsan_exporter.config_settings import DEFAULT_MAX_RESPONSE_MIB
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = int(DEFAULT_MAX_RESPONSE_MIB * 1024 * 1024)
 _URL_CACHE_SIZE = 64  # URLs and header sets kept: a poll asks ~12 paths with a few header sets
 PASSWORD_ENCODINGS = ("plain", "base64")
+_NO_HOOKS: dict[str, list[Any]] = {"response": []}  # requests' default_hooks(), as sessions start
 
 
 def check_password_encoding(encoding: str) -> None:
@@ -69,9 +70,10 @@ def array_session(session: requests.Session | None) -> requests.Session:
         return session
     session = ArraySession()
     session.trust_env = False
-    # Its pools hand each connection to the poll deadline's watch (api/watchdog.py).
+    # Its pools hand each connection to the poll deadline's watch (api/watchdog.py), and its
+    # adapter skips requests' per-request constant work (api/adapter.py).
     for prefix in ("http://", "https://"):
-        session.mount(prefix, WatchedAdapter())
+        session.mount(prefix, ArrayAdapter())
     return session
 
 
@@ -230,7 +232,8 @@ class Transport:
         prepared.prepare_body(None, None, json)
         if self._auth:
             prepared.prepare_auth(self._auth)
-        prepared.prepare_hooks(self.session.hooks)
+        if self.session.hooks != _NO_HOOKS:  # requests' empty default is what it already has
+            prepared.prepare_hooks(self.session.hooks)
         return prepared
 
     def _prepared_headers(self, headers: dict[str, str]) -> CaseInsensitiveDict[Any]:
@@ -283,15 +286,13 @@ class Transport:
                    deadline: float | None) -> None:
         """Read the body within the size cap and the poll deadline (a trickling array is cut)."""
         body = bytearray()  # grown in place: never the chunks and their joined copy at once
-        too_big = ApiFormatError(f"{where}: answer larger than {self.max_bytes / 1048576:g} MiB, "
-                                 "not read (raise max_response_mib if this array needs it)")
         try:
             announced = response.headers.get("Content-Length", "")
             if announced.isdigit() and int(announced) > self.max_bytes:
-                raise too_big  # refused before a byte of it is read
+                raise self._too_big(where)  # refused before a byte of it is read
             for chunk in response.iter_content(65536):
                 if len(body) + len(chunk) > self.max_bytes:
-                    raise too_big
+                    raise self._too_big(where)
                 left = self.guard.remaining(deadline)
                 if left is not None and left <= 0:
                     raise ApiUnreachable(f"{where}: poll deadline exceeded while reading",
@@ -302,6 +303,11 @@ class Transport:
         # What .json(), .text and answer.parse read, as it is: they take any bytes-like body,
         # and a bytes copy would double the peak memory of the largest answers.
         response._content = cast(bytes, body)
+
+    def _too_big(self, where: str) -> ApiFormatError:
+        # Made only when raised: not an exception and its message per answer read.
+        return ApiFormatError(f"{where}: answer larger than {self.max_bytes / 1048576:g} MiB, "
+                              "not read (raise max_response_mib if this array needs it)")
 
     def check_status(self, response: requests.Response, method: str, endpoint: str) -> None:
         status = response.status_code
