@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 from prometheus_client import REGISTRY
 
 from bench.fleet import PASSWORD, USERNAME
+from qsan_exporter import runtime
 from qsan_exporter.config import ArrayConfig, Config
 from qsan_exporter.exposition import Exposition, families_of
-from qsan_exporter.poll import heap
 from qsan_exporter.poll.fleet import Member, Poller, build_member
 from qsan_exporter.snapshot import Snapshot
 
@@ -92,7 +92,7 @@ def measure_poll_cost(urls: list[str], rounds: int,
     the order `Poller._run` does, without the scheduler, so the CPU clock holds nothing else.
     The first round (logins, the log history) is a warm-up: not counted, not profiled.
     """
-    heap.tune_gc()  # as the daemon's process is (cli._serve)
+    runtime.tune_process()  # as the daemon's process is (cli._serve)
     exposition = Exposition(extra=[REGISTRY])
     configs = array_configs(urls, POLL_COST_INTERVAL_SECONDS, timeout=1.5)
     members = [build_member(config) for config in configs]
@@ -265,7 +265,7 @@ def run_fleet(urls: list[str], interval: float, window_intervals: float) -> Flee
     publishes while scrapes ask for it: a scraper asks every FLEET_SCRAPE_EVERY_SECONDS).
     """
     quiet()
-    heap.tune_gc()  # as the daemon's process is (cli._serve)
+    runtime.tune_process()  # as the daemon's process is (cli._serve)
     exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)
     configs = array_configs(urls, interval, timeout=min(10.0, interval / 2))
@@ -329,7 +329,7 @@ def measure_memory(urls: list[str]) -> MemoryPoint:
     gzip body is built, as the first scrape would, then a full GC, then VmRSS is read.
     """
     quiet()
-    heap.tune_gc()  # as the daemon's process is (cli._serve); collects first
+    runtime.tune_process()  # as the daemon's process is (cli._serve); collects first
     before = rss_bytes()
     exposition = Exposition(extra=[REGISTRY])
     poller = Poller(exposition)

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from qsan_exporter import __version__
+from qsan_exporter import __version__, runtime
 from qsan_exporter.api.token_ledger import default_state_directory
 from qsan_exporter.config import Config, ConfigError, load_config
 from qsan_exporter.logging_setup import LEVELS, setup_logging
-from qsan_exporter.poll import heap
 from qsan_exporter.service import DEFAULT_GLOBAL_REQUESTS, Exporter, ListenError, Options
 from qsan_exporter.sharding import Shard, parse_shard
 from qsan_exporter.sharding.kube import DEFAULT_REFRESH_SECONDS, KubeError, StatefulSetReplicas
@@ -243,7 +242,7 @@ def _serve(config: Config, options: Options, args: argparse.Namespace) -> int:
         exporter = Exporter(config, options)
     except ListenError as exc:
         raise UsageError(str(exc)) from None
-    heap.tune_gc()  # modules, config and server are in place: out of the GC's sight
+    runtime.tune_process()  # modules, config and server are in place
     selected = exporter.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pickle
 import random
-import subprocess
-import sys
 from typing import cast
 
 from qsan_exporter.api.auto import AutoSource
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.config import ArrayConfig
-from qsan_exporter.poll import heap
 from qsan_exporter.poll.backoff import Backoff
 from qsan_exporter.poll.carry import NeededAnswers
 from qsan_exporter.poll.fleet import build_member
@@ -135,20 +132,3 @@ def test_auto_clients_share_connection_pools_not_cookies(simulators) -> None:
     finally:
         member.client.close()
 
-
-def test_tune_gc_freezes_start_up_and_still_collects_later_cycles() -> None:
-    """In a fresh interpreter (freezing is process-wide): the young threshold is raised, what
-    existed is frozen, and a reference cycle made afterwards is still collected."""
-    script = (
-        "import gc, weakref\n"
-        "from qsan_exporter.poll import heap\n"
-        "heap.tune_gc()\n"
-        "class Node: pass\n"
-        "a, b = Node(), Node(); a.other, b.other = b, a\n"
-        "alive = weakref.ref(a); del a, b\n"
-        "gc.collect()\n"
-        "print(gc.get_threshold()[0], gc.get_freeze_count() > 1000, alive() is None)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.split()
-    assert out == [str(heap.GC_YOUNG_THRESHOLD), "True", "True"]

@@ -1,5 +1,4 @@
-"""The daemon's heap: memory handed back to the OS (glibc; elsewhere no-op), and the cyclic GC
-tuned to a process of many short-lived JSON objects and few long-lived ones.
+"""Handing the memory that polls and body builds free back to the OS (glibc; elsewhere no-op).
 
 A poll parses answers of tens to hundreds of KiB and drops them once translated; a `/metrics`
 build joins every array's bytes into one body of many MiB and drops it once gzipped. glibc keeps
@@ -12,20 +11,12 @@ So the threshold is fixed at glibc's default (128 KiB), which also fixes the hea
 threshold, and `malloc_trim(0)` hands back the free pages between live blocks after polls: when
 the fleet goes quiet, and at least once a second while polls overlap (well under a millisecond
 each when one poll's garbage is all there is).
-
-CPython runs a young-generation collection every 700 container allocations: a poll decoding a few
-hundred KiB of JSON ran dozens, and their survivors fed the full collections that scan the whole
-heap. Nearly all of a poll's objects die by reference count, so `tune_gc` (the daemon calls it
-once its modules and config are loaded) moves what exists then out of the collector's sight
-(`gc.freeze`) and collects the young generation every `GC_YOUNG_THRESHOLD` allocations: in a
-1,000-array fleet, GC time fell from 3.0 s to 0.8 s of a run's 47 s of CPU.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import logging
 import sys
 import threading
@@ -38,15 +29,6 @@ log = logging.getLogger(__name__)
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, kept from moving up
 TRIM_AT_LEAST_EVERY_SECONDS = 1.0
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-GC_YOUNG_THRESHOLD = 10_000  # CPython's default is 700
-
-
-def tune_gc() -> None:
-    """For the daemon's process, once, after start-up: see the module's docstring."""
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def _glibc() -> Any | None:
