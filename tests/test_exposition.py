@@ -13,7 +13,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from qsan_exporter.collectors.base import FamilyBuilder
-from qsan_exporter.exposition import Exposition, families_of, render_families
+from qsan_exporter.exposition import Exposition, build, families_of, render_families
+from qsan_exporter.exposition.render import EOF_LINE
 from qsan_exporter.snapshot import CollectorState, Snapshot
 
 
@@ -266,3 +267,18 @@ def test_probe_body_holds_one_array_only() -> None:
     exposition.publish(_snapshot("b", 1, disks=2))
     body = exposition.body(1001.0, openmetrics=False, compress=False, arrays=["b"]).data
     assert b'array="b"' in body and b'array="a"' not in body
+
+
+@pytest.mark.parametrize("batch", [1, 300, 1 << 30])
+def test_the_gzipped_body_is_the_plain_one_whatever_the_compression_batches(
+        monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    """Families go to the compressor in batches of COMPRESS_BATCH_BYTES: one family each, a few,
+    or all at once, the decompressed body is the plain body."""
+    monkeypatch.setattr(build, "COMPRESS_BATCH_BYTES", batch)
+    exposition = Exposition()
+    for name in ("b", "a", "c"):
+        exposition.publish(_snapshot(name, 1, disks=5))
+    plain = exposition.body(1001.0, openmetrics=True, compress=False, include_extra=False)
+    gzipped = exposition.body(1001.0, openmetrics=True, compress=True, include_extra=False)
+    assert plain.data.endswith(EOF_LINE) and plain.data.count(b"qsan_disk_health{") == 15
+    assert gzip.decompress(b"".join(gzipped.chunks)) == plain.data
