@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qsan_exporter.exposition.render import (
@@ -15,6 +16,7 @@ from qsan_exporter.exposition.render import (
     assembled_families,
     live_parts,
 )
+from qsan_exporter.snapshot import RenderedFamily
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib writes the gzip header and trailer (mtime 0)
 COMPRESS_BATCH_BYTES = 4 << 20
@@ -48,10 +50,16 @@ def build_body(rendered: dict[str, RenderedSnapshot], version: int, members: int
                openmetrics: bool, *, plain: bool, gzipped: bool) -> Built:
     """One format of the full body for `rendered` at `now`, plain and/or gzipped."""
     parts, valid_until, _ = live_parts((rendered[a] for a in sorted(rendered)), now)
+    data, compressed = encode(parts, openmetrics, plain=plain, gzipped=gzipped)
+    return Built(version, members, now, valid_until, data, compressed)
+
+
+def encode(parts: Sequence[Iterable[RenderedFamily]], openmetrics: bool, *, plain: bool,
+           gzipped: bool) -> tuple[bytes | None, bytes | None]:
+    """The assembled body of `parts`, plain and/or gzipped (None where not asked for)."""
     if plain:
         data = assemble(parts, openmetrics)
-        compressed = gzip.compress(data, GZIP_LEVEL, mtime=0) if gzipped else None
-        return Built(version, members, now, valid_until, data, compressed)
+        return data, gzip.compress(data, GZIP_LEVEL, mtime=0) if gzipped else None
     # Compressed a few MiB of families at a time: the plain body is never held whole, and the
     # compressor lets the GIL go (and must win it back from busy threads) a few times a build,
     # not once per family.
@@ -64,7 +72,7 @@ def build_body(rendered: dict[str, RenderedSnapshot], version: int, members: int
             chunks.append(gz.compress(b"".join(batch)))
             batch, size = [], 0
     chunks += [gz.compress(b"".join(batch)), gz.flush()]
-    return Built(version, members, now, valid_until, None, b"".join(chunks))
+    return None, b"".join(chunks)
 
 
 @dataclass

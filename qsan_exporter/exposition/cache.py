@@ -25,20 +25,18 @@ tools) every body is built on demand and cached until a snapshot changes.
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 
 from qsan_exporter.exposition.body import Body
-from qsan_exporter.exposition.build import GZIP_LEVEL, BuildStats, Built, build_body
+from qsan_exporter.exposition.build import BuildStats, Built, build_body, encode
 from qsan_exporter.exposition.pacing import ScrapePacer
 from qsan_exporter.exposition.render import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
     RenderedSnapshot,
-    assemble,
     live_parts,
     render_snapshot,
 )
@@ -257,9 +255,9 @@ class Exposition:
             cached = self._subsets.get(slot)
         if cached is not None and cached[0] == version:
             return cached[1]
-        data = assemble(parts, openmetrics)
-        if compress:
-            data = gzip.compress(data, GZIP_LEVEL, mtime=0)
+        plain, gzipped = encode(parts, openmetrics, plain=not compress, gzipped=compress)
+        data = gzipped if compress else plain
+        assert data is not None  # encode() made the one asked for
         with self._lock:
             # One entry per array set and format; sets of arrays that no longer exist go away.
             self._subsets = {k: v for k, v in self._subsets.items()
