@@ -42,6 +42,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "/email/", "/urllib/parse.py", "/idna/", "/charset_normalizer/", "_socket", "_ssl",
         "select.", "'select", "/qsan_exporter/api/transport.py", "/qsan_exporter/api/guard.py",
         "/qsan_exporter/api/watchdog.py", "/qsan_exporter/api/adapter.py",
+        "/qsan_exporter/api/wire.py",
         "/qsan_exporter/api/answer.py", "/qsan_exporter/api/stats.py",
         "/qsan_exporter/api/unified/client.py",
         "/qsan_exporter/api/unified/auth_wire.py", "/qsan_exporter/api/legacy/client.py",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+import responses
 import yaml
 
 from qsan_exporter.simulator import SimulatedArray, SimulatorConfig
@@ -46,6 +47,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if other:
             config.hook.pytest_deselected(items=other)
             items[:] = [item for item in items if item.get_closest_marker("simulated")]
+
+
+# The exporter's own sessions send through this adapter's `send`, not requests' HTTPAdapter.send,
+# which is where `responses` intercepts by default.
+ARRAY_ADAPTER_SEND = "qsan_exporter.api.adapter.ArrayAdapter.send"
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """A mocked array (`responses`), in front of the exporter's own sessions' adapter."""
+    with responses.RequestsMock(target=ARRAY_ADAPTER_SEND,
+                                assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

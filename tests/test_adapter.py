@@ -1,29 +1,25 @@
-"""`ArrayAdapter` (api/adapter.py) skips requests' per-request constant work, and only that:
-one pool lookup per host while the pool manager still holds the pool, requests' own path for a
-proxy or an answer that sets a cookie, and a Response as complete as requests builds it."""
+"""`ArrayAdapter` (api/adapter.py) sends over wire.py what requests would send, and gives back
+the Response requests would build; a proxy, a client certificate or a streamed body take
+requests' own path."""
 
 from __future__ import annotations
 
-import io
-import os
+import pickle
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import responses
-import trustme
-import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 
-from qsan_exporter.api import tls
-from qsan_exporter.api.adapter import MAX_KEPT_POOLS, ArrayAdapter, origin
+from qsan_exporter.api import wire
+from qsan_exporter.api.adapter import MAX_IDLE, ArrayAdapter, origin
 from qsan_exporter.api.transport import Transport, array_session
 
 PATH = "/rest/v1/system/info"
@@ -34,6 +30,8 @@ class Seen:
     connections: int = 0
     lines: list[str] = field(default_factory=list)  # each request line as the server got it
     cookies: list[str | None] = field(default_factory=list)
+    headers: list[list[tuple[str, str]]] = field(default_factory=list)  # each request's
+    answer_headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
 
 
 def _handler(seen: Seen) -> type[BaseHTTPRequestHandler]:
@@ -47,8 +45,12 @@ def _handler(seen: Seen) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             seen.lines.append(self.requestline)
             seen.cookies.append(self.headers.get("Cookie"))
+            seen.headers.append(list(self.headers.items()))
             self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in seen.answer_headers.items():
+                self.send_header(name, value)
+            if "content-type" not in {name.lower() for name in seen.answer_headers}:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             if self.path.endswith("/cookie"):
                 self.send_header("Set-Cookie", "sid=abc; Path=/")
             self.send_header("Content-Length", "2")
@@ -94,92 +96,57 @@ def test_the_array_sessions_mount_it() -> None:
     assert isinstance(session.get_adapter("https://a"), ArrayAdapter)
 
 
-def test_many_requests_take_one_pool_lookup_and_one_connection(
-        server: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_requests_take_one_connection_and_send_what_requests_sends(
+        server: tuple[str, Seen]) -> None:
     url, seen = server
     transport = _transport(url)
-    adapter = transport.session.get_adapter(url)
-    assert isinstance(adapter, ArrayAdapter)
-    lookups: list[Any] = []
-    lookup = adapter.poolmanager.connection_from_host
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        lookups.append(args or kwargs)
-        return lookup(*args, **kwargs)
-
-    monkeypatch.setattr(adapter.poolmanager, "connection_from_host", counting)
     for _ in range(6):
         assert _get(transport).json() == {}
-    assert len(lookups) == 1
     assert seen.connections == 1
-    assert adapter.kept_pools == 1
     assert seen.lines == [f"GET {PATH} HTTP/1.1"] * 6  # the path, not the whole URL
+    theirs = requests.Session()
+    theirs.trust_env = False
+    theirs.get(url + PATH, headers={"Accept": "application/json"})
+    assert seen.headers[0] == seen.headers[-1]  # requests' headers, Host included, in its order
 
 
-def test_a_pool_the_manager_dropped_or_closed_is_not_used_again() -> None:
-    adapter = ArrayAdapter(pool_connections=1)  # the manager keeps one pool
-    first = _prepared("http://array-a.test:8080/x")
-    pool = adapter.get_connection_with_tls_context(first, True)
-    assert adapter.get_connection_with_tls_context(_prepared("http://array-a.test:8080/y?z=1"),
-                                                   True) is pool
-    adapter.get_connection_with_tls_context(_prepared("http://array-b.test/x"), True)  # evicts
-    again = adapter.get_connection_with_tls_context(first, True)
-    assert again is not pool
-    assert again is HTTPAdapter.get_connection_with_tls_context(adapter, first, True)
+def test_idle_connections_stay_bounded_and_close_with_the_adapter(
+        server: tuple[str, Seen]) -> None:
+    url, _ = server
+    adapter = ArrayAdapter()
+    key = ("http", "127.0.0.1", int(url.rsplit(":", 1)[1]), None)
+    conns = [wire.Connection("127.0.0.1", key[2], None) for _ in range(MAX_IDLE + 2)]
+    for conn in conns:
+        conn.open(5.0)
+        adapter.give_back(key, conn, reusable=True)
+    assert adapter.idle_connections == MAX_IDLE
+    assert [c.sock is None for c in conns] == [False] * MAX_IDLE + [True] * 2
     adapter.close()
-    assert adapter.kept_pools == 0
-    assert adapter.get_connection_with_tls_context(first, True) is not again
+    assert adapter.idle_connections == 0 and all(c.sock is None for c in conns)
+    late = wire.Connection("127.0.0.1", key[2], None)
+    late.open(5.0)
+    adapter.give_back(key, late, reusable=True)  # an answer read after the close
+    assert late.sock is None
 
 
-def test_the_kept_pools_stay_bounded() -> None:
-    adapter = ArrayAdapter()
-    for number in range(MAX_KEPT_POOLS + 3):
-        adapter.get_connection_with_tls_context(_prepared(f"http://a.test:{8000 + number}/"),
-                                                True)
-    assert 0 < adapter.kept_pools <= MAX_KEPT_POOLS
-
-
-def test_different_tls_settings_get_their_own_pools() -> None:
-    adapter = ArrayAdapter()
-    request = _prepared("https://array.test/x")
-    checking = adapter.get_connection_with_tls_context(request, True)
-    trusting = adapter.get_connection_with_tls_context(request, False)
-    assert checking is not trusting
-    assert adapter.get_connection_with_tls_context(request, True) is checking
-    assert adapter.get_connection_with_tls_context(request, False) is trusting
-
-
-def _context(pool: Any) -> Any:
-    return pool.conn_kw["ssl_context"]
-
-
-def test_a_replaced_ca_bundle_gets_a_new_pool(tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(bundle))
-    adapter = ArrayAdapter()
-    request = _prepared("https://array.test/x")
-    pool = adapter.get_connection_with_tls_context(request, str(bundle))
-    assert _context(pool) is tls.shared_context(str(bundle))
-    trustme.CA().cert_pem.write_to_path(str(bundle))  # the operator rotated the CA
-    stat = os.stat(bundle)
-    os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    rotated = adapter.get_connection_with_tls_context(request, str(bundle))
-    assert rotated is not pool
-    assert _context(rotated) is tls.shared_context(str(bundle))
+@pytest.mark.parametrize("settings", [
+    {"cert": "client.pem"},
+    {"proxies": {"http": "http://proxy.test:3128"}},
+    {"body": iter([b"streamed"])},
+])
+def test_what_wire_does_not_do_goes_through_requests(
+        settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[requests.PreparedRequest] = []
+    monkeypatch.setattr(HTTPAdapter, "send", lambda self, request, *a, **k: taken.append(request))
+    request = _prepared("http://array.test/x")
+    if "body" in settings:
+        request.body = settings.pop("body")
+    ArrayAdapter().send(request, timeout=1.0, **settings)
+    assert taken == [request]
 
 
 def test_a_proxy_goes_through_requests_own_path(server: tuple[str, Seen]) -> None:
     proxy, seen = server  # the local server stands in for the proxy
-    adapter = ArrayAdapter()
-    request = _prepared("http://array.invalid/rest/v1/x?page=2")
-    proxies = {"http": proxy}
-    pool = adapter.get_connection_with_tls_context(request, True, proxies)
-    assert pool is not adapter.get_connection_with_tls_context(request, True)
-    assert adapter.kept_pools == 1  # only the direct one
-    assert adapter.request_url(request, proxies) == "http://array.invalid/rest/v1/x?page=2"
-    assert adapter.request_url(request, {}) == "/rest/v1/x?page=2"
-    assert adapter.request_url(request, {"https": proxy}) == "/rest/v1/x?page=2"
-
     session = array_session(None)
     session.proxies = {"http": proxy}
     assert _get(_transport("http://array.invalid", session)).json() == {}
@@ -199,42 +166,40 @@ def test_a_cookie_the_array_sets_reaches_the_session_jar_and_the_response(
     assert seen.cookies == [None, None, "sid=abc"]
 
 
-def _answer(headers: dict[str, str]) -> urllib3.HTTPResponse:
-    return urllib3.HTTPResponse(body=io.BytesIO(b"{}"), headers=headers, status=201,
-                                reason="Created", preload_content=False)
-
-
 @pytest.mark.parametrize("headers", [
     {"Content-Type": "text/plain; charset=latin-1", "X-Array": "1"},
     {"content-type": "application/json"},
     {"Content-Type": "text/html", "Set-Cookie": "a=b; Path=/"},
     {},
 ])
-def test_the_response_is_what_requests_builds(headers: dict[str, str]) -> None:
-    adapter = ArrayAdapter()
-    request = _prepared("http://array.test/x?y=1")
-    ours = adapter.build_response(request, _answer(headers))
-    theirs = HTTPAdapter.build_response(adapter, request, _answer(headers))
-    for name in ("status_code", "encoding", "reason", "url", "request", "connection"):
+def test_the_response_is_what_requests_builds(
+        server: tuple[str, Seen], headers: dict[str, str]) -> None:
+    url, seen = server
+    seen.answer_headers = headers
+    ours = array_session(None).get(url + PATH + "?y=1", allow_redirects=False)
+    session = requests.Session()
+    session.trust_env = False
+    theirs = session.get(url + PATH + "?y=1", allow_redirects=False)
+    for name in ("status_code", "encoding", "reason", "url", "content"):
         assert getattr(ours, name) == getattr(theirs, name), name
-    assert dict(ours.headers) == dict(theirs.headers)
+    assert {k: v for k, v in ours.headers.items() if k != "Date"} == {
+        k: v for k, v in theirs.headers.items() if k != "Date"}
     assert type(ours.headers) is type(theirs.headers)
-    assert ours.headers.get("CONTENT-TYPE") == headers.get("Content-Type",
-                                                           headers.get("content-type"))
-    assert isinstance(ours.raw, urllib3.HTTPResponse)
+    assert ours.headers.get("CONTENT-TYPE") == theirs.headers.get("content-type")
+    assert isinstance(ours.connection, ArrayAdapter)
     assert dict(ours.cookies) == dict(theirs.cookies)
     assert ours.json() == {}
 
 
-@responses.activate
-def test_the_responses_library_still_intercepts() -> None:
-    responses.get("https://array.test" + PATH, json={"ok": 1},
-                  headers={"Set-Cookie": "sid=xyz; Path=/"})
+def test_the_responses_library_intercepts_where_it_is_pointed(
+        rsps: responses.RequestsMock) -> None:
+    rsps.get("https://array.test" + PATH, json={"ok": 1},
+             headers={"Set-Cookie": "sid=xyz; Path=/"})
     transport = _transport("https://array.test")
     assert isinstance(transport.session.get_adapter("https://array.test"), ArrayAdapter)
     answer = _get(transport)
     assert answer.json() == {"ok": 1} and answer.headers["content-type"] == "application/json"
-    assert len(responses.calls) == 1
+    assert len(rsps.calls) == 1
     assert transport.session.cookies.get("sid") == "xyz"
 
 
@@ -246,3 +211,12 @@ def test_the_responses_library_still_intercepts() -> None:
 ])
 def test_origin(url: str, expected: str) -> None:
     assert origin(url) == expected
+
+
+def test_an_unpickled_adapter_sends_over_its_own_connections(server: tuple[str, Seen]) -> None:
+    url, seen = server
+    adapter = pickle.loads(pickle.dumps(ArrayAdapter()))
+    session = array_session(None)
+    session.mount("http://", adapter)
+    assert _get(_transport(url, session)).json() == {}
+    assert adapter.idle_connections == 1 and seen.connections == 1

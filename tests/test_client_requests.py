@@ -71,59 +71,59 @@ def test_every_poll_reuses_one_keep_alive_connection(simulators, monkeypatch, pr
     assert merged == []
 
 
-@responses.activate
-def test_a_request_carries_the_session_headers_ours_and_the_url_with_its_parameters() -> None:
-    responses.get("https://array.test/rest/v1/log/list", json={"logs": []})
+def test_a_request_carries_the_session_headers_ours_and_the_url_with_its_parameters(
+        rsps: responses.RequestsMock) -> None:
+    rsps.get("https://array.test/rest/v1/log/list", json={"logs": []})
     transport = _transport("https://array.test/")
     for page in (1, 2, 2):  # the third comes from the kept URL
         transport.send("GET", "/rest/v1/log/list", "/rest/v1/log/list",
                        headers={"Accept": "application/json", "Authorization": "T"},
                        params={"pageSize": 50, "pageNumber": page, "skip": None})
-    urls = [call.request.url for call in responses.calls]
+    urls = [call.request.url for call in rsps.calls]
     assert urls == [f"https://array.test/rest/v1/log/list?pageSize=50&pageNumber={page}"
                     for page in (1, 2, 2)]
-    headers = responses.calls[0].request.headers
+    headers = rsps.calls[0].request.headers
     assert headers["Accept"] == "application/json" and headers["Authorization"] == "T"
     assert headers["User-Agent"] == requests.utils.default_user_agent()
     assert transport.cached_urls == 2
 
 
-@responses.activate
-def test_kept_headers_are_what_requests_prepares_and_a_new_token_is_sent() -> None:
-    responses.get("https://array.test/x", json={})
+def test_kept_headers_are_what_requests_prepares_and_a_new_token_is_sent(
+        rsps: responses.RequestsMock) -> None:
+    rsps.get("https://array.test/x", json={})
     transport = _transport("https://array.test/")
     for token in ("T1", "T1", "T2", "T1"):
         transport.send("GET", "/x", "/x", headers={"Authorization": token, "X-None": None})
     session = requests.Session()
-    for call, token in zip(responses.calls, ("T1", "T1", "T2", "T1"), strict=True):
+    for call, token in zip(rsps.calls, ("T1", "T1", "T2", "T1"), strict=True):
         expected = session.prepare_request(requests.Request(
             "GET", "https://array.test/x", headers={"Authorization": token, "X-None": None}))
         assert dict(call.request.headers) == dict(expected.headers)
     assert transport.cached_header_sets == 2  # T1 and T2; each request sends its own copy
 
 
-@responses.activate
-def test_a_post_sends_its_json_body_and_credentials_in_the_url_become_basic_auth() -> None:
-    responses.post("https://user:p%40ss@array.test/auth/get", json={"ok": True})
+def test_a_post_sends_its_json_body_and_credentials_in_the_url_become_basic_auth(
+        rsps: responses.RequestsMock) -> None:
+    rsps.post("https://user:p%40ss@array.test/auth/get", json={"ok": True})
     transport = _transport("https://user:p%40ss@array.test")
     transport.send("POST", "/auth/get", "/auth/get", headers={}, body={"a": 1})
-    request = responses.calls[0].request
+    request = rsps.calls[0].request
     assert request.body == b'{"a": 1}'
     assert request.headers["Content-Type"] == "application/json"
     expected = requests.Request("POST", "https://array.test", auth=("user", "p@ss")).prepare()
     assert request.headers["Authorization"] == expected.headers["Authorization"]
 
 
-@responses.activate
-def test_cookies_the_array_sets_are_sent_back() -> None:
-    responses.get("https://array.test/a", json={}, headers={"Set-Cookie": "sid=42; Path=/"})
-    responses.get("https://array.test/b", json={})
+def test_cookies_the_array_sets_are_sent_back(
+        rsps: responses.RequestsMock) -> None:
+    rsps.get("https://array.test/a", json={}, headers={"Set-Cookie": "sid=42; Path=/"})
+    rsps.get("https://array.test/b", json={})
     transport = _transport("https://array.test")
     for path in ("/a", "/b"):
         transport.send("GET", path, path, headers={})
     assert transport.session.cookies.get("sid") == "42"
-    assert "Cookie" not in responses.calls[0].request.headers
-    assert responses.calls[1].request.headers["Cookie"] == "sid=42"
+    assert "Cookie" not in rsps.calls[0].request.headers
+    assert rsps.calls[1].request.headers["Cookie"] == "sid=42"
 
 
 def test_the_environment_is_read_once_and_only_by_a_session_that_trusts_it(

@@ -161,3 +161,29 @@ def test_each_distinct_schedule_is_worked_out_once_per_poll(monkeypatch) -> None
     assert len(asked) == 2
     assert got == {str(n): next_run(daily if n % 3 else weekly, POLLED_AT, UTC) for n in range(9)}
     assert got["1"] == JAN1 + 3 * DAY + HOUR and got["0"] == JAN1 + 7 * DAY + HOUR
+
+
+def test_a_next_run_is_worked_out_again_only_once_it_has_passed(monkeypatch) -> None:
+    from qsan_exporter.collectors import tasks
+    monkeypatch.setattr(tasks, "_KNOWN", {})
+    worked_out: list[float] = []
+
+    def counted(schedule, polled_at, zone):
+        worked_out.append(polled_at)
+        return next_run(schedule, polled_at, zone)
+
+    monkeypatch.setattr(tasks, "next_run", counted)
+    first = next_runs(run("tasks", fixture("tasks_san")))
+    calls = len(worked_out)
+    assert calls > 0
+    # A poll a minute later, before any of those runs: the same next runs, none worked out.
+    assert next_runs(run("tasks", fixture("tasks_san"), polled_at=POLLED_AT + 60)) == first
+    assert len(worked_out) == calls
+    # Once the earliest has passed, that schedule is worked out again, and only it moves on.
+    soonest = min(first.values())
+    later = next_runs(run("tasks", fixture("tasks_san"), polled_at=soonest))
+    assert calls < len(worked_out) < 2 * calls + 1
+    assert all(later[t] == first[t] for t in first if first[t] > soonest)
+    assert all(later[t] > soonest for t in first if first[t] == soonest)
+    # Back in time (a clock set back): worked out again, never a run from the future's cache.
+    assert next_runs(run("tasks", fixture("tasks_san"), polled_at=POLLED_AT)) == first

@@ -14,12 +14,6 @@ from qsan_exporter.api.guard import GlobalLimit, RequestGuard
 from tests.client_helpers import BASE, POOLS, T0, Clock, add_login, calls_to, make
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def test_rejected_login_suspends_logins_then_doubles(rsps) -> None:
     clock = Clock()
     add_login(rsps, status=401)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -20,12 +19,6 @@ PASSWORD = "pä/ss%w#rd?x"
 ENCODED = "p%C3%A4%2Fss%25w%23rd%3Fx"
 LOGIN_URL = f"{BASE}/rest/login/account/monitor/password/{ENCODED}"
 DISK = f"{BASE}/rest/storage/diskinfo"
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def make(**kwargs: object) -> LegacyClient:

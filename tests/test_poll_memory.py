@@ -6,6 +6,7 @@ import pickle
 import random
 from typing import cast
 
+from qsan_exporter.api.adapter import ArrayAdapter
 from qsan_exporter.api.auto import AutoSource
 from qsan_exporter.api.unified.client import UnifiedClient
 from qsan_exporter.config import ArrayConfig
@@ -127,8 +128,10 @@ def test_auto_clients_share_connection_pools_not_cookies(simulators) -> None:
         assert unified is not legacy and unified.cookies is not legacy.cookies
         for prefix, adapter in unified.adapters.items():
             assert legacy.adapters[prefix] is adapter
-        # The probe (legacy client) and the Unified calls went through one pool to the array.
-        assert len(unified.adapters["http://"].poolmanager.pools) == 1
+        # The probe (legacy client) and the Unified calls went over one connection.
+        adapter = unified.adapters["http://"]
+        assert isinstance(adapter, ArrayAdapter)
+        assert adapter.contexts == [None] and adapter.idle_connections == 1
     finally:
         member.client.close()
 

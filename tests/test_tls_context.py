@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import trustme
-from requests.adapters import HTTPAdapter
 
 from qsan_exporter.api import tls
+from qsan_exporter.api.adapter import ArrayAdapter
 from qsan_exporter.api.errors import ApiUnreachable
 from qsan_exporter.api.transport import Transport
 
@@ -98,10 +98,10 @@ def fetch(array: Transport) -> int:
 
 
 def contexts(array: Transport) -> list[ssl.SSLContext]:
-    """The TLS contexts the array's HTTPS pools were given."""
+    """The TLS contexts the array's HTTPS connections were given."""
     adapter = array.session.get_adapter("https://")
-    assert isinstance(adapter, HTTPAdapter)
-    return [key.key_ssl_context for key in adapter.poolmanager.pools.keys()]  # noqa: SIM118 (not a dict)
+    assert isinstance(adapter, ArrayAdapter)
+    return [context for context in adapter.contexts if context is not None]
 
 
 def test_arrays_with_the_same_ca_bundle_share_one_context(url: str, bundle: str) -> None:

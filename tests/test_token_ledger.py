@@ -212,12 +212,6 @@ def test_default_state_directory() -> None:
 # --- the client with a state directory ----------------------------------------------------------
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def test_after_a_crash_the_next_client_reuses_the_set_instead_of_logging_in(
         rsps, tmp_path, caplog) -> None:
     caplog.set_level(logging.DEBUG)

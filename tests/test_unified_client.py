@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import traceback
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -35,12 +34,6 @@ from tests.client_helpers import (
     calls_to,
     make,
 )
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

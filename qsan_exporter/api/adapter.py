@@ -1,38 +1,39 @@
-"""requests' adapter for the exporter's own array sessions, minus its per-request constant work.
+"""requests' adapter for the exporter's own array sessions: their requests go out over wire.py.
 
-A poll sends ~11 requests to one array over one keep-alive connection, and `HTTPAdapter.send`
-works out again for each what cannot have changed since the last: whether a proxy applies (the
-sessions `array_session` makes have none), which connection pool serves the host (two more URL
-parses, the TLS settings and a pool key), and a cookie-jar pass over answers that set no cookie.
-That was ~15 % of the adapter's CPU in the bench profile.
+`ArrayAdapter.send` takes requests' prepared request and gives back requests' own `Response`,
+so everything above it (transport, clients, the `responses` test library, which can be pointed
+at this `send`) sees requests. Below it, each origin's keep-alive connections are kept here
+(at most `MAX_IDLE` idle, a dropped one replaced), each handed to the poll deadline's watch.
 
-`ArrayAdapter` overrides only the methods requests documents for subclasses, never `send`
-itself (the `responses` test library patches `HTTPAdapter.send`), and leaves every case it does
-not shorten to requests' own code: a proxy setting, an answer that sets a cookie.
+What wire.py does not do goes through requests' own `HTTPAdapter.send` (the `WatchedAdapter`
+it extends: watch and shared TLS contexts too): a proxy, a client certificate, a CA bundle the
+shared contexts cannot read (requests then reports it), a streamed request body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+import http.client
+import re
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+from urllib.parse import urlsplit
 
+import requests
+from requests.cookies import extract_cookies_to_jar
 from requests.models import Response
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
-from urllib3 import BaseHTTPResponse, HTTPHeaderDict
-from urllib3.connectionpool import port_by_scheme
 
+from qsan_exporter.api import wire
 from qsan_exporter.api.tls import shared_context
-from qsan_exporter.api.watchdog import WatchedAdapter
+from qsan_exporter.api.watchdog import WatchedAdapter, current_watch
 
-if TYPE_CHECKING:  # urllib3 and requests' stubs define these for type checkers only
-    from requests import PreparedRequest
-    from urllib3.connectionpool import ConnectionPool
-    from urllib3.poolmanager import PoolKey
-
-# Pools remembered per adapter: an array's session reaches one host (a few if its URL is
-# written more than one way); the bound only stops a caller's odd URLs from piling up.
-MAX_KEPT_POOLS = 16
+MAX_IDLE = 10  # idle connections kept per origin: requests' own pool size
+_ORIGINS = 16  # origins whose address is kept worked out: one array's URL, written a few ways
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would split or end the request line
 
 
 def origin(url: str) -> str:
@@ -43,89 +44,217 @@ def origin(url: str) -> str:
     return url if end < 0 else url[:end]
 
 
+def _address(url: str) -> tuple[str, str, int, str]:
+    """Scheme, host to connect to, port, and the Host header, as urllib3 writes it."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    port = parts.port or _DEFAULT_PORTS.get(scheme, 80)
+    shown = f"[{host}]" if ":" in host else host
+    return scheme, host, port, shown if port == _DEFAULT_PORTS.get(scheme) else f"{shown}:{port}"
+
+
+class WireBody:
+    """`Response.raw` of an answer read by wire.py: streamed once (`iter_content`), then its
+    connection goes back to the adapter's idle ones, or is closed if not read to the end."""
+
+    def __init__(self, adapter: ArrayAdapter, key: tuple[Any, ...], conn: wire.Connection,
+                 shape: tuple[str, int, bool], coding: str, cookies: wire.Headers | None,
+                 ) -> None:
+        self._adapter, self._key, self._conn = adapter, key, conn
+        self._framing, self._length, self._keep = shape
+        self._decoder = wire.Decoder(coding) if coding in ("gzip", "x-gzip", "deflate") else None
+        self._complete = False
+        # What requests' cookie extraction reads (`_original_response.msg`): only when there
+        # is a cookie to read.
+        self._original_response = _Message(cookies) if cookies is not None else None
+
+    def stream(self, amt: int = 65536, decode_content: bool = True) -> Iterator[bytes]:
+        try:
+            reader = self._conn.reader
+            for data in wire.body_chunks(reader, self._framing, self._length, amt):
+                if self._decoder is not None and decode_content:
+                    yield from self._decoder.feed(data, amt)
+                else:
+                    yield data
+            if self._decoder is not None and decode_content:
+                self._decoder.end()
+            self._complete = True
+        finally:
+            self.release_conn()
+
+    def release_conn(self) -> None:
+        """Back to the idle connections when read to the end and reusable, else closed."""
+        conn, self._conn = self._conn, None  # type: ignore[assignment]
+        if conn is not None:
+            self._adapter.give_back(self._key, conn, self._complete and self._keep)
+
+    def close(self) -> None:
+        self.release_conn()
+
+
+class _Message:
+    """The answer's header lines as an `http.client.HTTPMessage`, for cookie extraction."""
+
+    def __init__(self, headers: wire.Headers) -> None:
+        self.msg = http.client.HTTPMessage()
+        for name, value in headers:
+            self.msg[name] = value
+
+
 class ArrayAdapter(WatchedAdapter):
-    """The adapter `array_session` mounts: `WatchedAdapter` (deadline watch, shared TLS
-    contexts) that remembers its pool per host and builds answers without constant work."""
+    """The adapter `array_session` mounts: requests go out over wire.py's connections."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        # Remembered pools never outlive the manager that made them (also after unpickling).
-        self._kept: dict[tuple[Any, ...], tuple[PoolKey, ConnectionPool]] = {}
+        # Here, not in __init__: requests' unpickling calls this again, and no more.
+        self._idle: dict[tuple[Any, ...], list[wire.Connection]] = {}
+        self._addresses: dict[str, tuple[str, str, int, str]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def idle_connections(self) -> int:
+        with self._lock:
+            return sum(len(conns) for conns in self._idle.values())
+
+    @property
+    def contexts(self) -> list[ssl.SSLContext | None]:
+        """The TLS context (None: plain HTTP) of each origin this adapter has sent to."""
+        with self._lock:
+            return [key[3] for key in self._idle]
 
     def close(self) -> None:
         super().close()
-        self._kept.clear()  # the manager forgot its pools: so do we
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, {}, True
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
 
-    @property
-    def kept_pools(self) -> int:
-        """How many pools are remembered (never more than MAX_KEPT_POOLS)."""
-        return len(self._kept)
-
-    def get_connection_with_tls_context(
-            self, request: PreparedRequest, verify: bool | str | None,
-            proxies: Mapping[str, str] | None = None,
-            cert: str | tuple[str, str] | None = None) -> ConnectionPool:
-        # Saves a proxy lookup, two URL parses, the pool key and its lookup on every request.
-        if proxies:  # a proxy may apply: requests' own choice
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Mapping[str, str] | None = None) -> Response:
         url = cast(str, request.url)
-        # The TLS context is part of the pool key: a replaced CA bundle gets a new pool.
-        https = url[:6].lower() == "https:" and not cert
-        context = shared_context(cast(bool | str, verify)) if https else None
-        key = (origin(url), verify, cert, context)
-        kept = self._kept.get(key)
-        # Only while the manager still holds the pool under its key (its LRU may have dropped
-        # it): the lookup also keeps the manager's LRU order what requests' own path makes it.
-        if kept is not None and self.poolmanager.pools.get(kept[0]) is kept[1]:
-            return kept[1]
-        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-        pool_key = self._pool_key(request, verify, cert)
-        if self.poolmanager.pools.get(pool_key) is pool:
-            if len(self._kept) >= MAX_KEPT_POOLS:
-                self._kept.clear()
-            self._kept[key] = (pool_key, pool)
-        return pool
+        where = self._address(url)
+        context = shared_context(verify) if where[0] == "https" else None
+        body = request.body
+        if (proxies and any(proxies.values())) or cert or where[0] not in _DEFAULT_PORTS \
+                or (where[0] == "https" and context is None) \
+                or not isinstance(body, bytes | str | None):
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        key = (where[0], where[1], where[2], context)
+        head = _head(request, where[3])
+        conn = self._take(key) or wire.Connection(where[1], where[2], context)
+        watch = current_watch.get()
+        if watch is not None:
+            watch.attach(conn)
+        try:
+            if conn.sock is None:
+                conn.open(connect)
+            reader = conn.exchange(head, body.encode("utf-8") if isinstance(body, str)
+                                   else body, read)
+            version, status, reason, lines = reader.head()
+            headers = _joined(lines)
+            shape = wire.framing(cast(str, request.method), status, version, headers)
+        except BaseException:
+            conn.close()
+            raise
+        return self._response(request, key, conn, status, reason, lines, headers, shape)
 
-    def _pool_key(self, request: PreparedRequest, verify: bool | str | None,
-                  cert: str | tuple[str, str] | None) -> PoolKey:
-        """The key the pool manager filed the request's pool under (its `connection_from_host`
-        merging the adapter's pool arguments into its own)."""
-        host, pool_kwargs = self.build_connection_pool_key_attributes(
-            request, cast(bool | str, verify), cert)
-        manager = self.poolmanager
-        context = dict(manager.connection_pool_kw)
-        for name, value in dict(pool_kwargs).items():
-            if value is None:
-                context.pop(name, None)
-            else:
-                context[name] = value
-        scheme = host["scheme"] or "http"
-        port = host["port"]
-        context.update(scheme=scheme, host=host["host"],
-                       port=port_by_scheme.get(scheme.lower(), 80) if port is None else port)
-        return manager.key_fn_by_scheme[scheme.lower()](context)
-
-    def request_url(self, request: PreparedRequest, proxies: Mapping[str, str] | None) -> str:
-        # With no proxies nothing can apply: requests' answer without its two URL parses.
-        if proxies:
-            return super().request_url(request, proxies)
-        return request.path_url
-
-    def build_response(self, req: PreparedRequest, resp: BaseHTTPResponse) -> Response:
-        # requests' own Response, without its cookie-jar pass (a mock request and response
-        # around the answer) when the answer sets no cookie (urllib3's headers: any case).
-        headers = getattr(resp, "headers", None)
-        if (not isinstance(headers, HTTPHeaderDict) or "Set-Cookie" in headers
-                or "Set-Cookie2" in headers):
-            return super().build_response(req, resp)
+    def _response(self, request: requests.PreparedRequest, key: tuple[Any, ...],
+                  conn: wire.Connection, status: int, reason: str, lines: wire.Headers,
+                  headers: dict[str, str], shape: tuple[str, int, bool]) -> Response:
+        """requests' Response as its `build_response` makes one (no redirect is followed)."""
         response = Response()
-        response.status_code = getattr(resp, "status", None)  # type: ignore[assignment]
-        response.headers = CaseInsensitiveDict(headers)
+        response.status_code = status
+        response.headers = CaseInsensitiveDict(
+            {name: value for name, value in _originals(lines, headers)})
         response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason  # type: ignore[assignment]  # as requests sets it
-        url = req.url
-        response.url = url.decode("utf-8") if isinstance(url, bytes) else cast(str, url)
-        response.request = req
+        cookies = lines if "set-cookie" in headers or "set-cookie2" in headers else None
+        raw = WireBody(self, key, conn, shape,
+                       headers.get("content-encoding", "").strip().lower(), cookies)
+        response.raw = raw
+        response.reason = reason
+        response.url = cast(str, request.url)
+        response.request = request
         response.connection = self
+        if raw._original_response is not None:
+            extract_cookies_to_jar(response.cookies, request, raw)
         return response
+
+    def _address(self, url: str) -> tuple[str, str, int, str]:
+        base = origin(url)
+        where = self._addresses.get(base)
+        if where is None:
+            where = _address(base)
+            if len(self._addresses) >= _ORIGINS:
+                self._addresses.clear()
+            self._addresses[base] = where
+        return where
+
+    def _take(self, key: tuple[Any, ...]) -> wire.Connection | None:
+        """An idle connection the array has not closed meanwhile, newest first."""
+        while True:
+            with self._lock:
+                conns = self._idle.get(key)
+                if conns is None:  # a new origin; the odd URLs of a caller's stay bounded
+                    if len(self._idle) >= _ORIGINS:
+                        self._drop_unused()
+                    self._idle[key] = []
+                    return None
+                if not conns:
+                    return None
+                conn = conns.pop()
+            if not conn.dropped():
+                return conn
+            conn.close()
+
+    def _drop_unused(self) -> None:
+        for key in [k for k, conns in self._idle.items() if not conns]:
+            del self._idle[key]
+
+    def give_back(self, key: tuple[Any, ...], conn: wire.Connection, reusable: bool) -> None:
+        if reusable and conn.sock is not None:
+            with self._lock:
+                if not self._closed:
+                    conns = self._idle.setdefault(key, [])
+                    if len(conns) < MAX_IDLE:
+                        conns.append(conn)
+                        return
+        conn.close()
+
+
+def _head(request: requests.PreparedRequest, host: str) -> bytes:
+    """The request line and headers, as http.client writes them (Host first)."""
+    target = request.path_url
+    method = cast(str, request.method)
+    if _UNSAFE.search(method) or _UNSAFE.search(target):
+        raise requests.exceptions.InvalidURL("control characters or spaces in the request")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    for name, value in request.headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        lines.append(f"{name}: {text}")
+    try:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:  # the value may be a secret: never quoted
+        raise requests.exceptions.InvalidHeader("a header value is not Latin-1") from None
+
+
+def _joined(lines: wire.Headers) -> dict[str, str]:
+    """Header values by lower-case name, repeated ones joined with ", " (as urllib3 does)."""
+    joined: dict[str, str] = {}
+    for name, value in lines:
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
+
+
+def _originals(lines: wire.Headers, joined: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """Each header under the spelling it first came in, with its joined value."""
+    seen: set[str] = set()
+    for name, _ in lines:
+        key = name.lower()
+        if key not in seen:
+            seen.add(key)
+            yield name, joined[key]

@@ -2,7 +2,8 @@
 
 Left alone, urllib3 builds a new `ssl.SSLContext` for each connection and loads the CA bundle
 into it: ~840 KiB of resident memory per array kept alive by its keep-alive connection. The
-arrays' adapters (api/watchdog.py) hand their pools the context this module keeps instead.
+arrays' connections (api/adapter.py) and, where requests' own path is taken, their pools
+(api/watchdog.py) get the context this module keeps instead.
 
 urllib3 sets `verify_mode` on the context it is given from the pool's `cert_reqs`, which
 requests derives from the same `verify` setting: so a context must serve one setting only,

@@ -29,6 +29,7 @@ from qsan_exporter.api.diagnose import status_hint, unreachable_reason
 from qsan_exporter.api.errors import ApiFormatError, ApiHTTPError, ApiUnreachable
 from qsan_exporter.api.guard import RequestGuard
 from qsan_exporter.api.stats import ApiStats
+from qsan_exporter.api.wire import NotConnected
 from qsan_exporter.config_settings import DEFAULT_MAX_RESPONSE_MIB
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,8 @@ def array_session(session: requests.Session | None) -> requests.Session:
         return session
     session = ArraySession()
     session.trust_env = False
-    # Its pools hand each connection to the poll deadline's watch (api/watchdog.py), and its
-    # adapter skips requests' per-request constant work (api/adapter.py).
+    # Its adapter sends over wire.py's keep-alive connections, each handed to the poll
+    # deadline's watch (api/adapter.py, api/watchdog.py).
     for prefix in ("http://", "https://"):
         session.mount(prefix, ArrayAdapter())
     return session
@@ -92,7 +93,7 @@ def may_have_acted(exc: requests.RequestException) -> bool:
     """Whether the array may have received, and carried out, the failed request: not when no
     connection was made (refused, DNS, connect timeout, TLS handshake), else yes (the answer
     timed out or the connection broke after the request went out)."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError | NotConnected):
         return False
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     return not isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError)

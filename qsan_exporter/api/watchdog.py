@@ -5,12 +5,12 @@ seconds (headers or body) never trips it. So each request with a deadline is wat
 deadline passes, the watchdog shuts the request's socket down, which makes the blocked read in
 the polling thread return at once, and the transport reports "poll deadline exceeded".
 
-The socket is found through the connection pool: `WatchedAdapter` (as `ArrayAdapter`, adapter.py,
-mounted on the sessions the exporter makes) hands the connection it takes for a request to the
-`Watch` the transport set for the current thread (`current_watch`, a context variable: a thread
-sends one request at a time). One `Watchdog` thread serves every watch of the process; it exits
-when nothing is watched and starts again on the next watch, so an idle exporter or a test leaves
-no thread.
+The adapter that sends a request hands the connection it takes to the `Watch` the transport set
+for the current thread (`current_watch`, a context variable: a thread sends one request at a
+time): `ArrayAdapter` (adapter.py, mounted on the sessions the exporter makes) its wire.py
+connection, `WatchedAdapter` the urllib3 pool's connection where requests' own path is taken.
+One `Watchdog` thread serves every watch of the process; it exits when nothing is watched and
+starts again on the next watch, so an idle exporter or a test leaves no thread.
 """
 
 from __future__ import annotations
