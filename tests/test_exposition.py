@@ -98,9 +98,9 @@ def test_gzip_body_is_the_same_bytes() -> None:
     exposition.publish(_snapshot("a", 1, disks=5))
     plain = exposition.body(1001.0, openmetrics=True, compress=False)
     body = exposition.body(1001.0, openmetrics=True, compress=True)
-    assert body.compressed and len(body.chunks) == 2  # cached body + this scrape's tail
+    assert body.compressed and len(body.chunks) == 2  # cached body + this scrape's tail, ended
     assert body.length == sum(len(c) for c in body.chunks)
-    # Two gzip members make one stream; it says what the uncompressed answer says.
+    # One gzip member; it says what the uncompressed answer says.
     unzipped = gzip.decompress(b"".join(body.chunks))
     assert unzipped == body.data
     assert unzipped.replace(b"qsan_test_scrapes 2.0", b"qsan_test_scrapes 1.0") == plain.data
@@ -272,13 +272,16 @@ def test_probe_body_holds_one_array_only() -> None:
 @pytest.mark.parametrize("batch", [1, 300, 1 << 30])
 def test_the_gzipped_body_is_the_plain_one_whatever_the_compression_batches(
         monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
-    """Families go to the compressor in batches of COMPRESS_BATCH_BYTES: one family each, a few,
-    or all at once, the decompressed body is the plain body."""
+    """/probe's bodies go to the compressor in batches of COMPRESS_BATCH_BYTES: one family each,
+    a few, or all at once, the decompressed body is the plain body."""
     monkeypatch.setattr(build, "COMPRESS_BATCH_BYTES", batch)
     exposition = Exposition()
     for name in ("b", "a", "c"):
         exposition.publish(_snapshot(name, 1, disks=5))
-    plain = exposition.body(1001.0, openmetrics=True, compress=False, include_extra=False)
-    gzipped = exposition.body(1001.0, openmetrics=True, compress=True, include_extra=False)
+    arrays = ["a", "b", "c"]
+    plain = exposition.body(1001.0, openmetrics=True, compress=False, arrays=arrays,
+                            include_extra=False)
+    gzipped = exposition.body(1001.0, openmetrics=True, compress=True, arrays=arrays,
+                              include_extra=False)
     assert plain.data.endswith(EOF_LINE) and plain.data.count(b"qsan_disk_health{") == 15
     assert gzip.decompress(b"".join(gzipped.chunks)) == plain.data

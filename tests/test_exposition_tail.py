@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import threading
+import zlib
 from typing import Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -11,7 +11,8 @@ from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
 
-from qsan_exporter.exposition.tail import Tail, empty_tail
+from qsan_exporter.exposition.deflate import Deflated
+from qsan_exporter.exposition.tail import Tail, empty_deflated, empty_tail
 
 
 class _Counting:
@@ -54,6 +55,13 @@ class _Clock:
         return self.now
 
 
+def _inflated(piece: Deflated) -> bytes:
+    """A compressed tail's bytes, checked against the CRC-32 and length it carries."""
+    data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(piece.data)
+    assert (zlib.crc32(data), len(data)) == (piece.crc, piece.size)
+    return data
+
+
 def _reference(families: list[Metric], openmetrics: bool) -> bytes:
     """prometheus_client's own rendering, in the tail's order (by name here)."""
     ordered = _Fixed(sorted(families, key=lambda f: f.name))
@@ -70,8 +78,8 @@ def test_tail_is_prometheus_clients_bytes_in_both_formats_and_encodings() -> Non
     families = list(registry.collect())
     # Process values move between two collections: compare each line up to its value.
     for openmetrics in (True, False):
-        data = tail.data(openmetrics, compress=False)
-        assert gzip.decompress(tail.data(openmetrics, compress=True)) == data
+        data = tail.data(openmetrics)
+        assert _inflated(tail.deflated(openmetrics)) == data
         reference = _reference(families, openmetrics)
         assert [line.rsplit(b" ", 1)[0] for line in data.splitlines()] == \
             [line.rsplit(b" ", 1)[0] for line in reference.splitlines()]
@@ -84,7 +92,7 @@ def test_tail_bytes_equal_prometheus_client_for_the_same_samples() -> None:
     clock = _Clock()
     tail = Tail([_registry(source)], clock=clock)
     for _ in range(3):  # later collections reuse the still family's bytes: still exact
-        texts = {om: tail.data(om, compress=False) for om in (True, False)}
+        texts = {om: tail.data(om) for om in (True, False)}
         expected = _Counting()
         expected.calls = source.calls - 1
         families = expected.collect()
@@ -97,11 +105,11 @@ def test_tail_is_collected_again_only_after_its_max_age() -> None:
     source = _Counting()
     clock = _Clock()
     tail = Tail([_registry(source)], max_age=1.0, clock=clock)
-    first = tail.data(True, compress=True)
+    first = tail.deflated(True)
     clock.now += 0.5
-    assert tail.data(True, compress=True) is first and source.calls == 1
+    assert tail.deflated(True) is first and source.calls == 1
     clock.now += 0.5
-    again = gzip.decompress(tail.data(True, compress=True))
+    again = _inflated(tail.deflated(True))
     assert source.calls == 2 and b"qsan_test_moving 2.0" in again  # in-place change seen
     assert tail.collections == 2
 
@@ -121,10 +129,10 @@ class _Reload:
 def test_collectors_outside_a_registry_are_asked_on_every_scrape() -> None:
     source, reload = _Counting(), _Reload()
     tail = Tail([reload, _registry(source)], max_age=60.0, clock=_Clock())
-    before = tail.data(False, compress=True)
-    assert tail.data(False, compress=True) is before  # nothing changed: the same bytes
+    before = tail.deflated(False)
+    assert tail.deflated(False) is before  # nothing changed: the same bytes
     reload.ok = False  # a failed reload shows in the very next scrape
-    after = gzip.decompress(tail.data(False, compress=True))
+    after = _inflated(tail.deflated(False))
     assert b"qsan_config_last_reload_successful 0.0" in after
     assert b"qsan_test_moving 1.0" in after and source.calls == 1
 
@@ -132,20 +140,21 @@ def test_collectors_outside_a_registry_are_asked_on_every_scrape() -> None:
 def test_concurrent_scrapes_share_one_collection() -> None:
     source = _Counting()
     tail = Tail([_registry(source)], clock=_Clock())
-    results: list[bytes] = []
-    threads = [threading.Thread(target=lambda: results.append(tail.data(True, True)))
+    results: list[Deflated] = []
+    threads = [threading.Thread(target=lambda: results.append(tail.deflated(True)))
                for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert len(results) == 8 and len(set(results)) == 1 and source.calls == 1
+    assert len(results) == 8 and source.calls == 1
+    assert all(result is results[0] for result in results)
 
 
 def test_without_collectors_the_tail_is_the_eof_or_nothing() -> None:
     tail = Tail([], clock=_Clock())
     for openmetrics in (True, False):
-        for compress in (True, False):
-            assert tail.data(openmetrics, compress) == empty_tail(openmetrics, compress)
-    assert empty_tail(True, False) == b"# EOF\n" and empty_tail(False, False) == b""
-    assert gzip.decompress(empty_tail(True, True)) == b"# EOF\n" and empty_tail(False, True) == b""
+        assert tail.data(openmetrics) == empty_tail(openmetrics)
+        assert _inflated(tail.deflated(openmetrics)) == empty_tail(openmetrics)
+        assert _inflated(empty_deflated(openmetrics)) == empty_tail(openmetrics)
+    assert empty_tail(True) == b"# EOF\n" and empty_tail(False) == b""

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 class Body:
     """One answer: its content type and the chunks to send, in order, without joining them.
 
-    `compressed` chunks are gzip members (a valid gzip stream together). `data` is the
-    uncompressed body, computed only if someone asks (tests, tools) - never on the serve path.
+    `compressed` chunks are one gzip stream together. `data` is the uncompressed body,
+    computed only if someone asks (tests, tools) - never on the serve path.
     """
 
     __slots__ = ("_data", "chunks", "compressed", "content_type")

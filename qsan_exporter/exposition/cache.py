@@ -7,17 +7,19 @@ several Prometheus replicas scrape it. Nothing in a scrape needs computing at sc
   header and sample bytes (write.py, held byte for byte to prometheus_client's output by
   tests/test_render_bytes.py);
 - once `start()`ed, one builder thread assembles the whole `/metrics` body after publishes
-  (each family contiguous across arrays, as both formats require) and gzips it (level 1): at
-  least `BUILD_GAP_FACTOR` times its own duration apart, and while scrapes keep a rhythm just
-  before the next one (pacing.py), so the builder takes a small share of a core at most;
+  (each family contiguous across arrays, as both formats require) and gzips it (level 1),
+  compressing again only the families whose bytes changed since its previous build
+  (chunks.py): at least `BUILD_GAP_FACTOR` times its own duration apart, and while scrapes
+  keep a rhythm just before the next one (pacing.py), so the builder takes a small share of a
+  core at most;
 - a scrape sends the newest complete body (the previous one while a rebuild runs), never a
   partial body, never a wait - unless an array was added or removed since (start, reload): then
   it builds, so /-/ready and a reload show at once. A body is served only while every collector
   in it is fresh (SPEC §3 withdrawal): the builder wakes at the earliest expiry, and a scrape
   that finds the body past it builds one itself;
 - the few process-wide metrics that change on every scrape are collected at scrape time, at most
-  once a second (tail.py says why), and sent after the cached body (as a second gzip member when
-  compressing: gzip streams may be concatenated).
+  once a second (tail.py says why), and sent after the cached body (compressed, in the same
+  gzip member: deflate.py).
 
 `/probe` (one array) keeps a per-array-set cache built on demand. Without `start()` (tests,
 tools) every body is built on demand and cached until a snapshot changes.
@@ -31,16 +33,19 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 
 from qsan_exporter.exposition.body import Body
-from qsan_exporter.exposition.build import BuildStats, Built, build_body, encode
+from qsan_exporter.exposition.build import GZIP_LEVEL, BuildStats, Built, build_body, encode
+from qsan_exporter.exposition.chunks import FamilyChunks
+from qsan_exporter.exposition.deflate import Gzipped
 from qsan_exporter.exposition.pacing import ScrapePacer
-from qsan_exporter.exposition.render import (
-    OPENMETRICS_CONTENT_TYPE,
-    TEXT_CONTENT_TYPE,
-    RenderedSnapshot,
-    live_parts,
-    render_snapshot,
+from qsan_exporter.exposition.parts import RenderedSnapshot, live_parts, render_snapshot
+from qsan_exporter.exposition.render import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from qsan_exporter.exposition.tail import (
+    TAIL_MAX_AGE_SECONDS,
+    Collector,
+    Tail,
+    empty_deflated,
+    empty_tail,
 )
-from qsan_exporter.exposition.tail import TAIL_MAX_AGE_SECONDS, Collector, Tail, empty_tail
 from qsan_exporter.snapshot import Snapshot
 
 BUILD_GAP_FACTOR = 10.0  # builder busy at most ~1/10 of the time
@@ -68,10 +73,13 @@ class Exposition:
         self._lock = threading.Condition(threading.Lock())
         self._build_lock = threading.Lock()  # one full-body build at a time
         self._built: dict[tuple[bool, bool], Built] = {}  # (openmetrics, gzip) -> body
+        # openmetrics -> the latest full gzipped build's families; used under the build lock
+        self._chunks = {om: FamilyChunks(GZIP_LEVEL) for om in (True, False)}
         self._wanted: dict[tuple[bool, bool], float] = {_DEFAULT_FORMAT: float("inf")}
         self._pacer = ScrapePacer()  # when the full body is asked for: builds wait for that
         # (openmetrics, gzip, arrays) -> (version, body): /probe's cache
-        self._subsets: dict[tuple[bool, bool, tuple[str, ...]], tuple[object, bytes]] = {}
+        self._subsets: dict[tuple[bool, bool, tuple[str, ...]],
+                            tuple[object, bytes | Gzipped]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
         # True while the builder waits with nothing to build: only then does new data need to
@@ -85,10 +93,11 @@ class Exposition:
     def publish(self, snapshot: Snapshot) -> None:
         self.publish_rendered(self.prepare(snapshot))
 
-    @staticmethod
-    def prepare(snapshot: Snapshot) -> RenderedSnapshot:
-        """The first half of `publish`, holding no lock of anyone's (the poll rendered)."""
-        return render_snapshot(snapshot)
+    def prepare(self, snapshot: Snapshot) -> RenderedSnapshot:
+        """The first half of `publish`, holding no lock of anyone's (the poll rendered): its
+        families' bytes compared with the array's published ones, which keep their serials
+        where equal (parts.py)."""
+        return render_snapshot(snapshot, self._rendered.get(snapshot.array))
 
     def publish_rendered(self, rendered: RenderedSnapshot) -> None:
         """The cheap half: swap the array's rendered families in and wake the builder."""
@@ -129,7 +138,10 @@ class Exposition:
             built = self._built.get((openmetrics, compress))
         if built is None or (built.gzipped if compress else built.plain) is None:
             return None
-        return built.version, built.data(compress)
+        body = built.data(compress)
+        if isinstance(body, Gzipped):
+            body = b"".join(body.ended())
+        return built.version, body
 
     @property
     def build_lock(self) -> threading.Lock:
@@ -206,8 +218,10 @@ class Exposition:
                 version, members, rendered = self._version, self._members, self._rendered
                 kinds = {gz for om, gz in self._wanted if om == openmetrics}
             built = build_body(rendered, version, members, now, openmetrics,
-                           plain=False in kinds, gzipped=True in kinds)
+                               plain=False in kinds, gzipped=True in kinds,
+                               chunks=self._chunks[openmetrics])
             with self._lock:
+                self._count(built)
                 for compress in kinds:
                     current = self._built.get((openmetrics, compress))
                     if current is None or current.version <= version:
@@ -215,7 +229,12 @@ class Exposition:
 
     # --- bodies out -------------------------------------------------------------------------
 
-    def _full(self, now: float, openmetrics: bool, compress: bool) -> bytes:
+    def _count(self, built: Built) -> None:
+        """Caller holds the lock."""
+        self.stats.families_compressed += built.families_compressed
+        self.stats.families_reused += built.families_reused
+
+    def _full(self, now: float, openmetrics: bool, compress: bool) -> bytes | Gzipped:
         key = (openmetrics, compress)
         with self._lock:
             if key not in self._wanted:
@@ -239,14 +258,16 @@ class Exposition:
                     return built.data(compress)
                 version, members, rendered = self._version, self._members, self._rendered
             built = build_body(rendered, version, members, now, openmetrics,
-                           plain=not compress, gzipped=compress)
+                               plain=not compress, gzipped=compress,
+                               chunks=self._chunks[openmetrics])
             with self._lock:
+                self._count(built)
                 self.stats.on_demand += 1
                 self._built[key] = built
         return built.data(compress)
 
     def _subset(self, arrays: Sequence[str], now: float, openmetrics: bool,
-                compress: bool) -> bytes:
+                compress: bool) -> bytes | Gzipped:
         rendered = self._rendered
         selected = [rendered[a] for a in sorted(set(arrays)) if a in rendered]
         parts, _, version = live_parts(selected, now)
@@ -256,7 +277,7 @@ class Exposition:
         if cached is not None and cached[0] == version:
             return cached[1]
         plain, gzipped = encode(parts, openmetrics, plain=not compress, gzipped=compress)
-        data = gzipped if compress else plain
+        data: bytes | Gzipped | None = gzipped if compress else plain
         assert data is not None  # encode() made the one asked for
         with self._lock:
             # One entry per array set and format; sets of arrays that no longer exist go away.
@@ -279,10 +300,13 @@ class Exposition:
             main = self._full(now, openmetrics, compress)
         else:
             main = self._subset(arrays, now, openmetrics, compress)
-        tail = (self.tail.data(openmetrics, compress) if include_extra
-                else empty_tail(openmetrics, compress))
         content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
-        return Body(content_type, (main, tail), compress)
+        if isinstance(main, Gzipped):
+            last = (self.tail.deflated(openmetrics) if include_extra
+                    else empty_deflated(openmetrics))
+            return Body(content_type, main.ended(last), compressed=True)
+        tail = self.tail.data(openmetrics) if include_extra else empty_tail(openmetrics)
+        return Body(content_type, (main, tail), compressed=False)
 
 
 def _builder_loop(ref: weakref.ref[Exposition]) -> None:

@@ -15,11 +15,13 @@ as much as sending the whole cached body. Two things keep that off most scrapes:
 - a family whose samples did not change since the previous collection (platform and build info,
   start time, file limit, usually the gc counters) keeps its rendered bytes; only the moving
   ones (CPU, memory, open fds) are rendered again, by prometheus_client as before.
+
+Compressed, the tail is the last deflate piece of the body's gzip member (deflate.py), not a
+gzip member of its own: a client that reads only a stream's first member gets it all.
 """
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,12 +32,13 @@ from prometheus_client import exposition as text_format
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_format
 
+from qsan_exporter.exposition.deflate import Deflated, deflate
 from qsan_exporter.exposition.render import EOF_LINE, order_key
 
 TAIL_MAX_AGE_SECONDS = 1.0
 TAIL_GZIP_LEVEL = 6  # a few KiB, compressed at most once per second per format
-_EMPTY = {(True, False): EOF_LINE, (True, True): gzip.compress(EOF_LINE, TAIL_GZIP_LEVEL, mtime=0),
-          (False, False): b"", (False, True): b""}
+_EMPTY = {True: EOF_LINE, False: b""}
+_EMPTY_DEFLATED = {om: deflate(data, TAIL_GZIP_LEVEL) for om, data in _EMPTY.items()}
 
 
 class Collector(Protocol):
@@ -58,9 +61,14 @@ def _family_name(family: Metric) -> str:
     return family.name + "_total" if family.type == "counter" else family.name
 
 
-def empty_tail(openmetrics: bool, compress: bool) -> bytes:
+def empty_tail(openmetrics: bool) -> bytes:
     """The tail of a body without process-wide families: OpenMetrics' EOF, or nothing."""
-    return _EMPTY[(openmetrics, compress)]
+    return _EMPTY[openmetrics]
+
+
+def empty_deflated(openmetrics: bool) -> Deflated:
+    """`empty_tail` as the last piece of a gzipped body."""
+    return _EMPTY_DEFLATED[openmetrics]
 
 
 def _render_one(family: Metric, openmetrics: bool) -> bytes:
@@ -92,23 +100,34 @@ class Tail:
         self._slow_families: list[Metric] = []
         self._families: list[Metric] = []
         self._said: tuple[tuple[object, ...], ...] = ()
-        self._bytes: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzip) -> this tail
+        self._bytes: dict[bool, bytes] = {}  # openmetrics -> this tail
+        self._deflated: dict[bool, Deflated] = {}  # openmetrics -> this tail, compressed
         # (openmetrics, family name) -> what the family said when last rendered, and its bytes
         self._rendered: dict[tuple[bool, str], tuple[tuple[object, ...], bytes]] = {}
         self.collections = 0  # of the registries
 
-    def data(self, openmetrics: bool, compress: bool) -> bytes:
-        """This scrape's tail in that format and encoding (a gzip member when compressed)."""
+    def data(self, openmetrics: bool) -> bytes:
+        """This scrape's tail in that format."""
         with self._lock:
             self._collect()
-            key = (openmetrics, compress)
-            data = self._bytes.get(key)
-            if data is None:
-                data = self._render(openmetrics)
-                if compress and data:
-                    data = gzip.compress(data, TAIL_GZIP_LEVEL, mtime=0)
-                self._bytes[key] = data
-            return data
+            return self._data(openmetrics)
+
+    def deflated(self, openmetrics: bool) -> Deflated:
+        """This scrape's tail in that format, as the last piece of a gzipped body."""
+        with self._lock:
+            self._collect()
+            deflated = self._deflated.get(openmetrics)
+            if deflated is None:
+                deflated = deflate(self._data(openmetrics), TAIL_GZIP_LEVEL)
+                self._deflated[openmetrics] = deflated
+            return deflated
+
+    def _data(self, openmetrics: bool) -> bytes:
+        """Caller holds the lock."""
+        data = self._bytes.get(openmetrics)
+        if data is None:
+            data = self._bytes[openmetrics] = self._render(openmetrics)
+        return data
 
     def _collect(self) -> None:
         """Ask the collectors that are due; forget the joined bytes if anything changed."""
@@ -122,7 +141,7 @@ class Tail:
                           key=lambda f: order_key(_family_name(f)))
         said = tuple(_said(f) for f in families)
         if said != self._said:
-            self._families, self._said, self._bytes = families, said, {}
+            self._families, self._said, self._bytes, self._deflated = families, said, {}, {}
 
     def _render(self, openmetrics: bool) -> bytes:
         """The collected families, each re-rendered only when it changed. Caller holds the
