@@ -16,6 +16,7 @@ from qsan_exporter.collectors.base import FamilyBuilder
 from qsan_exporter.exposition import Exposition, build, families_of, render_families
 from qsan_exporter.exposition.render import EOF_LINE
 from qsan_exporter.snapshot import CollectorState, Snapshot
+from tests.exposition_helpers import ScrapeCounter
 
 
 def _snapshot(array: str, generation: int, *, disks: int, data_at: float = 1000.0) -> Snapshot:
@@ -94,7 +95,7 @@ def test_openmetrics_body_parses_and_ends_with_eof() -> None:
 
 
 def test_gzip_body_is_the_same_bytes() -> None:
-    exposition = Exposition(extra=[_Changing()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     exposition.publish(_snapshot("a", 1, disks=5))
     plain = exposition.body(1001.0, openmetrics=True, compress=False)
     body = exposition.body(1001.0, openmetrics=True, compress=True)
@@ -107,21 +108,8 @@ def test_gzip_body_is_the_same_bytes() -> None:
     assert unzipped.endswith(b"# EOF\n") and unzipped.count(b"# EOF") == 1
 
 
-class _Changing:
-    """A process-wide collector whose value moves on every scrape."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def collect(self) -> list[Metric]:
-        self.calls += 1
-        family = Metric("qsan_test_scrapes", "Scrapes.", "gauge")
-        family.add_sample("qsan_test_scrapes", {}, self.calls)
-        return [family]
-
-
 def test_body_is_cached_until_a_snapshot_changes() -> None:
-    extra = _Changing()
+    extra = ScrapeCounter()
     exposition = Exposition(extra=[extra], tail_max_age=0.0)
     exposition.publish(_snapshot("a", 1, disks=5))
     first = exposition.body(1001.0, openmetrics=False, compress=True)

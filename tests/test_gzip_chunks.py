@@ -9,13 +9,13 @@ import zlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client.core import Metric
 
 from qsan_exporter.collectors.base import FamilyBuilder
 from qsan_exporter.exposition import Exposition, render_families
 from qsan_exporter.exposition.deflate import Gzipped, crc32_combine, deflate, gzip_header
 from qsan_exporter.exposition.parts import render_snapshot
 from qsan_exporter.snapshot import CollectorState, Snapshot
+from tests.exposition_helpers import ScrapeCounter
 
 SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=60)
 STALE_AFTER = 180.0
@@ -92,19 +92,6 @@ def test_serials_follow_the_bytes_not_the_objects() -> None:
     assert render_snapshot(carried, moved).collectors["disks"] is disks[2]
 
 
-class _Scrapes:
-    """A process-wide collector whose value moves on every scrape."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def collect(self) -> list[Metric]:
-        self.calls += 1
-        family = Metric("qsan_test_scrapes", "Scrapes.", "gauge")
-        family.add_sample("qsan_test_scrapes", {}, self.calls)
-        return [family]
-
-
 def _check(exposition: Exposition, now: float, *, openmetrics: bool = True,
            arrays: list[str] | None = None) -> int:
     """The gzipped body says what the plain one says (tail aside), in one member. Returns how
@@ -129,7 +116,7 @@ def _check(exposition: Exposition, now: float, *, openmetrics: bool = True,
 
 
 def test_a_rebuild_compresses_only_the_family_that_changed() -> None:
-    exposition = Exposition(extra=[_Scrapes()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     for name in ("a", "b", "c"):
         exposition.publish(_snapshot(name, 1))
     formats = (True, False)
@@ -146,7 +133,7 @@ def test_a_rebuild_compresses_only_the_family_that_changed() -> None:
 
 def test_a_poll_that_renders_the_same_bytes_compresses_nothing() -> None:
     """Every poll renders new bytes objects: equal ones keep their serials all the same."""
-    exposition = Exposition(extra=[_Scrapes()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     exposition.publish(_snapshot("a", 1))
     _check(exposition, 1001.0)
     compressed = exposition.stats.families_compressed
@@ -157,7 +144,7 @@ def test_a_poll_that_renders_the_same_bytes_compresses_nothing() -> None:
 
 
 def test_arrays_added_removed_and_a_stale_collector_change_only_their_families() -> None:
-    exposition = Exposition(extra=[_Scrapes()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     for name in ("a", "b"):
         exposition.publish(_snapshot(name, 1))
     _check(exposition, 1001.0)
@@ -183,7 +170,7 @@ def test_any_sequence_of_publishes_gives_the_plain_bytes(
         steps: list[tuple[str, str, int, int]]) -> None:
     """Changed and unchanged families, arrays going and coming back, collectors going stale:
     the gzipped body always says what the plain body says, whatever was kept."""
-    exposition = Exposition(extra=[_Scrapes()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     now = 1001.0
     for generation, (step, array, written, disks) in enumerate(steps, 1):
         if step == "publish":
@@ -201,7 +188,7 @@ def test_any_sequence_of_publishes_gives_the_plain_bytes(
 
 
 def test_probe_bodies_are_one_member_too() -> None:
-    exposition = Exposition(extra=[_Scrapes()])
+    exposition = Exposition(extra=[ScrapeCounter()])
     for name in ("a", "b"):
         exposition.publish(_snapshot(name, 1))
     _check(exposition, 1001.0, arrays=["b"])

@@ -135,12 +135,7 @@ class Reader:
     def head(self) -> tuple[str, int, str, Headers]:
         """The answer's version, status, reason and header lines (interim 1xx answers skipped)."""
         while True:
-            try:
-                first = self.line("status line")
-            except TimeoutError as exc:
-                raise requests.ReadTimeout("no answer within the timeout") from exc
-            except OSError as exc:
-                raise requests.ConnectionError(f"no answer ({type(exc).__name__})") from exc
+            first = self._head_line("status line", begun=False)
             if not first:
                 raise requests.ConnectionError("no answer") from http.client.RemoteDisconnected(
                     "Remote end closed connection without response")  # as http.client says
@@ -149,16 +144,22 @@ class Reader:
             if not 100 <= status < 200 or status == 101:
                 return version, status, reason, headers
 
+    def _head_line(self, what: str, begun: bool) -> bytes:
+        """A line of the answer's head; a timeout or a broken connection said in words that
+        tell whether the answer had `begun`."""
+        try:
+            return self.line(what)
+        except TimeoutError as exc:
+            words = "no complete answer" if begun else "no answer"
+            raise requests.ReadTimeout(f"{words} within the timeout") from exc
+        except OSError as exc:
+            words = "answer broke off" if begun else "no answer"
+            raise requests.ConnectionError(f"{words} ({type(exc).__name__})") from exc
+
     def _headers(self) -> Headers:
         headers: Headers = []
         while True:
-            try:
-                line = self.line("header line")
-            except TimeoutError as exc:
-                raise requests.ReadTimeout("no complete answer within the timeout") from exc
-            except OSError as exc:
-                raise requests.ConnectionError(f"answer broke off ({type(exc).__name__})") \
-                    from exc
+            line = self._head_line("header line", begun=True)
             if line in _END_OF_HEAD:
                 return headers
             if len(headers) >= MAX_HEADERS:
