@@ -7,7 +7,8 @@ at this `send`) sees requests. Below it, each origin's keep-alive connections ar
 
 What wire.py does not do goes through requests' own `HTTPAdapter.send` (the `WatchedAdapter`
 it extends: watch and shared TLS contexts too): a proxy, a client certificate, a CA bundle the
-shared contexts cannot read (requests then reports it), a streamed request body.
+shared contexts cannot read (requests then reports it), a streamed request body, a timeout given
+as urllib3's `Timeout` (the transport gives seconds).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class ArrayAdapter(WatchedAdapter):
         body = request.body
         if (proxies and any(proxies.values())) or cert or where[0] not in _DEFAULT_PORTS \
                 or (where[0] == "https" and context is None) \
-                or not isinstance(body, bytes | str | None):
+                or not isinstance(body, bytes | str | None) \
+                or not isinstance(timeout, int | float | tuple | None):  # urllib3's Timeout
             return super().send(request, stream, timeout, verify, cert, proxies)
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         key = (where[0], where[1], where[2], context)
