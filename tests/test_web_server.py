@@ -388,10 +388,11 @@ def test_a_client_that_stops_reading_frees_its_worker_at_the_write_deadline() ->
 
 
 def test_at_the_cap_with_every_connection_busy_new_clients_wait_in_the_backlog() -> None:
-    release = threading.Event()
+    release, running = threading.Event(), threading.Event()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ["PATH_INFO"] == "/slow":
+            running.set()
             release.wait(20)
         return scrape_app(environ, start_response)
 
@@ -400,8 +401,10 @@ def test_at_the_cap_with_every_connection_busy_new_clients_wait_in_the_backlog()
     try:
         with ThreadPoolExecutor(4) as pool:
             busy = [pool.submit(scrape, server, "/slow") for _ in range(3)]
-            for _ in range(200):  # until all three are admitted (one runs, two queue)
-                if server.queued_requests >= 2:
+            # Until all three are admitted: one runs in the only worker, two queue behind it
+            # (two queued alone may be the first two while the third still sends its head).
+            for _ in range(200):
+                if running.is_set() and server.queued_requests >= 2:
                     break
                 time.sleep(0.05)
             late = pool.submit(scrape, server, "/metrics")
