@@ -63,7 +63,7 @@ class WireBody:
                  ) -> None:
         self._adapter, self._key, self._conn = adapter, key, conn
         self._framing, self._length, self._keep = shape
-        self._decoder = wire.Decoder(coding) if coding in ("gzip", "x-gzip", "deflate") else None
+        self._decoder = wire.Decoder(coding) if coding in wire.DECODED else None
         self._complete = False
         # What requests' cookie extraction reads (`_original_response.msg`): only when there
         # is a cookie to read.

@@ -30,6 +30,8 @@ import requests
 MAX_LINE = 65536
 MAX_HEADERS = 100
 _END_OF_HEAD = (b"\r\n", b"\n", b"")
+_GZIP = frozenset({"gzip", "x-gzip"})
+DECODED = _GZIP | {"deflate"}  # the Content-Encodings `Decoder` undoes; others pass as they are
 
 
 class NotConnected(requests.ConnectionError):
@@ -187,7 +189,7 @@ def _status_line(line: bytes) -> tuple[str, int, str]:
 
 def body_chunks(reader: Reader, framing: str, length: int, size: int) -> Iterator[bytes]:
     """The answer's body as it comes off the wire, `size` bytes at most at a time, framed by
-    `framing` ("none", "length", "chunked" or "close"; see `Framing`)."""
+    `framing` ("none", "length", "chunked" or "close"; see `framing`)."""
     try:
         if framing == "length":
             yield from _exactly(reader, length, size)
@@ -260,7 +262,7 @@ class Decoder:
     (a small compressed answer must not grow past the size cap in one step)."""
 
     def __init__(self, coding: str) -> None:
-        self._gzip = coding in ("gzip", "x-gzip")
+        self._gzip = coding in _GZIP
         self._raw_tried = self._gzip
         self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
 
